@@ -1,0 +1,43 @@
+"""Latents to pictures and back through the VAE."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+
+from modules.models.sd_model import LoadedModel
+
+
+def decode_latents(model: LoadedModel, latents: torch.Tensor) -> torch.Tensor:
+    """VAE-decode (B, C, h, w) latents to (B, 3, H, W) in [-1, 1] (float32, CPU)."""
+    vae = model.vae
+    param = next(vae.parameters())
+    with torch.no_grad():
+        out = vae.decode((latents / model.vae_scaling_factor).to(param), return_dict=False)[0]
+    if torch.isnan(out).any():
+        raise FloatingPointError("the VAE produced NaNs; try --no-half-vae")
+    return out.float().cpu()
+
+
+def encode_images(model: LoadedModel, images: torch.Tensor, generator: torch.Generator | None = None,
+                  sample: bool = False) -> torch.Tensor:
+    """VAE-encode (B, 3, H, W) images in [-1, 1] to scaled latents (mode unless `sample`)."""
+    vae = model.vae
+    param = next(vae.parameters())
+    with torch.no_grad():
+        dist = vae.encode(images.to(param)).latent_dist
+        lat = dist.sample(generator) if sample else dist.mode()
+    return lat.float() * model.vae_scaling_factor
+
+
+def to_pil(images: torch.Tensor) -> list[Image.Image]:
+    """(B, 3, H, W) in [-1, 1] to 8-bit RGB images; truncates 255*x after clamping, as A1111 does."""
+    arr = (((images + 1.0) / 2.0).clamp(0, 1) * 255.0).to(torch.uint8)
+    return [Image.fromarray(np.ascontiguousarray(a.permute(1, 2, 0).numpy())) for a in arr]
+
+
+def from_pil(images: list[Image.Image]) -> torch.Tensor:
+    """RGB images to (B, 3, H, W) in [-1, 1]."""
+    arrs = [np.asarray(im.convert("RGB"), dtype=np.float32) / 127.5 - 1.0 for im in images]
+    return torch.from_numpy(np.stack(arrs)).permute(0, 3, 1, 2).contiguous()

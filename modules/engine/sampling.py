@@ -1,0 +1,110 @@
+"""Run one batch through a sampler: conditioning, guidance, noise, callbacks.
+
+Shared by txt2img (start from pure noise) and img2img (start from a noised init latent over
+a shortened schedule); the sampler functions themselves live in modules/samplers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from modules.engine.denoiser import CFGDenoiser, GuidanceInputs
+from modules.engine.preview import cheap_preview
+from modules.engine.sdxl import sdxl_time_ids
+from modules.noise import ImageRNG, make_noise_sampler
+
+if TYPE_CHECKING:
+    from modules.engine.processing import BatchPlan, JobState
+
+
+@dataclass
+class SamplingSetup:
+    """What differs between modes: the start latent, the sigmas and any image conditioning."""
+
+    x: torch.Tensor  # already scaled by the first sigma (txt2img) or noised (img2img)
+    sigmas: torch.Tensor
+    image_cond: torch.Tensor | None = None
+    blend: Any = None  # callable(x, sigma) -> x used by inpainting with ordinary models
+
+
+def make_rng(state: "JobState", plan: "BatchPlan", latent_hw: tuple[int, int]) -> ImageRNG:
+    req, ctx = state.req, state.ctx
+    f = ctx.model.vae_downscale
+    return ImageRNG(
+        (ctx.model.latent_channels, *latent_hw), plan.seeds, subseeds=plan.subseeds,
+        subseed_strength=req.subseed_strength,
+        seed_resize_from_h=req.seed_resize_from_h // f if req.seed_resize_from_h > 0 else 0,
+        seed_resize_from_w=req.seed_resize_from_w // f if req.seed_resize_from_w > 0 else 0,
+        source=ctx.settings["randn_source"], device=ctx.device,
+        eta_noise_seed_delta=int(ctx.settings["eta_noise_seed_delta"]))
+
+
+def guidance_inputs(state: "JobState", plan: "BatchPlan", image_cond: torch.Tensor | None) -> GuidanceInputs:
+    req, ctx = state.req, state.ctx
+    steps = req.steps
+    cond = state.conditioner.get_multicond_learned_conditioning(plan.prompts, steps)
+    uncond = state.conditioner.get_learned_conditioning(plan.negative_prompts, steps)
+    tid_c = tid_u = None
+    if ctx.model.family.is_sdxl:
+        tid_c, tid_u = sdxl_time_ids(ctx.model, req.width, req.height, len(plan.prompts), ctx.settings)
+    return GuidanceInputs(cond, uncond, req.cfg_scale, image_cond=image_cond, time_ids_cond=tid_c,
+                          time_ids_uncond=tid_u, pad_cond_uncond=bool(ctx.settings["pad_cond_uncond"]))
+
+
+def run_sampler(state: "JobState", plan: "BatchPlan", setup: SamplingSetup, rng: ImageRNG,
+                step_offset: int = 0) -> torch.Tensor:
+    """Sample one batch; reports each step to the job control (progress, preview, interrupt)."""
+    ctx = state.ctx
+    schedule = ctx.samplers.discrete_schedule(ctx.model)
+    inputs = guidance_inputs(state, plan, setup.image_cond)
+    empty = state.conditioner.empty_chunk().crossattn if inputs.pad_cond_uncond else None
+    denoiser = CFGDenoiser(ctx.model, schedule, inputs, empty_chunk=empty)
+    denoiser.step = step_offset
+    model_fn = denoiser if setup.blend is None else _blended(denoiser, setup.blend)
+    matrix = ctx.extras.get("preview_matrix")
+
+    def callback(d: dict[str, Any]) -> None:
+        denoiser.step = step_offset + d["i"] + 1
+        preview = None
+        if matrix is not None:
+            preview = lambda: cheap_preview(d["denoised"][0], matrix)  # noqa: E731
+        state.control.step(d["i"] + 1, preview)
+
+    options = ctx.samplers.sampler_options(state.req, ctx.settings)
+    return state.sampler.fn(model_fn, setup.x, setup.sigmas, extra_args={}, callback=callback,
+                            noise_sampler=make_noise_sampler(rng), options=options)
+
+
+def _blended(denoiser: CFGDenoiser, blend: Any) -> Any:
+    def model(x: torch.Tensor, sigma: torch.Tensor, **kw: Any) -> torch.Tensor:
+        return blend(denoiser(x, sigma, **kw), sigma)
+
+    return model
+
+
+def txt2img_batch(state: "JobState", plan: "BatchPlan") -> torch.Tensor:
+    """Pure noise at the first sigma of the schedule, then the sampler."""
+    req, ctx = state.req, state.ctx
+    f = ctx.model.vae_downscale
+    rng = make_rng(state, plan, (req.height // f, req.width // f))
+    sigmas = ctx.samplers.sigmas_for(state.sampler, state.scheduler, req.steps, ctx.model, ctx.settings)
+    x = rng.first() * sigmas[0]
+    image_cond = txt2img_image_cond(state, len(plan.prompts), x.shape[-2:])
+    return run_sampler(state, plan, SamplingSetup(x, sigmas, image_cond), rng)
+
+
+def txt2img_image_cond(state: "JobState", batch: int, latent_hw: torch.Size) -> torch.Tensor | None:
+    """Inpainting models in txt2img: mask all ones, masked image = the latent of a grey picture."""
+    model = state.ctx.model
+    if not model.family.is_inpainting:
+        return None
+    from modules.engine.decode import encode_images
+
+    f = model.vae_downscale
+    grey = torch.zeros(1, 3, latent_hw[0] * f, latent_hw[1] * f)
+    latent = encode_images(model, grey)
+    mask = torch.ones(1, 1, *latent.shape[-2:])
+    return torch.cat([mask, latent], dim=1).expand(batch, -1, -1, -1).to(state.ctx.device)

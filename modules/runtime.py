@@ -1,0 +1,158 @@
+"""The composition root: one `Runtime` per app, built from the flags, passed down explicitly.
+
+It owns the settings, the checkpoint registry, the model cache, the sampler registry, the
+styles, and the one job queue. UI and API call `submit()`/`generate()`; the engine receives an
+`EngineContext` made here for each job, never the Runtime itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from modules.engine.context import APP_VERSION, EngineContext
+from modules.engine.request import GenerationRequest, GenerationResult
+from modules.hashing import HashCache
+from modules.jobs.progress import JobControl
+from modules.jobs.queue import Job, JobQueue
+from modules.models.cache import ModelCache
+from modules.models.memory import MemoryPolicy
+from modules.models.registry import CheckpointInfo, CheckpointRegistry
+from modules.paths import Paths, paths_from_args
+from modules.samplers.registry import SamplerRegistry
+from modules.settings.store import SettingsStore
+from modules.styles import StyleDatabase
+
+log = logging.getLogger(__name__)
+
+
+class NoCheckpointError(RuntimeError):
+    """No checkpoint exists; the message tells the user where to put one."""
+
+
+def pick_device(args: argparse.Namespace) -> torch.device:
+    if "all" in args.use_cpu or "sd" in args.use_cpu or not torch.cuda.is_available():
+        return torch.device("cpu")
+    return torch.device(f"cuda:{args.device_id}" if args.device_id else "cuda")
+
+
+def pick_dtype(args: argparse.Namespace, device: torch.device) -> torch.dtype:
+    if device.type == "cpu" or args.no_half or args.precision == "full":
+        return torch.float32
+    return torch.float16
+
+
+@dataclass
+class Runtime:
+    args: argparse.Namespace
+    paths: Paths
+    settings: SettingsStore
+    hash_cache: HashCache
+    checkpoints: CheckpointRegistry
+    models: ModelCache
+    samplers: SamplerRegistry
+    styles: StyleDatabase
+    queue: JobQueue
+    device: torch.device
+    dtype: torch.dtype
+    version: str = APP_VERSION
+    warnings: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # --- checkpoints -------------------------------------------------------------------
+    def checkpoint_for(self, name: str | None) -> CheckpointInfo:
+        """The checkpoint a job should use: an explicit name, the setting, or the first one."""
+        wanted = name or self.settings.get("sd_model_checkpoint")
+        if wanted:
+            info = self.checkpoints.find(wanted)
+            if info is None:
+                raise LookupError(f"checkpoint {wanted!r} not found; GET /sdapi/v1/sd-models lists them, "
+                                  "or press refresh after adding files")
+            return info
+        listed = self.checkpoints.list()
+        if not listed:
+            raise NoCheckpointError(
+                f"no checkpoint found: put a .safetensors file into {self.paths.stable_diffusion_dir} "
+                "and press the refresh button beside the checkpoint list")
+        return listed[0]
+
+    def load_checkpoint(self, info: CheckpointInfo) -> Any:
+        """Load (or reuse) a checkpoint; on failure the previous model stays loaded."""
+        return self.models.get(info)
+
+    def select_checkpoint(self, name: str) -> CheckpointInfo:
+        """Switch the default checkpoint (through the queue, so it never races a job)."""
+        info = self.checkpoint_for(name)
+        self.queue.run(lambda _c: self.load_checkpoint(info), kind="load")
+        self.settings.update({"sd_model_checkpoint": info.title})
+        return info
+
+    # --- jobs --------------------------------------------------------------------------
+    def engine_context(self, req: GenerationRequest) -> EngineContext:
+        view = self.settings.view(req.override_settings)
+        info = self.checkpoint_for(view.get("sd_model_checkpoint"))
+        model = self.load_checkpoint(info)
+        self.checkpoints.ensure_hash(info)
+        return EngineContext(
+            model=model, model_name=info.filename.stem if info.filename.is_file() else info.model_name,
+            model_hash=info.hash_short, settings=view, samplers=self.samplers, data_dir=self.paths.data_dir,
+            device=self.device, styles=self.styles, version=self.version,
+            extras={"preview_matrix": self.models.preview_matrix(model)})
+
+    def generate(self, req: GenerationRequest, control: JobControl) -> GenerationResult:
+        """Run one request inside the worker thread."""
+        from modules.engine.generate import generate
+
+        ctx = self.engine_context(req)
+        result = generate(req, ctx, control)
+        if result.infotexts and not self.args.no_prompt_history:
+            try:
+                from modules.settings.store import atomic_write_text
+
+                atomic_write_text(self.paths.params_file, result.infotexts[result.index_of_first_image])
+            except (OSError, IndexError):
+                log.warning("could not write %s", self.paths.params_file)
+        return result
+
+    def submit(self, req: GenerationRequest) -> Job:
+        return self.queue.submit(lambda control: self.generate(req, control), kind=req.mode, task_id=req.task_id)
+
+    def run(self, req: GenerationRequest, timeout: float | None = None) -> GenerationResult:
+        return self.submit(req).wait(timeout)
+
+    def shutdown(self) -> None:
+        self.queue.stop()
+
+
+def build_runtime(args: argparse.Namespace) -> Runtime:
+    """Wire every part together. Cheap: nothing heavy loads here (models load on first use)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    paths = paths_from_args(args)
+    paths.ensure()
+    settings = SettingsStore(paths.settings_file)
+    hash_cache = HashCache(paths.cache_dir / "hashes.json")
+    registry = CheckpointRegistry(
+        search_dirs=list(paths.ckpt_dirs), extra_files=list(paths.ckpt_files),
+        hash_cache=hash_cache, demo_checkpoint=paths.demo_model, hashing_enabled=not args.no_hashing)
+    registry.refresh()
+    device = pick_device(args)
+    dtype = pick_dtype(args, device)
+    policy = MemoryPolicy.from_args(args, device)
+    models = ModelCache(policy, configs_dir=paths.configs_dir)
+    preview_every = lambda: int(settings.get("show_progress_every_n_steps", 10)) if settings.get(  # noqa: E731
+        "live_previews_enable", True) else 0
+    runtime = Runtime(
+        args=args, paths=paths, settings=settings, hash_cache=hash_cache, checkpoints=registry,
+        models=models, samplers=SamplerRegistry(), styles=StyleDatabase(list(paths.styles_files)),
+        queue=JobQueue(preview_every=preview_every), device=device, dtype=dtype,
+        warnings=list(settings.warnings))
+    if not args.no_hashing:
+        registry.start_background_hashing()
+    return runtime

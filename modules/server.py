@@ -1,0 +1,76 @@
+"""The web server: one FastAPI app carrying the Gradio UI, the A1111 API and internal routes.
+
+`--nowebui` serves only the API (port 7861 by default, as A1111). The UI and API layers
+are imported here lazily so `--nowebui` never pays for importing gradio.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from fastapi import FastAPI, Request
+
+from modules.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def _add_process_time(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def process_time(request: Request, call_next: Any) -> Any:
+        start = time.perf_counter()
+        response = await call_next(request)
+        response.headers["X-Process-Time"] = f"{time.perf_counter() - start:.4f}"
+        return response
+
+
+def _add_cors(app: FastAPI, runtime: Runtime) -> None:
+    origins, regex = runtime.args.cors_allow_origins, runtime.args.cors_allow_origins_regex
+    if not origins and not regex:
+        return
+    from fastapi.middleware.cors import CORSMiddleware
+
+    app.add_middleware(CORSMiddleware, allow_origins=origins.split(",") if origins else [],
+                       allow_origin_regex=regex, allow_methods=["*"], allow_credentials=True, allow_headers=["*"])
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    """Build the ASGI app for the flags in `runtime.args`."""
+    args = runtime.args
+    app = FastAPI(title="Stable Diffusion web UI API", version=runtime.version,
+                  root_path=args.subpath or "")
+    _add_process_time(app)
+    _add_cors(app, runtime)
+    from modules.api.internal import register_internal_routes
+
+    register_internal_routes(app, runtime)
+    if args.api or args.nowebui:
+        from modules.api.routes import register_api
+
+        register_api(app, runtime)
+    if not args.nowebui:
+        from modules.ui.mount import mount_ui
+
+        app = mount_ui(app, runtime)
+    return app
+
+
+def serve(runtime: Runtime) -> None:
+    """Run uvicorn in the foreground until Ctrl+C or a server-stop request."""
+    import uvicorn
+
+    from modules.cmd_args import server_host
+
+    args = runtime.args
+    app = create_app(runtime)
+    host = server_host(args)
+    shown = "127.0.0.1" if host == "0.0.0.0" else host
+    print(f"Running on local URL:  http://{shown}:{args.port}", flush=True)
+    if args.autolaunch and not args.nowebui:
+        import webbrowser
+
+        webbrowser.open(f"http://{shown}:{args.port}")
+    uvicorn.run(app, host=host, port=args.port, timeout_keep_alive=args.timeout_keep_alive,
+                ssl_keyfile=args.tls_keyfile, ssl_certfile=args.tls_certfile, log_level="warning")
