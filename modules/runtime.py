@@ -36,6 +36,18 @@ class NoCheckpointError(RuntimeError):
     """No checkpoint exists; the message tells the user where to put one."""
 
 
+def preview_matrix(model: Any) -> torch.Tensor:
+    """The live-preview projection of a model's latent space, computed once per loaded model."""
+    from modules.engine.preview import fit_latent_rgb, latent_to_rgb_matrix
+
+    if "preview_matrix" not in model.extra:
+        if model.is_demo or model.latent_channels != 4:
+            model.extra["preview_matrix"] = fit_latent_rgb(model.vae, model.vae_scaling_factor)
+        else:
+            model.extra["preview_matrix"] = latent_to_rgb_matrix(4, model.family.is_sdxl)
+    return model.extra["preview_matrix"]
+
+
 def pick_device(args: argparse.Namespace) -> torch.device:
     if "all" in args.use_cpu or "sd" in args.use_cpu or not torch.cuda.is_available():
         return torch.device("cpu")
@@ -84,7 +96,7 @@ class Runtime:
 
     def load_checkpoint(self, info: CheckpointInfo) -> Any:
         """Load (or reuse) a checkpoint; on failure the previous model stays loaded."""
-        return self.models.get(info)
+        return self.models.get(info.filename, info.title, is_demo=info.is_demo)
 
     def select_checkpoint(self, name: str) -> CheckpointInfo:
         """Switch the default checkpoint (through the queue, so it never races a job)."""
@@ -103,7 +115,7 @@ class Runtime:
             model=model, model_name=info.filename.stem if info.filename.is_file() else info.model_name,
             model_hash=info.hash_short, settings=view, samplers=self.samplers, data_dir=self.paths.data_dir,
             device=self.device, styles=self.styles, version=self.version,
-            extras={"preview_matrix": self.models.preview_matrix(model)})
+            extras={"preview_matrix": preview_matrix(model)})
 
     def generate(self, req: GenerationRequest, control: JobControl) -> GenerationResult:
         """Run one request inside the worker thread."""
@@ -144,7 +156,9 @@ def build_runtime(args: argparse.Namespace) -> Runtime:
     registry.refresh()
     device = pick_device(args)
     dtype = pick_dtype(args, device)
-    policy = MemoryPolicy.from_args(args, device)
+    policy = MemoryPolicy.from_flags(medvram=args.medvram, lowvram=args.lowvram, use_cpu=device.type == "cpu",
+                                     no_half=args.no_half or args.precision == "full",
+                                     no_half_vae=args.no_half_vae, device=str(device))
     models = ModelCache(policy, configs_dir=paths.configs_dir)
     preview_every = lambda: int(settings.get("show_progress_every_n_steps", 10)) if settings.get(  # noqa: E731
         "live_previews_enable", True) else 0

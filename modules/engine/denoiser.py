@@ -54,6 +54,7 @@ class CFGDenoiser:
         self.inputs = inputs
         self.empty_chunk = empty_chunk
         self.step = 0
+        self.last_uncond_denoised: torch.Tensor | None = None
         self.dtype = next(model.unet.parameters()).dtype
 
     def _unet(self, x: torch.Tensor, sigma: torch.Tensor, context: torch.Tensor, pooled: torch.Tensor | None,
@@ -93,6 +94,7 @@ class CFGDenoiser:
         tid_c = inp.time_ids_cond[idx] if inp.time_ids_cond is not None else None
         ic_c = inp.image_cond[idx] if inp.image_cond is not None else None
         den_c, den_u = self._run(x_c, s_c, ctx_c, pool_c, tid_c, ic_c, x, sigma, u_ctx, u_pool)
+        self.last_uncond_denoised = den_u
         out = den_u.clone()
         pos = 0
         for i, conds in enumerate(conds_list):

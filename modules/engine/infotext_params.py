@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from modules.infotext import build_infotext
+from modules.infotext import build_infotext, ordered_generation_params
+from modules.samplers.sigma_plan import resolved_schedule_label
 
 if TYPE_CHECKING:
     from modules.engine.processing import JobState
@@ -20,35 +21,23 @@ def generation_params(state: "JobState", index: int) -> dict[str, Any]:
     """Ordered key → value; None values are left out by the writer."""
     req, ctx, seeds = state.req, state.ctx, state.seeds
     s = ctx.settings
-    clip_skip = int(s["CLIP_stop_at_last_layers"])
     variation = req.subseed_strength > 0
     resized = req.seed_resize_from_w > 0 and req.seed_resize_from_h > 0
-    params: dict[str, Any] = {
-        "Steps": req.steps,
-        "Sampler": state.sampler.name,
-        "Schedule type": ctx.samplers.schedule_label(state.sampler, state.scheduler),
-        "CFG scale": req.cfg_scale,
-        "Image CFG scale": req.image_cfg_scale if ctx.model.extra.get("is_ip2p") else None,
-        "Seed": seeds.all_seeds[index],
-        "Size": f"{req.width}x{req.height}",
-        "Model hash": ctx.model_hash,
-        "Model": ctx.model_name,
-        "VAE hash": ctx.vae_hash,
-        "VAE": ctx.vae_name,
-        "Variation seed": seeds.all_subseeds[index] if variation else None,
-        "Variation seed strength": req.subseed_strength if variation else None,
-        "Seed resize from": f"{req.seed_resize_from_w}x{req.seed_resize_from_h}" if resized else None,
-        "Denoising strength": req.denoising_strength if req.mode == "img2img" else None,
-        "Clip skip": clip_skip if clip_skip > 1 else None,
-        "ENSD": s["eta_noise_seed_delta"] if s["eta_noise_seed_delta"] else None,
-        "RNG": s["randn_source"] if s["randn_source"] != "GPU" else None,
-        "Tiling": "True" if req.tiling else None,
-    }
-    params.update(state.extra_params)
-    params["Emphasis"] = params.get("Emphasis") or _emphasis_note(state)
-    if s["add_version_to_infotext"]:
-        params["Version"] = ctx.version
-    return params
+    extras = dict(state.extra_params)
+    extras.setdefault("Emphasis", _emphasis_note(state))
+    return ordered_generation_params(
+        steps=req.steps, sampler=state.sampler.name,
+        schedule_type=resolved_schedule_label(state.sampler, state.scheduler), cfg_scale=req.cfg_scale,
+        image_cfg_scale=req.image_cfg_scale if ctx.model.extra.get("is_ip2p") else None,
+        seed=seeds.all_seeds[index], size=(req.width, req.height), model_hash=ctx.model_hash,
+        model=ctx.model_name, vae_hash=ctx.vae_hash, vae=ctx.vae_name,
+        variation_seed=seeds.all_subseeds[index] if variation else None,
+        variation_seed_strength=req.subseed_strength if variation else None,
+        seed_resize_from=(req.seed_resize_from_w, req.seed_resize_from_h) if resized else None,
+        denoising_strength=req.denoising_strength if req.mode == "img2img" else None,
+        clip_skip=int(s["CLIP_stop_at_last_layers"]), ensd=s["eta_noise_seed_delta"] or None,
+        rng=s["randn_source"], tiling=req.tiling, extras=extras,
+        version=ctx.version if s["add_version_to_infotext"] else None)
 
 
 def generation_infotext(state: "JobState", index: int) -> str:

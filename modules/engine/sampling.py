@@ -14,7 +14,11 @@ import torch
 from modules.engine.denoiser import CFGDenoiser, GuidanceInputs
 from modules.engine.preview import cheap_preview
 from modules.engine.sdxl import sdxl_time_ids
-from modules.noise import ImageRNG, make_noise_sampler
+from modules.noise import ImageRNG
+from modules.samplers.discretization import DiscreteSchedule
+from modules.samplers.options import SamplerOptions, options_for
+from modules.samplers.sigma_plan import ScheduleSettings, build_schedule
+from modules.samplers.start import sampler_noise, txt2img_start
 
 if TYPE_CHECKING:
     from modules.engine.processing import BatchPlan, JobState
@@ -36,10 +40,9 @@ def make_rng(state: "JobState", plan: "BatchPlan", latent_hw: tuple[int, int]) -
     return ImageRNG(
         (ctx.model.latent_channels, *latent_hw), plan.seeds, subseeds=plan.subseeds,
         subseed_strength=req.subseed_strength,
-        seed_resize_from_h=req.seed_resize_from_h // f if req.seed_resize_from_h > 0 else 0,
-        seed_resize_from_w=req.seed_resize_from_w // f if req.seed_resize_from_w > 0 else 0,
+        seed_resize_from_h=max(req.seed_resize_from_h, 0), seed_resize_from_w=max(req.seed_resize_from_w, 0),
         source=ctx.settings["randn_source"], device=ctx.device,
-        eta_noise_seed_delta=int(ctx.settings["eta_noise_seed_delta"]))
+        eta_noise_seed_delta=int(ctx.settings["eta_noise_seed_delta"]), latent_factor=f)
 
 
 def guidance_inputs(state: "JobState", plan: "BatchPlan", image_cond: torch.Tensor | None) -> GuidanceInputs:
@@ -54,16 +57,42 @@ def guidance_inputs(state: "JobState", plan: "BatchPlan", image_cond: torch.Tens
                           time_ids_uncond=tid_u, pad_cond_uncond=bool(ctx.settings["pad_cond_uncond"]))
 
 
-def run_sampler(state: "JobState", plan: "BatchPlan", setup: SamplingSetup, rng: ImageRNG,
-                step_offset: int = 0) -> torch.Tensor:
-    """Sample one batch; reports each step to the job control (progress, preview, interrupt)."""
+def discrete_schedule(model: Any) -> DiscreteSchedule:
+    """The model's sigma table, built once per loaded model."""
+    if "discrete_schedule" not in model.extra:
+        model.extra["discrete_schedule"] = DiscreteSchedule(model.alphas_cumprod.float().cpu())
+    return model.extra["discrete_schedule"]
+
+
+def plan_sigmas(state: "JobState", steps: int) -> torch.Tensor:
+    """The sampler's sigmas for `steps` steps; records what the infotext must say about them."""
     ctx = state.ctx
-    schedule = ctx.samplers.discrete_schedule(ctx.model)
+    built = build_schedule(state.sampler, state.scheduler, steps, discrete_schedule(ctx.model),
+                           ScheduleSettings.from_settings(ctx.settings), is_sdxl=ctx.model.family.is_sdxl)
+    state.extra_params.update(built.extra_params)
+    return built.sigmas
+
+
+def sampler_options(state: "JobState") -> SamplerOptions:
+    req, ctx = state.req, state.ctx
+    options, info = options_for(state.sampler, ctx.settings, eta=req.eta, s_churn=req.s_churn, s_tmin=req.s_tmin,
+                                s_tmax=req.s_tmax, s_noise=req.s_noise, schedule=discrete_schedule(ctx.model),
+                                img2img=req.mode == "img2img")
+    state.extra_params.update(info)
+    return options
+
+
+def run_sampler(state: "JobState", plan: "BatchPlan", setup: SamplingSetup, rng: ImageRNG,
+                full_sigmas: torch.Tensor | None = None, step_offset: int = 0) -> torch.Tensor:
+    """Sample one batch; reports each step to the job control (progress, preview, interrupt)."""
+    ctx, spec = state.ctx, state.sampler
+    schedule = discrete_schedule(ctx.model)
     inputs = guidance_inputs(state, plan, setup.image_cond)
+    inputs.cfg_scale *= spec.cfg_scale_multiplier
     empty = state.conditioner.empty_chunk().crossattn if inputs.pad_cond_uncond else None
     denoiser = CFGDenoiser(ctx.model, schedule, inputs, empty_chunk=empty)
     denoiser.step = step_offset
-    model_fn = denoiser if setup.blend is None else _blended(denoiser, setup.blend)
+    model_fn = denoiser if setup.blend is None else _Blended(denoiser, setup.blend)
     matrix = ctx.extras.get("preview_matrix")
 
     def callback(d: dict[str, Any]) -> None:
@@ -73,25 +102,33 @@ def run_sampler(state: "JobState", plan: "BatchPlan", setup: SamplingSetup, rng:
             preview = lambda: cheap_preview(d["denoised"][0], matrix)  # noqa: E731
         state.control.step(d["i"] + 1, preview)
 
-    options = ctx.samplers.sampler_options(state.req, ctx.settings)
-    return state.sampler.fn(model_fn, setup.x, setup.sigmas, extra_args={}, callback=callback,
-                            noise_sampler=make_noise_sampler(rng), options=options)
+    sigmas = full_sigmas if full_sigmas is not None else setup.sigmas
+    noise = sampler_noise(spec, setup.x, sigmas, rng, plan.seeds)
+    return spec.fn(model_fn, setup.x, setup.sigmas, extra_args={}, callback=callback, noise_sampler=noise,
+                   options=sampler_options(state))
 
 
-def _blended(denoiser: CFGDenoiser, blend: Any) -> Any:
-    def model(x: torch.Tensor, sigma: torch.Tensor, **kw: Any) -> torch.Tensor:
-        return blend(denoiser(x, sigma, **kw), sigma)
+class _Blended:
+    """Inpainting with ordinary models: blend the known region back after every model call."""
 
-    return model
+    def __init__(self, denoiser: CFGDenoiser, blend: Any) -> None:
+        self.denoiser, self.blend = denoiser, blend
+
+    @property
+    def last_uncond_denoised(self) -> Any:
+        return self.denoiser.last_uncond_denoised
+
+    def __call__(self, x: torch.Tensor, sigma: torch.Tensor, **kw: Any) -> torch.Tensor:
+        return self.blend(self.denoiser(x, sigma, **kw), sigma)
 
 
 def txt2img_batch(state: "JobState", plan: "BatchPlan") -> torch.Tensor:
-    """Pure noise at the first sigma of the schedule, then the sampler."""
+    """Noise at the first sigma of the schedule, then the sampler."""
     req, ctx = state.req, state.ctx
     f = ctx.model.vae_downscale
     rng = make_rng(state, plan, (req.height // f, req.width // f))
-    sigmas = ctx.samplers.sigmas_for(state.sampler, state.scheduler, req.steps, ctx.model, ctx.settings)
-    x = rng.first() * sigmas[0]
+    sigmas = plan_sigmas(state, req.steps)
+    x = txt2img_start(state.sampler, rng.first(), sigmas, bool(ctx.settings["sgm_noise_multiplier"]))
     image_cond = txt2img_image_cond(state, len(plan.prompts), x.shape[-2:])
     return run_sampler(state, plan, SamplingSetup(x, sigmas, image_cond), rng)
 
