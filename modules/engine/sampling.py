@@ -49,7 +49,7 @@ def guidance_inputs(state: "JobState", plan: "BatchPlan", image_cond: torch.Tens
     req, ctx = state.req, state.ctx
     steps = req.steps
     cond = state.conditioner.get_multicond_learned_conditioning(plan.prompts, steps)
-    uncond = state.conditioner.get_learned_conditioning(plan.negative_prompts, steps)
+    uncond = state.conditioner.get_learned_conditioning(plan.negative_prompts, steps, is_negative_prompt=True)
     tid_c = tid_u = None
     if ctx.model.family.is_sdxl:
         tid_c, tid_u = sdxl_time_ids(ctx.model, req.width, req.height, len(plan.prompts), ctx.settings)

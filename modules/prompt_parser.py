@@ -1,0 +1,344 @@
+"""A1111's prompt language: attention weights, BREAK, prompt editing, alternation and AND.
+
+Pure functions with A1111's public names and results, so that prompts written for A1111 give
+the same schedules, weights and sub-prompts here. The model-facing half (encoding each
+scheduled text) lives in modules/text/conditioning.py; this module only parses, plus the
+small containers and per-step selectors the sampler uses.
+
+Example (steps=100), the classic one from A1111's own module comment:
+
+>>> prompt = ("fantasy landscape with a [mountain:lake:0.25] and [an oak:a christmas tree:0.75]"
+...           "[ in foreground::0.6][: in background:0.25] [shoddy:masterful:0.5]")
+>>> for end, text in get_learned_conditioning_prompt_schedules([prompt], 100)[0]:
+...     print(end, text)
+25 fantasy landscape with a mountain and an oak in foreground shoddy
+50 fantasy landscape with a lake and an oak in foreground in background shoddy
+60 fantasy landscape with a lake and an oak in foreground in background masterful
+75 fantasy landscape with a lake and an oak in background masterful
+100 fantasy landscape with a lake and a christmas tree in background masterful
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import lark
+
+if TYPE_CHECKING:
+    from modules.text.cond_batch import CondBatch
+
+# The schedule grammar (A1111's language): emphasis brackets are kept as text, `[a:b:N]` is an
+# edit, `[a|b]` an alternation; stray brackets at the top level are plain text. A prompt that
+# still fails to parse is used literally.
+_SCHEDULE_GRAMMAR = r"""
+!start: (prompt | /[][():]/+)*
+prompt: (emphasized | scheduled | alternate | plain | WHITESPACE)*
+!emphasized: "(" prompt ")"
+        | "(" prompt ":" prompt ")"
+        | "[" prompt "]"
+scheduled: "[" [prompt ":"] prompt ":" [WHITESPACE] NUMBER [WHITESPACE] "]"
+alternate: "[" prompt ("|" [prompt])+ "]"
+WHITESPACE: /\s+/
+plain: /([^\\\[\]():|]|\\.)+/
+%import common.SIGNED_NUMBER -> NUMBER
+"""
+
+# Attention tokens, in priority order: escapes, a lone backslash (dropped), brackets, a weight
+# closing a round bracket, closers, plain runs, and a lone colon.
+_ATTENTION_TOKENS = re.compile(
+    r"\\\(|\\\)|\\\[|\\\]|\\\\|\\|\(|\[|:\s*([+-]?[.\d]+)\s*\)|\)|\]|[^\\()\[\]:]+|:"
+)
+_BREAK = re.compile(r"\s*\bBREAK\b\s*", re.S)
+_AND = re.compile(r"\bAND\b")
+_SUBPROMPT_WEIGHT = re.compile(r"^((?:\s|.)*?)(?:\s*:\s*([-+]?(?:\d+\.?|\d*\.\d+)))?\s*$")
+ROUND_MULTIPLIER = 1.1
+SQUARE_MULTIPLIER = 1 / 1.1
+
+ScheduleEntry = list  # [end_at_step: int, text: str]
+
+
+# ---------------------------------------------------------------------------------------------
+# Attention: (x), [x], (x:w), escapes and BREAK
+
+
+def parse_prompt_attention(text: str) -> list[list[Any]]:
+    """Split text into `[fragment, weight]` pairs; BREAK gives `["BREAK", -1]`.
+
+    >>> parse_prompt_attention("a (b:1.5) [c]")
+    [['a ', 1.0], ['b', 1.5], [' ', 1.0], ['c', 0.9090909090909091]]
+    >>> parse_prompt_attention(r"\\(literal\\] (open")
+    [['(literal] ', 1.0], ['open', 1.1]]
+    """
+    res: list[list[Any]] = []
+    round_open: list[int] = []
+    square_open: list[int] = []
+    for match in _ATTENTION_TOKENS.finditer(text):
+        token, weight = match.group(0), _as_float(match.group(1))
+        if token.startswith("\\"):
+            res.append([token[1:], 1.0])
+        elif token == "(":
+            round_open.append(len(res))
+        elif token == "[":
+            square_open.append(len(res))
+        elif weight is not None and round_open:
+            _scale_from(res, round_open.pop(), weight)
+        elif token == ")" and round_open:
+            _scale_from(res, round_open.pop(), ROUND_MULTIPLIER)
+        elif token == "]" and square_open:
+            _scale_from(res, square_open.pop(), SQUARE_MULTIPLIER)
+        else:
+            _append_with_breaks(res, token)
+    for start in round_open:  # unbalanced openers act as if closed at the end
+        _scale_from(res, start, ROUND_MULTIPLIER)
+    for start in square_open:
+        _scale_from(res, start, SQUARE_MULTIPLIER)
+    return _merge_equal_weights(res or [["", 1.0]])
+
+
+def _as_float(text: str | None) -> float | None:
+    """The weight of `:w)`; text such as `1.2.3` is not a number and stays plain text
+    (A1111 raises ValueError there)."""
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _scale_from(res: list[list[Any]], start: int, multiplier: float) -> None:
+    for item in res[start:]:
+        item[1] *= multiplier
+
+
+def _append_with_breaks(res: list[list[Any]], text: str) -> None:
+    for i, part in enumerate(_BREAK.split(text)):
+        if i > 0:
+            res.append(["BREAK", -1])
+        res.append([part, 1.0])
+
+
+def _merge_equal_weights(res: list[list[Any]]) -> list[list[Any]]:
+    merged: list[list[Any]] = []
+    for text, weight in res:
+        if merged and merged[-1][1] == weight:
+            merged[-1][0] += text
+        else:
+            merged.append([text, weight])
+    return merged
+
+
+# ---------------------------------------------------------------------------------------------
+# Prompt editing and alternation
+
+
+@functools.lru_cache(maxsize=1)
+def _schedule_parser() -> lark.Lark:
+    return lark.Lark(_SCHEDULE_GRAMMAR)
+
+
+class _Timing(NamedTuple):
+    """How `when` numbers map to steps (A1111 1.6+ rules, or the old ones)."""
+
+    steps: int
+    int_offset: int
+    float_offset: float
+    old: bool
+
+    def resolve(self, number: str) -> int:
+        value = float(number)
+        if self.old:
+            value = value * self.steps if value < 1 else value
+        elif "." in number:
+            value = (value - self.float_offset) * self.steps
+        else:
+            value = value - self.int_offset
+        return int(max(-1.0, min(float(self.steps), value)))  # clamped first: 1e999 must not overflow int()
+
+
+def _timing(base_steps: int, hires_steps: int | None, use_old_scheduling: bool) -> _Timing:
+    if hires_steps is None or use_old_scheduling:
+        return _Timing(base_steps, 0, 0.0, use_old_scheduling)
+    return _Timing(hires_steps, base_steps, 1.0, False)
+
+
+def _number_of(node: lark.Tree) -> str:
+    return next(str(c) for c in node.children if isinstance(c, lark.Token) and c.type == "NUMBER")
+
+
+def _switch_steps(tree: lark.Tree, timing: _Timing) -> tuple[list[int], dict[int, int]]:
+    """The steps at which the text changes, and each edit's `when` (keyed by node id)."""
+    ends = {timing.steps}
+    whens: dict[int, int] = {}
+    for node in tree.iter_subtrees():
+        if node.data == "scheduled":
+            whens[id(node)] = when = timing.resolve(_number_of(node))
+            if when >= 1:
+                ends.add(when)
+        elif node.data == "alternate":
+            ends.update(range(1, timing.steps + 1))
+    return sorted(ends), whens
+
+
+def _render(node: Any, step: int, whens: dict[int, int]) -> str:
+    """The prompt text in effect at `step` (1-based)."""
+    if node is None:
+        return ""
+    if isinstance(node, lark.Token):
+        return node.value
+    if node.data == "scheduled":
+        before, after = node.children[0], node.children[1]
+        return _render(before if step <= whens[id(node)] else after, step, whens)
+    if node.data == "alternate":
+        return _render(node.children[(step - 1) % len(node.children)], step, whens)
+    return "".join(_render(child, step, whens) for child in node.children)
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_schedule(prompt: str) -> lark.Tree | None:
+    """The parse tree (read-only, shared), or None when the prompt is to be used literally.
+
+    Cached because the Earley parse is the slow part (up to seconds for long bracket-heavy
+    prompts) and the UI token counter and every batch ask again for the same text.
+    """
+    try:
+        return _schedule_parser().parse(prompt)
+    except (lark.exceptions.LarkError, RecursionError):
+        return None
+
+
+def _schedule_of(prompt: str, timing: _Timing) -> list[ScheduleEntry]:
+    if "[" not in prompt:  # no edit or alternation possible: the text is used as written
+        return [[timing.steps, prompt]]
+    tree = _parse_schedule(prompt)
+    if tree is None:
+        return [[timing.steps, prompt]]
+    try:
+        ends, whens = _switch_steps(tree, timing)
+        return [[end, _render(tree, end, whens)] for end in ends]
+    except RecursionError:
+        return [[timing.steps, prompt]]
+
+
+def get_learned_conditioning_prompt_schedules(
+    prompts: list[str], base_steps: int, hires_steps: int | None = None, use_old_scheduling: bool = False,
+) -> list[list[ScheduleEntry]]:
+    """For each prompt, `[[end_at_step, text], ...]`: the text to use up to and including each step.
+
+    `when` in `[from:to:when]`: a number with a decimal point is a fraction of the steps, an
+    integer an absolute step. With `hires_steps` (the hires pass) fractions 1-2 and integers
+    above `base_steps` address that pass. `use_old_scheduling`: below 1 a fraction, else a step.
+
+    >>> get_learned_conditioning_prompt_schedules(["a [b:c:2]", "[x|y]"], 3)
+    [[[2, 'a b'], [3, 'a c']], [[1, 'x'], [2, 'y'], [3, 'x']]]
+    """
+    timing = _timing(base_steps, hires_steps, use_old_scheduling)
+    by_prompt = {prompt: _schedule_of(prompt, timing) for prompt in set(prompts)}
+    return [[list(entry) for entry in by_prompt[prompt]] for prompt in prompts]
+
+
+# ---------------------------------------------------------------------------------------------
+# Composable diffusion: AND with :weight
+
+
+MulticondIndexes = list[list[tuple[int, float]]]
+
+
+def get_multicond_prompt_list(prompts: list[str]) -> tuple[MulticondIndexes, list[str], dict[str, int]]:
+    """Split each prompt on `AND`; returns per prompt `[(flat_index, weight)]`, the distinct
+    sub-prompt texts, and text -> flat index.
+
+    >>> get_multicond_prompt_list(["a cat AND a dog :0.5 AND (sky:1.2):-0.3"])[:2]
+    ([[(0, 1.0), (1, 0.5), (2, -0.3)]], ['a cat', ' a dog', ' (sky:1.2)'])
+    """
+    res_indexes: MulticondIndexes = []
+    flat: list[str] = []
+    index_of: dict[str, int] = {}
+    for prompt in prompts:
+        indexes = []
+        for subprompt in _AND.split(prompt):
+            text, weight = _split_weight(subprompt)
+            if text not in index_of:
+                index_of[text] = len(flat)
+                flat.append(text)
+            indexes.append((index_of[text], weight))
+        res_indexes.append(indexes)
+    return res_indexes, flat, index_of
+
+
+def _split_weight(subprompt: str) -> tuple[str, float]:
+    match = _SUBPROMPT_WEIGHT.search(subprompt)
+    if match is None:
+        return subprompt, 1.0
+    text, weight = match.groups()
+    return text, float(weight) if weight is not None else 1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Conditioning containers and the per-step selection used by the CFG denoiser
+
+
+class ScheduledPromptConditioning(NamedTuple):
+    """Conditioning (a one-row CondBatch) used up to and including `end_at_step`."""
+
+    end_at_step: int
+    cond: "CondBatch"
+
+
+class ComposableScheduledPromptConditioning:
+    """One AND sub-prompt: its schedule and its weight."""
+
+    def __init__(self, schedules: list[ScheduledPromptConditioning], weight: float = 1.0) -> None:
+        self.schedules = schedules
+        self.weight = weight
+
+    def __repr__(self) -> str:
+        return f"ComposableScheduledPromptConditioning(steps={[s.end_at_step for s in self.schedules]}, " \
+               f"weight={self.weight})"
+
+
+class MulticondLearnedConditioning:
+    """Per image in the batch, its list of AND sub-prompts."""
+
+    def __init__(self, shape: tuple[int, ...],
+                 batch: list[list[ComposableScheduledPromptConditioning]]) -> None:
+        self.shape = shape  # (len(prompts),): what the sampler batch expects
+        self.batch = batch
+
+
+def _at_step(schedule: list[ScheduledPromptConditioning], current_step: int) -> CondBatch:
+    for entry in schedule:
+        if current_step <= entry.end_at_step:
+            return entry.cond
+    return schedule[0].cond  # A1111 falls back to the first entry past the end
+
+
+def reconstruct_cond_batch(c: list[list[ScheduledPromptConditioning]], current_step: int) -> CondBatch:
+    """The conditioning in effect at `current_step` for every prompt, as one batch."""
+    from modules.text.cond_batch import CondBatch
+
+    if not c:
+        raise ValueError("reconstruct_cond_batch needs at least one prompt's schedule")
+    return CondBatch.concat([_at_step(schedule, current_step) for schedule in c])
+
+
+def reconstruct_multicond_batch(
+    c: MulticondLearnedConditioning, current_step: int,
+) -> tuple[list[list[tuple[int, float]]], CondBatch]:
+    """All AND sub-prompts of all images at `current_step`, flattened into one batch, plus
+    per image `[(row, weight)]` saying which rows belong to it."""
+    from modules.text.cond_batch import CondBatch
+
+    rows: list[CondBatch] = []
+    conds_list: list[list[tuple[int, float]]] = []
+    for composable_prompts in c.batch:
+        entries = []
+        for composable in composable_prompts:
+            entries.append((len(rows), composable.weight))
+            rows.append(_at_step(composable.schedules, current_step))
+        conds_list.append(entries)
+    if not rows:
+        raise ValueError("reconstruct_multicond_batch needs at least one prompt")
+    return conds_list, CondBatch.concat(rows)
