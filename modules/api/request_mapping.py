@@ -1,0 +1,212 @@
+"""API bodies -> one typed `GenerationRequest`, checked before it reaches the queue.
+
+Everything that can be refused is refused here, before the job is queued, so a client gets a
+422 naming the field at once instead of a failure after waiting its turn: unknown sampler,
+schedule type, style, checkpoint, setting or script, undecodable images, sizes out of range.
+Features that have not landed (hires fix, refiner, face restoration, scripts) answer 501.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image
+
+from modules.api.errors import ApiError, not_available
+from modules.api.infotext_fill import parse_infotext, request_values, settings_values
+from modules.api.models import GenerationBody, Img2ImgBody, Txt2ImgBody
+from modules.engine.request import GenerationRequest
+from modules.engine.validation import InvalidRequestError, validate_request
+from modules.images.codec import decode_image_b64
+from modules.runtime import Runtime
+from modules.settings.store import SettingsError
+
+NO_SCRIPT = ("", "none")
+
+
+@dataclass
+class PreparedJob:
+    """A validated request plus what the response needs: the echo and the client's choices."""
+
+    request: GenerationRequest
+    parameters: dict[str, Any]
+    send_images: bool = True
+    persist_settings: dict[str, Any] = field(default_factory=dict)
+
+
+def effective_fields(body: GenerationBody, runtime: Runtime, mode: str,
+                     ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(request fields after the infotext filled the unset ones, override_settings)."""
+    values = body.model_dump()
+    overrides = dict(body.override_settings or {})
+    if body.infotext:
+        params = parse_infotext(body.infotext, runtime.settings, runtime.styles)
+        values.update(request_values(params, mode, set(body.model_fields_set)))
+        overrides.update(settings_values(params, runtime.settings, overrides, runtime.checkpoints.find))
+    values["override_settings"] = overrides
+    return values, overrides
+
+
+def refuse_unsupported_settings(values: dict[str, Any]) -> None:
+    """Settings whose feature is missing: accepting them would silently change nothing."""
+    vae = values.get("sd_vae")
+    if vae is not None and str(vae) not in ("Automatic", "None"):
+        raise not_available("Choosing a separate VAE file (sd_vae)", "use 'Automatic'")
+
+
+def check_overrides(overrides: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
+    """Validate override_settings against the settings schema; a checkpoint must exist."""
+    try:
+        clean = runtime.settings.validate(overrides)
+    except SettingsError as e:
+        raise ApiError(422, f"override_settings: {e}") from e
+    refuse_unsupported_settings(clean)
+    name = clean.get("sd_model_checkpoint")
+    if name:
+        info = runtime.checkpoints.find(str(name))
+        if info is None:
+            raise ApiError(422, f"override_settings: checkpoint {name!r} not found; "
+                                "GET /sdapi/v1/sd-models lists the available ones")
+        clean["sd_model_checkpoint"] = info.title
+    return clean
+
+
+def check_unsupported(values: dict[str, Any]) -> None:
+    """501 for requests that need a feature this version does not have yet."""
+    if values.get("enable_hr"):
+        raise not_available("Hires fix", "send enable_hr=false (or leave it out)")
+    if values.get("refiner_checkpoint") not in (None, "", "None"):
+        raise not_available("The SDXL refiner", "leave refiner_checkpoint out")
+    if values.get("restore_faces"):
+        raise not_available("Face restoration", "send restore_faces=false")
+    if values.get("firstpass_image"):
+        raise not_available("firstpass_image")
+    if values.get("latent_mask"):
+        raise not_available("latent_mask", "send the mask in 'mask'")
+
+
+def check_scripts(values: dict[str, Any]) -> None:
+    """No scripts exist yet: a named script or always-on script is unknown (422, as A1111)."""
+    name = values.get("script_name")
+    if name is not None and str(name).strip().lower() not in NO_SCRIPT:
+        raise ApiError(422, f"Script '{name}' not found; GET /sdapi/v1/scripts lists the available scripts")
+    for script in values.get("alwayson_scripts") or {}:
+        raise ApiError(422, f"Script '{script}' not found in alwayson_scripts; "
+                            "GET /sdapi/v1/script-info lists the available scripts")
+
+
+def resolve_sampler(values: dict[str, Any], runtime: Runtime) -> tuple[str, str]:
+    """`sampler_name`, else the deprecated `sampler_index` (API default "Euler")."""
+    from modules.samplers.registry import UnknownSamplerError
+
+    name = values.get("sampler_name") or values.get("sampler_index") or "Euler"
+    try:
+        return runtime.samplers.resolve_names(name, values.get("scheduler"))
+    except UnknownSamplerError as e:
+        raise ApiError(422, str(e)) from e
+
+
+def check_styles(styles: list[str], runtime: Runtime) -> None:
+    """Unknown style names are refused up front (A1111 silently ignores them)."""
+    if not styles:
+        return
+    known = style_names(runtime)
+    unknown = [s for s in styles if s not in known]
+    if unknown:
+        listed = ", ".join(sorted(known)) or "none are defined"
+        raise ApiError(422, f"unknown style(s) {unknown}; GET /sdapi/v1/prompt-styles lists them ({listed})")
+
+
+def style_names(runtime: Runtime) -> set[str]:
+    styles = getattr(runtime.styles, "styles", None)
+    return set(styles) if styles is not None else set()
+
+
+def decode_image(value: str, what: str) -> Image.Image:
+    try:
+        return decode_image_b64(value)
+    except ValueError as e:
+        raise ApiError(400, f"{what}: {e}") from e
+
+
+def comments_text(comments: Any) -> str | None:
+    """A1111 keeps comments as a dict of text -> 1; a plain string is accepted too."""
+    if not comments:
+        return None
+    return "\n".join(map(str, comments)) if isinstance(comments, dict) else str(comments)
+
+
+INT_FIELDS = ("seed", "subseed", "seed_resize_from_w", "seed_resize_from_h", "steps", "width", "height",
+              "batch_size", "n_iter")
+OPTIONAL_FIELDS = ("eta", "s_churn", "s_tmin", "s_tmax", "s_noise", "s_min_uncond")
+
+
+def base_request_fields(values: dict[str, Any], overrides: dict[str, Any], runtime: Runtime,
+                        ) -> dict[str, Any]:
+    """GenerationRequest fields shared by both modes; tiling None means "use the setting"."""
+    sampler, scheduler = resolve_sampler(values, runtime)
+    tiling = values.get("tiling")
+    if tiling is None:
+        tiling = bool(overrides.get("tiling", runtime.settings.get("tiling", False)))
+    save = bool(values.get("save_images"))
+    fields: dict[str, Any] = {name: int(values[name]) for name in INT_FIELDS}
+    fields.update({name: values.get(name) for name in OPTIONAL_FIELDS})
+    fields.update(
+        prompt=values["prompt"], negative_prompt=values["negative_prompt"],
+        styles=tuple(values.get("styles") or ()), subseed_strength=float(values["subseed_strength"]),
+        sampler_name=sampler, scheduler=scheduler, cfg_scale=float(values["cfg_scale"]), tiling=bool(tiling),
+        override_settings=overrides, save_images=save, save_grid=save,
+        comments=comments_text(values.get("comments")), task_id=values.get("force_task_id") or None)
+    return fields
+
+
+def img2img_fields(values: dict[str, Any]) -> dict[str, Any]:
+    images = values.get("init_images")
+    if not images:
+        raise ApiError(422, "Init image not found: img2img needs init_images, a list of base64 images")
+    blur_x, blur_y = values["mask_blur_x"], values["mask_blur_y"]
+    if values.get("mask_blur") is not None:
+        blur_x = blur_y = values["mask_blur"]
+    mask = values.get("mask")
+    denoise = values.get("denoising_strength")
+    return dict(
+        init_images=tuple(decode_image(img, f"init_images[{i}]") for i, img in enumerate(images)),
+        mask=decode_image(mask, "mask") if mask else None,
+        denoising_strength=0.75 if denoise is None else float(denoise),
+        resize_mode=int(values["resize_mode"]),
+        mask_blur_x=int(blur_x), mask_blur_y=int(blur_y), inpainting_fill=int(values["inpainting_fill"]),
+        inpaint_full_res=bool(values["inpaint_full_res"]),
+        inpaint_full_res_padding=int(values["inpaint_full_res_padding"]),
+        inpainting_mask_invert=int(values["inpainting_mask_invert"]),
+        initial_noise_multiplier=values.get("initial_noise_multiplier"),
+        image_cfg_scale=values.get("image_cfg_scale"))
+
+
+def echo_parameters(values: dict[str, Any], mode: str) -> dict[str, Any]:
+    """The request as A1111 echoes it: init images and mask only with include_init_images."""
+    echo = dict(values)
+    if mode == "img2img" and not echo.get("include_init_images"):
+        echo["init_images"] = None
+        echo["mask"] = None
+    return echo
+
+
+def prepare(body: Txt2ImgBody | Img2ImgBody, runtime: Runtime, mode: str) -> PreparedJob:
+    """Turn an API body into a validated request; raises ApiError with the status to answer."""
+    values, overrides = effective_fields(body, runtime, mode)
+    check_unsupported(values)
+    check_scripts(values)
+    overrides = check_overrides(overrides, runtime)
+    runtime.checkpoint_for(overrides.get("sd_model_checkpoint"))  # no checkpoint at all: 503 now, not later
+    check_styles(list(values.get("styles") or ()), runtime)
+    fields = base_request_fields(values, overrides, runtime)
+    if mode == "img2img":
+        fields.update(img2img_fields(values))
+    request = GenerationRequest(mode=mode, **fields)
+    try:
+        validate_request(request)
+    except InvalidRequestError as e:
+        raise ApiError(422, str(e)) from e
+    persist = {} if values.get("override_settings_restore_afterwards", True) else overrides
+    return PreparedJob(request, echo_parameters(values, mode), bool(values.get("send_images", True)), persist)

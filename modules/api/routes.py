@@ -1,0 +1,60 @@
+"""Mount the A1111-compatible API (/sdapi/v1) and the asynchronous job API (/jobs/v1).
+
+Called by modules/server.py with `--api` or `--nowebui`. `/docs` and `/openapi.json` come
+from FastAPI. `--api-auth` puts HTTP Basic on every route here; `--api-log` prints one line
+per API request; `--api-server-stop` adds the server-stop/restart/kill routes.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+
+from modules.api.auth import auth_dependencies
+from modules.api.catalog_routes import catalog_router
+from modules.api.errors import register_error_handlers
+from modules.api.generation_routes import generation_router
+from modules.api.jobs import jobs_router
+from modules.api.server_routes import server_router
+from modules.api.settings_routes import settings_router
+from modules.runtime import Runtime
+
+API_PREFIX = "/sdapi/v1"
+LOGGED_PREFIXES = (API_PREFIX, "/jobs/")
+
+
+def sdapi_router(runtime: Runtime) -> APIRouter:
+    router = APIRouter(prefix=API_PREFIX, tags=["sdapi"])
+    for part in (generation_router, settings_router, catalog_router):
+        router.include_router(part(runtime))
+    if runtime.args.api_server_stop:
+        router.include_router(server_router(runtime))
+    return router
+
+
+def add_request_log(app: FastAPI) -> None:
+    """`--api-log`: one console line per API request, like A1111's."""
+
+    @app.middleware("http")
+    async def log_api_request(request: Request, call_next: Any) -> Any:
+        start = time.perf_counter()
+        response = await call_next(request)
+        path = request.url.path
+        if path.startswith(LOGGED_PREFIXES):
+            client = f"{request.client.host}:{request.client.port}" if request.client else "-"
+            print(f"API {datetime.now().isoformat(timespec='seconds')} {response.status_code} "
+                  f"{request.method} {path} {client} {time.perf_counter() - start:.3f}s", flush=True)
+        return response
+
+
+def register_api(app: FastAPI, runtime: Runtime) -> None:
+    """Add /sdapi/v1/* and /jobs/v1/* to the app."""
+    register_error_handlers(app)
+    deps = auth_dependencies(runtime.args.api_auth)
+    app.include_router(sdapi_router(runtime), dependencies=deps)
+    app.include_router(jobs_router(runtime), dependencies=deps)
+    if runtime.args.api_log:
+        add_request_log(app)
