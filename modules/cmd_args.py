@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-from typing import Sequence
+from collections.abc import Sequence
 
 USE_CPU_CHOICES = ("all", "sd", "interrogate", "gfpgan", "esrgan", "codeformer")
 

@@ -92,7 +92,8 @@ class Runtime:
             raise NoCheckpointError(
                 f"no checkpoint found: put a .safetensors file into {self.paths.stable_diffusion_dir} "
                 "and press the refresh button beside the checkpoint list")
-        return listed[0]
+        # The demo model is the fallback: the user's own checkpoints come first when they exist.
+        return next((c for c in listed if not c.is_demo), listed[0])
 
     def load_checkpoint(self, info: CheckpointInfo) -> Any:
         """Load (or reuse) a checkpoint; on failure the previous model stays loaded."""

@@ -8,8 +8,9 @@ skip between batches, decoding, infotexts, saving and the grid — is the same f
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from PIL import Image
@@ -52,6 +53,7 @@ class JobState:
     sampler: Any  # SamplerSpec
     scheduler: Any  # SchedulerSpec
     extra_params: dict[str, Any] = field(default_factory=dict)
+    comments: list[str] = field(default_factory=list)
     job_timestamp: str = field(default_factory=lambda: time.strftime("%Y%m%d%H%M%S"))
 
 
@@ -72,7 +74,12 @@ def start_job(req: GenerationRequest, ctx: EngineContext, control: JobControl) -
     prompt, negative = apply_styles(req, ctx)
     sampler, scheduler = ctx.samplers.resolve(req.sampler_name, req.scheduler)
     conditioner = PromptConditioner(ctx.model, text_options(ctx), embeddings=ctx.embeddings)
-    return JobState(req, ctx, control, job_seeds(req), prompt, negative, conditioner, sampler, scheduler)
+    state = JobState(req, ctx, control, job_seeds(req), prompt, negative, conditioner, sampler, scheduler)
+    _, networks = parse_prompt_extra_networks(prompt)
+    if networks:
+        # No silent drops: say that the tags did nothing (LoRA & co. arrive with the extra-networks issue).
+        state.comments.append(f"Extra-network tags were not applied (not supported yet): {', '.join(networks)}")
+    return state
 
 
 def text_options(ctx: EngineContext) -> Any:
@@ -146,7 +153,7 @@ def finish_job(state: JobState, images: list[Image.Image], infotexts: list[str],
         images=images, infotexts=infotexts,
         seeds=[seeds.all_seeds[i] for i in indices], subseeds=[seeds.all_subseeds[i] for i in indices],
         prompts=[state.prompt] * len(indices), negative_prompts=[state.negative_prompt] * len(indices),
-        index_of_first_image=first, saved_paths=saved, interrupted=interrupted)
+        index_of_first_image=first, saved_paths=saved, interrupted=interrupted, comments=list(state.comments))
     result.info = result_info(state, result)
     return result
 

@@ -73,5 +73,6 @@ def save_grid(state: "JobState", images: list[Image.Image], infotext: str,
     options = save_options(state)
     path, _ = save_image(grid, grids_dir(state), "grid", seed=state.seeds.all_seeds[0], prompt=state.prompt,
                          extension=options.grid_format, info=infotext, options=options,
-                         context=filename_context(state, 0), grid=True, short_filename=not options.grid_extended_filename)
+                         context=filename_context(state, 0), grid=True,
+                         short_filename=not options.grid_extended_filename)
     return grid, str(path)

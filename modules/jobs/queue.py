@@ -13,8 +13,9 @@ import random
 import string
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from modules.jobs.progress import JobControl, JobInterrupted
 

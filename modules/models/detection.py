@@ -133,8 +133,14 @@ def _describe_not_a_model(state_dict: Mapping[str, torch.Tensor]) -> str:
     keys = list(state_dict)
     guesses = [
         (lambda: any(k.startswith(("lora_unet_", "lora_te")) or ".lora_" in k for k in keys), "a LoRA"),
-        (lambda: any(k.startswith(("encoder.down.", "decoder.up.", "encoder.down_blocks.")) for k in keys), "a VAE"),
-        (lambda: any(k.startswith("control_model.") or k.startswith("controlnet_") for k in keys), "a ControlNet"),
+        (
+            lambda: any(k.startswith(("encoder.down.", "decoder.up.", "encoder.down_blocks.")) for k in keys),
+            "a VAE",
+        ),
+        (
+            lambda: any(k.startswith("control_model.") or k.startswith("controlnet_") for k in keys),
+            "a ControlNet",
+        ),
         (lambda: "string_to_param" in keys or "emb_params" in keys or "clip_l" in keys, "an embedding"),
     ]
     kind = next((name for test, name in guesses if test()), None)

@@ -38,20 +38,15 @@ _TORCH_REBUILD_FUNCTIONS = frozenset(
     }
 )
 
+# torch.save writes protocol 2, which names builtins the Python 2 way ("__builtin__").
 _PLAIN_GLOBALS = frozenset(
-    {
-        ("collections", "OrderedDict"),
-        ("collections", "defaultdict"),
-        ("builtins", "dict"),
-        ("builtins", "list"),
-        ("builtins", "tuple"),
-        ("builtins", "set"),
-        ("builtins", "frozenset"),
-        ("builtins", "bytearray"),
-        ("builtins", "slice"),
-        ("builtins", "complex"),
-        ("_codecs", "encode"),  # how protocol-2 pickles spell bytes; returns bytes, runs nothing
+    {("collections", "OrderedDict"), ("collections", "defaultdict")}
+    | {
+        (module, name)
+        for module in ("builtins", "__builtin__")
+        for name in ("dict", "list", "tuple", "set", "frozenset", "bytearray", "slice", "complex")
     }
+    | {("_codecs", "encode")}  # how protocol-2 pickles spell bytes; returns bytes, runs nothing
 )
 
 # numpy moved `core` to `_core` in 2.0; checkpoints from either era name their own spelling.

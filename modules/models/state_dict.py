@@ -27,7 +27,9 @@ CHECKPOINT_SUFFIXES = SAFETENSORS_SUFFIXES + PICKLE_SUFFIXES
 _LEGACY_KEY_PREFIXES = {
     "cond_stage_model.transformer.embeddings.": "cond_stage_model.transformer.text_model.embeddings.",
     "cond_stage_model.transformer.encoder.": "cond_stage_model.transformer.text_model.encoder.",
-    "cond_stage_model.transformer.final_layer_norm.": "cond_stage_model.transformer.text_model.final_layer_norm.",
+    "cond_stage_model.transformer.final_layer_norm.": (
+        "cond_stage_model.transformer.text_model.final_layer_norm."
+    ),
 }
 
 
@@ -56,12 +58,16 @@ def _read_raw(path: Path, device: str | torch.device) -> Any:
         raise CheckpointLoadError(f"Checkpoint '{path}' does not exist.")
     if is_diffusers_folder(path):
         raise CheckpointLoadError(
-            f"'{path}' is a diffusers folder, not a single file; load it with modules.models.loader.load_checkpoint."
+            f"'{path}' is a diffusers folder, not a single file; "
+            "load it with modules.models.loader.load_checkpoint."
         )
     if path.is_dir():
-        raise CheckpointLoadError(f"'{path}' is a folder without model_index.json, so it is not a diffusers model.")
+        raise CheckpointLoadError(
+            f"'{path}' is a folder without model_index.json, so it is not a diffusers model."
+        )
     if path.stat().st_size == 0:
         raise CheckpointLoadError(f"Checkpoint '{path}' is empty (0 bytes); the download probably failed.")
+    _refuse_non_model_text(path)
     suffix = path.suffix.lower()
     if suffix in SAFETENSORS_SUFFIXES:
         return _read_safetensors(path, device)
@@ -73,6 +79,23 @@ def _read_raw(path: Path, device: str | torch.device) -> Any:
     )
 
 
+def _refuse_non_model_text(path: Path) -> None:
+    """Two common download failures: an HTML error page, and a git-lfs pointer from a clone without LFS."""
+    with path.open("rb") as f:
+        head = f.read(64).lstrip()
+    if head.startswith(b"version https://git-lfs"):
+        raise CheckpointLoadError(
+            f"'{path}' is a git-lfs pointer, not the model: "
+            "fetch the real file (git lfs pull) or download it again."
+        )
+    if head[:1] == b"<" and head[:15].lower().startswith(
+        (b"<!doctype", b"<html", b"<?xml", b"<head", b"<body")
+    ):
+        raise CheckpointLoadError(
+            f"'{path}' is a web page, not a model (a failed or login-only download?); download it again."
+        )
+
+
 def _read_safetensors(path: Path, device: str | torch.device) -> dict[str, torch.Tensor]:
     import safetensors.torch
 
@@ -81,7 +104,8 @@ def _read_safetensors(path: Path, device: str | torch.device) -> dict[str, torch
         return safetensors.torch.load_file(str(path), device=str(device))
     except Exception as err:  # safetensors raises its own error types for every kind of damage
         raise CheckpointLoadError(
-            f"'{path}' is not a readable safetensors file ({err}); it may be truncated or corrupt: download it again."
+            f"'{path}' is not a readable safetensors file ({err}); "
+            "it may be truncated or corrupt: download it again."
         ) from err
 
 
@@ -102,7 +126,9 @@ def _check_safetensors_header(path: Path) -> None:
             header = json.loads(f.read(header_len))
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
             raise CheckpointLoadError(f"'{path}' has a corrupt safetensors header ({err}).") from err
-    ends = [int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)]
+    ends = [
+        int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)
+    ]
     needed = 8 + header_len + max(ends, default=0)
     if needed > size:
         raise CheckpointLoadError(

@@ -56,7 +56,8 @@ FILENAME_HELP = "see the wiki for [tags]"
 _SAVING: dict[str, OptionInfo] = {
     "samples_save": OptionInfo(True, "Always save all generated images", "saving-images"),
     "samples_format": OptionInfo("png", "File format for images", "saving-images", "textbox"),
-    "samples_filename_pattern": OptionInfo("", f"Images filename pattern ({FILENAME_HELP})", "saving-images", "textbox"),
+    "samples_filename_pattern": OptionInfo("", f"Images filename pattern ({FILENAME_HELP})", "saving-images",
+                                           "textbox"),
     "save_images_add_number": OptionInfo(True, "Add number to filename when saving", "saving-images"),
     "save_images_replace_action": _radio("Replace", "Saving the image to an existing file", "saving-images",
                                          ("Replace", "Add number suffix")),
@@ -124,8 +125,8 @@ _SD: dict[str, OptionInfo] = {
                                    infotext="Extra noise"),
     "initial_noise_multiplier": _slider(1.0, "Noise multiplier for img2img", "img2img", 0.0, 1.5, 0.001,
                                         infotext="Noise multiplier"),
-    "img2img_color_correction": OptionInfo(False, "Apply color correction to img2img results to match original colors",
-                                           "img2img"),
+    "img2img_color_correction": OptionInfo(False, "Apply color correction to img2img results to match "
+                                           "original colors", "img2img"),
     "inpainting_mask_weight": _slider(1.0, "Inpainting conditioning mask strength", "img2img", 0, 1, 0.01,
                                       infotext="Conditional mask weight"),
     "img2img_background_color": OptionInfo("#ffffff", "With img2img, fill transparent parts of the input image "
@@ -145,8 +146,8 @@ _INFOTEXT_UI: dict[str, OptionInfo] = {
                                      "Quicksettings list", "ui", "dropdown"),
     "do_not_show_images": OptionInfo(False, "Do not show any images in gallery", "ui"),
     "js_modal_lightbox": OptionInfo(True, "Full page image viewer: enable", "ui"),
-    "keyedit_precision_attention": _slider(0.1, "Precision for (attention:1.1) when editing the prompt with Ctrl+up/down",
-                                           "ui", 0.01, 0.2, 0.001),
+    "keyedit_precision_attention": _slider(0.1, "Precision for (attention:1.1) when editing the prompt with "
+                                           "Ctrl+up/down", "ui", 0.01, 0.2, 0.001),
     "keyedit_delimiters": OptionInfo(r".,\/!?%^*;:{}=`~() ", "Word delimiters when editing the prompt", "ui",
                                      "textbox"),
 }

@@ -1,0 +1,75 @@
+"""Assemble the page: warnings banner, quicksettings bar, and the tabs in A1111's order.
+
+Tabs are a list of `TabSpec` builders, so later issues add img2img, Extras, Checkpoint Merger,
+Train and Extensions by inserting entries (see `default_tabs`), and extensions can append
+their own, without touching the other tabs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from modules.ui.build_context import UiBuild
+from modules.ui.option_widgets import checkpoint_titles, current_checkpoint_title, widget_value
+from modules.ui.quicksettings import CHECKPOINT_KEY, build_quicksettings
+from modules.ui.settings import warnings_html
+from modules.ui.ui_config import UiConfig
+
+
+@dataclass(frozen=True)
+class TabSpec:
+    """One top-level tab: its id (used by "Send to"), its label, and the function that builds it."""
+
+    id: str
+    label: str
+    build: Callable[[UiBuild], None]
+
+
+def default_tabs() -> list[TabSpec]:
+    """The built-in tabs. A1111 order, with the places later issues fill:
+    txt2img, [img2img], [Extras], PNG Info, [Checkpoint Merger], [Train], Settings, [Extensions]."""
+    from modules.ui import png_info, settings, txt2img
+
+    return [
+        TabSpec("txt2img", "txt2img", txt2img.build_tab),
+        TabSpec("pnginfo", "PNG Info", png_info.build_tab),
+        TabSpec("settings", "Settings", settings.build_tab),
+    ]
+
+
+def _load_values(ui: UiBuild, banner: Any) -> dict[Any, Any]:
+    """Values for a fresh page: settings may have changed (API, other tabs) since the page was built."""
+    runtime = ui.runtime
+    store = runtime.settings
+    out: dict[Any, Any] = {banner: warnings_html(ui.warnings())}
+    for key, widget in ui.live_settings.items():
+        out[widget] = widget_value(runtime, key, store.get(key))
+    for key, widget in ui.quick.items():
+        if key == CHECKPOINT_KEY:
+            out[widget] = gr.update(choices=checkpoint_titles(runtime), value=current_checkpoint_title(runtime))
+        else:
+            out[widget] = widget_value(runtime, key, store.get(key))
+    return out
+
+
+def create_blocks(runtime: Any, tabs: Sequence[TabSpec] | None = None, ui_config: UiConfig | None = None) -> gr.Blocks:
+    """The whole page for `runtime`; writes ui-config.json when it lacked keys (as A1111 does)."""
+    ui = UiBuild(runtime, ui_config or UiConfig(runtime.paths.ui_config_file))
+    with gr.Blocks(title="Stable Diffusion", analytics_enabled=False) as demo:
+        banner = gr.HTML(warnings_html(ui.warnings()), elem_id="sdui_warnings")
+        build_quicksettings(ui)
+        with gr.Tabs(elem_id="tabs") as ui.tabs:
+            for spec in tabs if tabs is not None else default_tabs():
+                with gr.Tab(spec.label, id=spec.id, elem_id=f"tab_{spec.id}"):
+                    spec.build(ui)
+        for hook in ui.after_build:
+            hook()
+        outputs = [banner, *ui.live_settings.values(), *ui.quick.values()]
+        demo.load(lambda: _load_values(ui, banner), outputs=outputs, show_progress="hidden", queue=False,
+                  api_visibility="private")
+    ui.ui_config.save_if_new_keys()
+    return demo

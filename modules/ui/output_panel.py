@@ -1,0 +1,128 @@
+"""The right-hand side of a generation tab: progress, live preview, gallery, infotext and buttons.
+
+The last result stays on the server (a per-session `gr.State`), so Save writes the real
+images with their real infotexts rather than whatever the browser sends back.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from modules.engine.request import GenerationResult
+from modules.ui.build_context import UiBuild
+from modules.ui.output_actions import NothingToSaveError, save_shown_images
+from modules.ui.progress_view import error_html, notice_html
+
+SEND_TARGETS = (("img2img", "🖼️"), ("inpaint", "🎨️"), ("extras", "📐"))
+
+
+@dataclass
+class OutputPanel:
+    progress: Any
+    preview: Any
+    gallery: Any
+    html_info: Any
+    html_log: Any
+    download: Any
+    result: Any  # gr.State: the last GenerationResult
+    selected: Any  # gr.State: the gallery index the user picked, or None
+    save: Any
+    save_zip: Any
+    reuse_seed: Any
+    folder: Any
+    folder_note: Any
+
+
+def infotext_html(text: str, extra: str = "") -> str:
+    body = html.escape(text).replace("\n", "<br>")
+    return f'<div class="infotext">{body}</div>' + (f'<p class="sdui-time">{html.escape(extra)}</p>' if extra else "")
+
+
+def selected_infotext(result: GenerationResult | None, index: int | None) -> str:
+    """The infotext of the picked image; a grid (or nothing picked) shows the first image's."""
+    if result is None or not result.infotexts:
+        return ""
+    if index is None or index < result.index_of_first_image or index >= len(result.infotexts):
+        index = min(result.index_of_first_image, len(result.infotexts) - 1)
+    return result.infotexts[index]
+
+
+def save_folder(runtime: Any) -> Path:
+    """`outdir_save` (default log/images) under the data folder, as A1111 resolves it."""
+    configured = str(runtime.settings.get("outdir_save") or "")
+    if not configured:
+        return runtime.paths.log_images_dir
+    path = Path(configured).expanduser()
+    return path if path.is_absolute() else runtime.paths.data_dir / path
+
+
+def save_handler(runtime: Any, result: GenerationResult | None, selected: int | None, make_zip: bool) -> tuple[Any, str]:
+    args = runtime.args
+    try:
+        if result is None:
+            raise NothingToSaveError("there is no image to save yet: generate one first")
+        outcome = save_shown_images(result, selected, save_folder(runtime), runtime.settings.snapshot(),
+                                    make_zip=make_zip, filenames_max_length=args.filenames_max_length,
+                                    unix_filenames_sanitization=args.unix_filenames_sanitization)
+    except (NothingToSaveError, OSError, ValueError) as e:
+        return gr.update(visible=False), error_html(f"Not saved: {e}")
+    files = [outcome.zip_file] if outcome.zip_file else outcome.files
+    return gr.update(value=files, visible=True), notice_html(outcome.message())
+
+
+def _buttons(tab: str) -> tuple[Any, Any, Any, Any]:
+    with gr.Row(elem_id=f"image_buttons_{tab}", elem_classes=["image-buttons"]):
+        folder = gr.Button("📂", elem_id=f"{tab}_open_folder", elem_classes=["sdui-tool"], size="sm", min_width=40)
+        save = gr.Button("💾", elem_id=f"save_{tab}", elem_classes=["sdui-tool"], size="sm", min_width=40)
+        save_zip = gr.Button("🗃️", elem_id=f"save_zip_{tab}", elem_classes=["sdui-tool"], size="sm", min_width=40)
+        for target, icon in SEND_TARGETS:
+            # Disabled until the target tab exists; javascript/ui.js gives them an explanatory tooltip.
+            gr.Button(icon, elem_id=f"{tab}_send_to_{target}", elem_classes=["sdui-tool", "sdui-not-yet"],
+                      size="sm", min_width=40, interactive=False)
+        reuse = gr.Button("♻️", elem_id=f"{tab}_reuse_seed_output", elem_classes=["sdui-tool"], size="sm",
+                          min_width=40)
+    return folder, save, save_zip, reuse
+
+
+def build_output_panel(ui: UiBuild, tab: str) -> OutputPanel:
+    with gr.Column(elem_id=f"{tab}_results", variant="panel"):
+        progress = gr.HTML("", elem_id=f"{tab}_progress", elem_classes=["sdui-progress-holder"])
+        preview = gr.Image(label="Live preview", visible=False, interactive=False, format="jpeg",
+                           elem_id=f"{tab}_preview", height=256)
+        gallery = gr.Gallery(label="Output", show_label=False, elem_id=f"{tab}_gallery", columns=4, format="png",
+                             object_fit="contain", interactive=False)
+        folder, save, save_zip, reuse = _buttons(tab)
+        folder_note = gr.HTML("", elem_id=f"{tab}_folder_note")
+        download = gr.File(None, file_count="multiple", interactive=False, visible=False,
+                           elem_id=f"download_files_{tab}", label="Saved files")
+        html_info = gr.HTML("", elem_id=f"html_info_{tab}", elem_classes=["infotext-holder"])
+        html_log = gr.HTML("", elem_id=f"html_log_{tab}")
+    panel = OutputPanel(progress, preview, gallery, html_info, html_log, download, gr.State(None), gr.State(None),
+                        save, save_zip, reuse, folder, folder_note)
+    _wire(ui.runtime, panel, tab)
+    return panel
+
+
+def folder_message(runtime: Any, tab: str) -> str:
+    """Where files go; opening a folder only makes sense on the server's own desktop, so we show it."""
+    outdir = str(runtime.settings.get(f"outdir_{tab}_samples") or f"outputs/{tab}-images")
+    path = Path(outdir) if Path(outdir).is_absolute() else runtime.paths.data_dir / outdir
+    return notice_html(f"Generated images: {path} — Save button: {save_folder(runtime)}")
+
+
+def _wire(runtime: Any, panel: OutputPanel, tab: str) -> None:
+    def on_select(result: GenerationResult | None, evt: gr.SelectData) -> tuple[int | None, str]:
+        index = int(evt.index) if evt is not None and evt.index is not None else None
+        return index, infotext_html(selected_infotext(result, index))
+
+    panel.gallery.select(on_select, inputs=panel.result, outputs=[panel.selected, panel.html_info],
+                         show_progress="hidden")
+    for button, make_zip in ((panel.save, False), (panel.save_zip, True)):
+        button.click(lambda r, s, _z=make_zip: save_handler(runtime, r, s, _z), inputs=[panel.result, panel.selected],
+                     outputs=[panel.download, panel.html_log], show_progress="minimal")
+    panel.folder.click(lambda: folder_message(runtime, tab), outputs=panel.folder_note, show_progress="hidden")

@@ -1,0 +1,71 @@
+"""Turn an infotext into widget updates for a tab ("Send to txt2img", the ↙️ button).
+
+Parsing is `modules.infotext.parse_generation_parameters` (A1111's reader, reference §6);
+the key→field table is `infotext_paste`; this file only connects them to the running app:
+styles file, sampler names, current settings, the loaded checkpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from modules.infotext import parse_generation_parameters
+from modules.settings.schema import infotext_to_option_keys
+from modules.ui.infotext_paste import TXT2IMG_PASTE_FIELDS, checkpoint_mismatch, override_entries, paste_values
+
+
+@dataclass
+class PastePlan:
+    """Values by form field, Override-settings entries, and warnings to show."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    overrides: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _style_extractor(runtime: Any) -> Any:
+    """The reader wants (found, prompt, negative); StyleDatabase returns (prompt, negative, found)."""
+    extract = getattr(getattr(runtime, "styles", None), "extract_styles_from_prompt", None)
+    if extract is None:
+        return None
+
+    def adapter(prompt: str, negative: str) -> tuple[list[str], str, str]:
+        remaining_prompt, remaining_negative, found = extract(prompt, negative)
+        return list(found), remaining_prompt, remaining_negative
+
+    return adapter
+
+
+def loaded_checkpoint_names(runtime: Any) -> tuple[list[str], str]:
+    """(every alias of the checkpoint in use, its title); empty when none is available."""
+    try:
+        info = runtime.checkpoint_for(None)
+    except (LookupError, RuntimeError):
+        return [], ""
+    return list(info.aliases()), info.title
+
+
+def parse_for_paste(runtime: Any, text: str) -> Mapping[str, Any]:
+    settings = runtime.settings
+    return parse_generation_parameters(text, extract_styles=_style_extractor(runtime),
+                                       styles_mode=str(settings.get("infotext_styles", "Apply if any")))
+
+
+def plan_paste(runtime: Any, text: str) -> PastePlan:
+    """Everything a paste of `text` into txt2img would change, and what it could not."""
+    if not text or not text.strip():
+        return PastePlan(warnings=["there is no generation information to paste"])
+    params = parse_for_paste(runtime, text)
+    result = paste_values(params, resolve_sampler=runtime.samplers.resolve_names)
+    settings = runtime.settings
+    field_keys = {f.key for f in TXT2IMG_PASTE_FIELDS}
+    option_keys = {k: v for k, v in infotext_to_option_keys(settings.schema).items() if k not in field_keys}
+    overrides, override_warnings = override_entries(
+        params, option_keys, settings.snapshot(), lambda key, value: settings.validate({key: value})[key],
+        allow_checkpoint=not bool(settings.get("disable_weights_auto_swap", True)))
+    names, title = loaded_checkpoint_names(runtime)
+    mismatch = checkpoint_mismatch(params, names, title)
+    warnings = result.warnings + override_warnings + ([mismatch] if mismatch else [])
+    return PastePlan(result.values, overrides, warnings)

@@ -1,0 +1,83 @@
+"""The top of a generation tab: prompt and negative prompt with token counters, Generate /
+Interrupt / Skip, and the styles picker with apply and save.
+
+Element ids follow A1111's (`txt2img_prompt`, `txt2img_generate`, ...) so users' custom CSS
+and the keyboard shortcuts in javascript/ keep working.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from modules.ui.build_context import UiBuild
+from modules.ui.styles_actions import style_names
+from modules.ui.token_counter import counter_text
+
+PROMPT_PLACEHOLDER = "Prompt\n(Press Ctrl+Enter to generate, Alt+Enter to skip, Esc to interrupt)"
+NEGATIVE_PLACEHOLDER = "Negative prompt\n(Press Ctrl+Enter to generate, Alt+Enter to skip, Esc to interrupt)"
+
+
+@dataclass
+class PromptRow:
+    prompt: Any
+    negative_prompt: Any
+    prompt_counter: Any
+    negative_counter: Any
+    generate: Any
+    interrupt: Any
+    skip: Any
+    paste: Any
+    clear: Any
+    styles: Any
+    apply_styles: Any
+    save_style: Any
+    style_name: Any
+    save_style_row: Any
+    save_style_confirm: Any
+    save_style_cancel: Any
+
+
+def _prompt_box(tab: str, name: str, label: str, placeholder: str) -> tuple[Any, Any]:
+    with gr.Column(elem_classes=["sdui-prompt-box"]):
+        box = gr.Textbox(label=label, show_label=False, lines=3, max_lines=20, placeholder=placeholder,
+                         elem_id=f"{tab}_{name}", elem_classes=["prompt"])
+        counter = gr.HTML(counter_text(0, 75), elem_id=f"{tab}_{name}_token_counter",
+                          elem_classes=["token-counter"])
+    return box, counter
+
+
+def _buttons(tab: str) -> tuple[Any, Any, Any]:
+    with gr.Row(elem_id=f"{tab}_generate_box", elem_classes=["generate-box"]):
+        interrupt = gr.Button("Interrupt", elem_id=f"{tab}_interrupt", variant="stop", size="sm")
+        skip = gr.Button("Skip", elem_id=f"{tab}_skip", size="sm")
+        generate = gr.Button("Generate", elem_id=f"{tab}_generate", variant="primary")
+    return generate, interrupt, skip
+
+
+def build_prompt_row(ui: UiBuild, tab: str) -> PromptRow:
+    with gr.Row(elem_id=f"{tab}_toprow", equal_height=False):
+        with gr.Column(scale=6, elem_id=f"{tab}_prompt_container"):
+            prompt, prompt_counter = _prompt_box(tab, "prompt", "Prompt", PROMPT_PLACEHOLDER)
+            negative, negative_counter = _prompt_box(tab, "neg_prompt", "Negative prompt", NEGATIVE_PLACEHOLDER)
+        with gr.Column(scale=2, min_width=240, elem_id=f"{tab}_actions_column"):
+            generate, interrupt, skip = _buttons(tab)
+            with gr.Row(elem_id=f"{tab}_tools", elem_classes=["sdui-tools"]):
+                paste = gr.Button("↙️", elem_id=f"{tab}_paste", elem_classes=["sdui-tool"], size="sm", min_width=40)
+                clear = gr.Button("🗑️", elem_id=f"{tab}_clear_prompt", elem_classes=["sdui-tool"], size="sm",
+                                  min_width=40)
+                apply_styles = gr.Button("🖌️", elem_id=f"{tab}_style_apply", elem_classes=["sdui-tool"], size="sm",
+                                         min_width=40)
+                save_style = gr.Button("💾", elem_id=f"{tab}_style_create", elem_classes=["sdui-tool"], size="sm",
+                                       min_width=40)
+            styles = gr.Dropdown(choices=style_names(ui.runtime), value=[], multiselect=True, label="Styles",
+                                 elem_id=f"{tab}_styles")
+            with gr.Row(visible=False, elem_id=f"{tab}_style_save_row") as save_style_row:
+                style_name = gr.Textbox(label="New style name", elem_id=f"{tab}_style_name", scale=3)
+                save_style_confirm = gr.Button("Save", elem_id=f"{tab}_style_save", size="sm", scale=1)
+                save_style_cancel = gr.Button("Cancel", elem_id=f"{tab}_style_cancel", size="sm", scale=1)
+    return PromptRow(prompt, negative, prompt_counter, negative_counter, generate, interrupt, skip, paste, clear,
+                     styles, apply_styles, save_style, style_name, save_style_row, save_style_confirm,
+                     save_style_cancel)

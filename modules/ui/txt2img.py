@@ -1,0 +1,141 @@
+"""The txt2img tab: prompt row, parameter column, output panel, and the events between them.
+
+Generate builds a `GenerationRequest` from the widgets by name (`Txt2ImgForm`), submits it to
+the shared job queue, and streams queue position, progress and previews until the result
+arrives. Interrupt and Skip act on this browser tab's own job, not on whoever runs now.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import gradio as gr
+
+from modules.engine.request import GenerationResult
+from modules.engine.validation import InvalidRequestError, validate_request
+from modules.jobs.queue import QueueFullError, new_task_id
+from modules.settings.schema import infotext_to_option_keys
+from modules.ui.build_context import UiBuild
+from modules.ui.generation_runner import RunUpdate, describe_error, follow_job, poll_interval
+from modules.ui.output_panel import OutputPanel, build_output_panel, infotext_html, selected_infotext
+from modules.ui.paste_wiring import wire_paste_button
+from modules.ui.progress_view import error_html, notice_html
+from modules.ui.prompt_row import PromptRow, build_prompt_row
+from modules.ui.prompt_wiring import wire_prompt_tools
+from modules.ui.txt2img_form import Txt2ImgForm, to_request
+from modules.ui.txt2img_params import ParamsColumn, build_params_column
+
+TAB = "txt2img"
+
+
+def submit_form(runtime: Any, form: Txt2ImgForm, task_id: str) -> Any:
+    """Validate and queue; raises InvalidRequestError/QueueFullError with a user-facing message."""
+    req = to_request(form, option_keys=infotext_to_option_keys(runtime.settings.schema),
+                     coerce_settings=runtime.settings.validate, task_id=task_id)
+    validate_request(req)
+    return runtime.submit(req)
+
+
+def final_outputs(runtime: Any, panel: OutputPanel, update: RunUpdate, elapsed: float) -> dict[Any, Any]:
+    done = {panel.progress: "", panel.preview: gr.update(value=None, visible=False)}
+    if update.error is not None:
+        return {**done, panel.html_log: error_html(update.error)}
+    result: GenerationResult = update.result  # type: ignore[assignment]
+    images = [] if runtime.settings.get("do_not_show_images", False) else list(result.images)
+    note = notice_html("Interrupted: showing the images finished before it.") if result.interrupted else ""
+    if not result.images:
+        note = notice_html("No image was finished.")
+    info = infotext_html(selected_infotext(result, None), f"Time taken: {elapsed:.1f} sec.")
+    return {**done, panel.gallery: images, panel.html_info: info, panel.html_log: note, panel.result: result,
+            panel.selected: None}
+
+
+def progress_outputs(runtime: Any, panel: OutputPanel, update: RunUpdate) -> dict[Any, Any]:
+    out: dict[Any, Any] = {panel.progress: update.progress if runtime.settings.get("show_progressbar", True) else ""}
+    if update.preview is not None and runtime.settings.get("live_previews_enable", True):
+        out[panel.preview] = gr.update(value=update.preview, visible=True)
+    return out
+
+
+def make_generate(runtime: Any, panel: OutputPanel) -> Any:
+    def generate(task_id: str | None, **values: Any) -> Iterator[dict[Any, Any]]:
+        started = time.perf_counter()
+        try:
+            job = submit_form(runtime, Txt2ImgForm(**values), task_id or new_task_id(TAB))
+        except (InvalidRequestError, QueueFullError, ValueError) as e:
+            yield {panel.progress: "", panel.html_log: error_html(describe_error(e))}
+            return
+        yield {panel.html_log: "", panel.download: gr.update(visible=False)}
+        poll = poll_interval(runtime.settings.get("live_preview_refresh_period", 1000))
+        for update in follow_job(job, runtime.queue, poll):
+            if update.result is None and update.error is None:
+                yield progress_outputs(runtime, panel, update)
+            else:
+                yield final_outputs(runtime, panel, update, time.perf_counter() - started)
+
+    return generate
+
+
+def interrupt_job(runtime: Any, task_id: str | None) -> None:
+    """Stop this tab's job: a waiting one leaves the queue, a running one keeps finished images."""
+    if task_id:
+        runtime.queue.cancel(task_id)
+
+
+def skip_image(runtime: Any, task_id: str | None) -> None:
+    job = runtime.queue.get(task_id) if task_id else None
+    if job is not None and not job.finished and job.status == "running":
+        job.control.skip()
+
+
+def reuse_seed(result: GenerationResult | None, selected: int | None, subseed: bool = False) -> Any:
+    """The seed of the picked image (or of the first one), as ♻️ does in A1111."""
+    seeds = (result.subseeds if subseed else result.seeds) if result is not None else []
+    if not seeds:
+        return gr.update()
+    first = result.index_of_first_image if result is not None else 0
+    index = 0 if selected is None or selected < first else selected - first
+    return seeds[min(index, len(seeds) - 1)]
+
+
+def _wire_generation(runtime: Any, row: PromptRow, fields: dict[str, Any], panel: OutputPanel) -> None:
+    task = gr.State(None)
+    outputs = [panel.progress, panel.preview, panel.gallery, panel.html_info, panel.html_log, panel.result,
+               panel.selected, panel.download]
+    row.generate.click(lambda: new_task_id(TAB), outputs=task, queue=False, show_progress="hidden").then(
+        make_generate(runtime, panel), inputs_kwargs={"task_id": task, **fields}, outputs=outputs,
+        show_progress="hidden", concurrency_limit=None, api_visibility="private")
+    row.interrupt.click(lambda t: interrupt_job(runtime, t), inputs=task, queue=False, show_progress="hidden")
+    row.skip.click(lambda t: skip_image(runtime, t), inputs=task, queue=False, show_progress="hidden")
+
+
+def _wire_seeds(params: ParamsColumn, fields: dict[str, Any], panel: OutputPanel) -> None:
+    seed, subseed = fields["seed"], fields["subseed"]
+    params.random_seed.click(lambda: -1, outputs=seed, queue=False, show_progress="hidden")
+    params.random_subseed.click(lambda: -1, outputs=subseed, queue=False, show_progress="hidden")
+    for button in (params.reuse_seed, panel.reuse_seed):
+        button.click(reuse_seed, inputs=[panel.result, panel.selected], outputs=seed, queue=False,
+                     show_progress="hidden")
+    params.reuse_subseed.click(lambda r, s: reuse_seed(r, s, subseed=True), inputs=[panel.result, panel.selected],
+                               outputs=subseed, queue=False, show_progress="hidden")
+    params.swap_size.click(lambda w, h: (h, w), inputs=[fields["width"], fields["height"]],
+                           outputs=[fields["width"], fields["height"]], queue=False, show_progress="hidden")
+
+
+def build_tab(ui: UiBuild) -> None:
+    """Build the tab's widgets and events; registers its fields as paste targets."""
+    row = build_prompt_row(ui, TAB)
+    with gr.Row(elem_id=f"{TAB}_main", equal_height=False):
+        with gr.Column(scale=1, elem_id=f"{TAB}_settings"):
+            params = build_params_column(ui)
+        with gr.Column(scale=1, elem_id=f"{TAB}_output_column"):
+            panel = build_output_panel(ui, TAB)
+    fields = {"prompt": row.prompt, "negative_prompt": row.negative_prompt, "styles": row.styles, **params.fields}
+    ui.paste_targets[TAB] = {**fields, "variation_accordion": params.variation_accordion}
+    ui.paste_logs[TAB] = panel.html_log
+    _wire_generation(ui.runtime, row, fields, panel)
+    _wire_seeds(params, fields, panel)
+    wire_prompt_tools(ui.runtime, row, panel.html_log, fields["steps"])
+    wire_paste_button(ui, row.paste, row.prompt, TAB, panel.html_log)

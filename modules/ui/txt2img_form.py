@@ -1,0 +1,115 @@
+"""The txt2img tab's values as one named record, and its conversion to a `GenerationRequest`.
+
+Gradio hands widget values over as loosely typed numbers (sliders give floats, an emptied
+number box gives None). Converting them here, by field name, keeps the UI handler free of
+positional argument lists and gives every bad value a message that names the widget.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from modules.engine.request import GenerationRequest
+from modules.engine.validation import InvalidRequestError
+
+NO_SCRIPT = "None"
+
+# Widget labels, for messages that point at what the user sees.
+LABELS = {
+    "steps": "Sampling steps", "width": "Width", "height": "Height", "batch_count": "Batch count",
+    "batch_size": "Batch size", "cfg_scale": "CFG Scale", "seed": "Seed", "subseed": "Variation seed",
+    "subseed_strength": "Variation strength", "seed_resize_from_w": "Resize seed from width",
+    "seed_resize_from_h": "Resize seed from height",
+}
+
+
+@dataclass(frozen=True)
+class Txt2ImgForm:
+    """Everything the txt2img tab sends; names are the handler's keyword arguments."""
+
+    prompt: str = ""
+    negative_prompt: str = ""
+    styles: tuple[str, ...] = ()
+    sampler_name: str = "DPM++ 2M"
+    scheduler: str = "Automatic"
+    steps: Any = 20
+    width: Any = 512
+    height: Any = 512
+    batch_count: Any = 1
+    batch_size: Any = 1
+    cfg_scale: Any = 7.0
+    seed: Any = -1
+    subseed: Any = -1
+    subseed_strength: Any = 0.0
+    seed_resize_from_w: Any = 0
+    seed_resize_from_h: Any = 0
+    tiling: bool = False
+    override_settings: tuple[str, ...] = ()
+    script_name: str = NO_SCRIPT
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+
+def as_int(name: str, value: Any) -> int:
+    """A whole number from a slider/number/textbox value, or an error naming the widget."""
+    label = LABELS.get(name, name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise InvalidRequestError(f"{label} is empty; enter a whole number")
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as e:
+        raise InvalidRequestError(f"{label} must be a whole number, got {value!r}") from e
+    if not math.isfinite(number) or not number.is_integer():
+        raise InvalidRequestError(f"{label} must be a whole number, got {value!r}")
+    return int(number)
+
+
+def as_float(name: str, value: Any) -> float:
+    label = LABELS.get(name, name)
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as e:
+        raise InvalidRequestError(f"{label} must be a number, got {value!r}") from e
+    if not math.isfinite(number):
+        raise InvalidRequestError(f"{label} must be a finite number, got {value!r}")
+    return number
+
+
+def parse_override_entries(entries: Iterable[str], option_keys: Mapping[str, str]) -> dict[str, str]:
+    """`["Clip skip: 2"]` -> `{"CLIP_stop_at_last_layers": "2"}` using the infotext→option table."""
+    result: dict[str, str] = {}
+    for entry in entries:
+        label, sep, value = str(entry).partition(":")
+        key = option_keys.get(label.strip())
+        if not sep or key is None:
+            raise InvalidRequestError(f"override setting {entry!r} is not known; remove it from 'Override settings'")
+        result[key] = value.strip()
+    return result
+
+
+def to_request(form: Txt2ImgForm, *, option_keys: Mapping[str, str] | None = None,
+               coerce_settings: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None,
+               task_id: str | None = None) -> GenerationRequest:
+    """Build the typed request; `coerce_settings` is `SettingsStore.validate` (types the overrides)."""
+    overrides: Mapping[str, Any] = parse_override_entries(form.override_settings, option_keys or {})
+    if coerce_settings is not None and overrides:
+        try:
+            overrides = coerce_settings(overrides)
+        except ValueError as e:
+            raise InvalidRequestError(f"override settings: {e}") from e
+    script = form.script_name if form.script_name and form.script_name != NO_SCRIPT else None
+    return GenerationRequest(
+        mode="txt2img", prompt=form.prompt or "", negative_prompt=form.negative_prompt or "",
+        styles=tuple(form.styles or ()), sampler_name=form.sampler_name, scheduler=form.scheduler or "Automatic",
+        steps=as_int("steps", form.steps), width=as_int("width", form.width), height=as_int("height", form.height),
+        n_iter=as_int("batch_count", form.batch_count), batch_size=as_int("batch_size", form.batch_size),
+        cfg_scale=as_float("cfg_scale", form.cfg_scale), seed=as_int("seed", form.seed),
+        subseed=as_int("subseed", form.subseed), subseed_strength=as_float("subseed_strength", form.subseed_strength),
+        seed_resize_from_w=as_int("seed_resize_from_w", form.seed_resize_from_w),
+        seed_resize_from_h=as_int("seed_resize_from_h", form.seed_resize_from_h),
+        tiling=bool(form.tiling), override_settings=overrides, script_name=script, task_id=task_id)

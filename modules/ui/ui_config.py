@@ -1,0 +1,123 @@
+"""`ui-config.json`: the defaults of UI widgets, in A1111's key format (`txt2img/Sampling steps/value`).
+
+Users edit this file (or press "Save as defaults" in Settings) to change what the page starts
+with, and to widen slider ranges (`.../maximum`). Keys of widgets not built this time are kept,
+so an extension that is disabled for a while does not lose its defaults. A corrupt file is
+moved aside with a warning, never deleted and never fatal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from modules.settings.store import atomic_write_text
+
+
+def _coerce(stored: Any, default: Any) -> Any:
+    """The stored value in the default's type, or raise TypeError when it cannot be one."""
+    if default is None or stored is None:
+        return stored
+    if isinstance(default, bool):
+        if isinstance(stored, bool):
+            return stored
+        raise TypeError
+    if isinstance(default, int):
+        if isinstance(stored, (int, float)) and not isinstance(stored, bool) and float(stored).is_integer():
+            return int(stored)
+        raise TypeError
+    if isinstance(default, float):
+        if isinstance(stored, (int, float)) and not isinstance(stored, bool):
+            return float(stored)
+        raise TypeError
+    if isinstance(default, str):
+        if isinstance(stored, str):
+            return stored
+        raise TypeError
+    if isinstance(default, list):
+        if isinstance(stored, list):
+            return stored
+        raise TypeError
+    return stored
+
+
+class UiConfig:
+    """Thread-safe view of ui-config.json: read at build time, written atomically."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.warnings: list[str] = []
+        self._lock = threading.Lock()
+        self._data: dict[str, Any] = {}
+        self._new_keys = False
+        self.load()
+
+    def load(self) -> None:
+        data: dict[str, Any] = {}
+        if self.path.exists():
+            try:
+                data = json.loads(self.path.read_text(encoding="utf-8"))
+                if not isinstance(data, dict):
+                    raise ValueError("top level is not an object")
+            except (ValueError, UnicodeDecodeError) as e:
+                aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+                os.replace(self.path, aside)
+                self.warnings.append(f"{self.path.name} was unreadable ({e}); it was kept as {aside.name} "
+                                     "and default UI values were used")
+                data = {}
+        with self._lock:
+            self._data = data
+
+    def value(self, key: str, default: Any, choices: list[Any] | None = None) -> Any:
+        """The stored value for `key` if it fits the default's type (and `choices`); else the default."""
+        with self._lock:
+            if key not in self._data:
+                self._data[key] = default
+                self._new_keys = True
+                return default
+            stored = self._data[key]
+        try:
+            value = _coerce(stored, default)
+        except TypeError:
+            self.warnings.append(f"{self.path.name}: {key} = {stored!r} is not a {type(default).__name__}; "
+                                 f"using {default!r}")
+            return default
+        if choices is not None and value not in choices:
+            self.warnings.append(f"{self.path.name}: {key} = {stored!r} is not one of the choices; using {default!r}")
+            return default
+        return value
+
+    def slider(self, prefix: str, value: float, minimum: float, maximum: float, step: float) -> dict[str, float]:
+        """Keyword arguments for a slider, each overridable as A1111 allows (`<prefix>/maximum`)."""
+        return {"value": self.value(f"{prefix}/value", value), "minimum": self.value(f"{prefix}/minimum", minimum),
+                "maximum": self.value(f"{prefix}/maximum", maximum), "step": self.value(f"{prefix}/step", step)}
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return dict(self._data)
+
+    def update(self, values: Mapping[str, Any]) -> list[str]:
+        """Store new defaults and write the file; returns the keys whose value changed."""
+        with self._lock:
+            changed = [k for k, v in values.items() if self._data.get(k) != v]
+            self._data.update(values)
+        self.save()
+        return changed
+
+    def save(self) -> None:
+        with self._lock:
+            text = json.dumps(self._data, indent=4, ensure_ascii=False)
+            self._new_keys = False
+        atomic_write_text(self.path, text)
+
+    def save_if_new_keys(self) -> None:
+        """Write the file when building the UI met keys it lacked (A1111 writes it at start-up)."""
+        with self._lock:
+            pending = self._new_keys
+        if pending:
+            self.save()
