@@ -40,7 +40,6 @@ from modules.models.state_dict import (
 # What a caller catches to keep the current model when a new one fails to load.
 CHECKPOINT_ERRORS = (CheckpointLoadError, UnsafeCheckpointError)
 
-_ALIGNMENT = 64
 CLIP_L_PAD_ID = 49407
 OPEN_CLIP_PAD_ID = 0
 _TEXT_SPECS: Mapping[ModelFamily, tuple[tuple[str, TextEncoderKind], ...]] = {
@@ -241,15 +240,16 @@ def _assemble(
 
 
 def _cast(tensor: torch.Tensor, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """Cast/move one tensor; realign zero-copy views into the file buffer.
+    """Cast/move one tensor into memory of its own.
 
-    safetensors hands out views at arbitrary byte offsets; CPU kernels then take unaligned code
-    paths that are slower and round differently from a freshly allocated model. A copy into
-    aligned memory costs one tensor at a time (the source is released as we go).
+    safetensors hands out zero-copy views into the memory-mapped file. Keeping them would tie the
+    model to the file (a re-download that truncates it crashes the process with SIGBUS; Windows
+    cannot replace a mapped file) and leave weights at unaligned offsets, where CPU kernels round
+    differently from a freshly built model. One tensor is copied at a time and its source dropped.
     """
     target = dtype if tensor.is_floating_point() else tensor.dtype
     out = tensor.to(device=device, dtype=target)
-    if out.data_ptr() == tensor.data_ptr() and out.data_ptr() % _ALIGNMENT:
+    if out.data_ptr() == tensor.data_ptr():
         out = out.clone()
     return out
 
