@@ -88,3 +88,13 @@ def test_full_size_sd15_loads_with_the_shipped_config(tmp_path: Path) -> None:
         assert eps.shape == (1, 4, 8, 8) and torch.isfinite(eps).all()
         image = model.vae.decode(torch.randn(1, 4, 8, 8)).sample
         assert image.shape == (1, 3, 64, 64) and torch.isfinite(image).all()
+
+    from modules.engine.generate import generate
+    from modules.engine.request import GenerationRequest
+    from tests.engine_helpers import engine_context
+
+    result = generate(GenerationRequest(prompt="a photo of a cat", seed=1, steps=2, width=64, height=64,
+                                        sampler_name="Euler a", save_images=False),
+                      engine_context(path, tmp_path, model=model))
+    assert result.images[0].size == (64, 64)
+    assert "Steps: 2, Sampler: Euler a" in result.infotexts[0]
