@@ -121,9 +121,18 @@ class Runtime:
     def generate(self, req: GenerationRequest, control: JobControl) -> GenerationResult:
         """Run one request inside the worker thread."""
         from modules.engine.generate import generate
+        from modules.scripts import find_builtin_script, is_no_script
 
         ctx = self.engine_context(req)
-        result = generate(req, ctx, control)
+        if is_no_script(req.script_name):
+            result = generate(req, ctx, control)
+        else:
+            runner = find_builtin_script(req.script_name)
+            if runner is None:
+                from modules.engine.validation import InvalidRequestError
+
+                raise InvalidRequestError(f"script {req.script_name!r} not found")
+            result = runner(req, ctx, control)
         if result.infotexts and not self.args.no_prompt_history:
             try:
                 from modules.settings.store import atomic_write_text

@@ -207,3 +207,36 @@ def test_checkpoint_options_unload_and_reload(live: LiveServer, client: httpx.Cl
     assert live.runtime.models.current is not None
     assert len(txt2img(client, steps=1)["images"]) == 1
     assert_error_shape(client.post("/sdapi/v1/options", json={"sd_model_checkpoint": "other"}), 422, "other")
+
+
+def _png_b64(image: Any) -> str:
+    import base64
+    import io
+
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def test_scripts_route_lists_outpainting(client: httpx.Client) -> None:
+    listed = client.get("/sdapi/v1/scripts").json()
+    assert "outpainting mk2" in listed["img2img"] and "outpainting mk2" not in listed["txt2img"]
+
+
+def test_outpainting_script_extends_the_canvas_and_keeps_the_old_area(client: httpx.Client) -> None:
+    from PIL import Image
+
+    init = Image.new("RGB", (64, 64), (200, 30, 30))
+    body = {**TINY, "init_images": [_png_b64(init)], "prompt": "a wall", "seed": 3, "denoising_strength": 0.8,
+            "script_name": "Outpainting mk2", "script_args": ["", 32, 4, ["right"], 1.0, 0.05]}
+    response = client.post("/sdapi/v1/img2img", json=body)
+    assert response.status_code == 200, response.text
+    out = decode_b64_image(response.json()["images"][0]).convert("RGB")
+    assert out.size == (96, 64)
+    assert out.getpixel((5, 32)) == (200, 30, 30)
+
+
+def test_unknown_or_txt2img_only_misuse_of_scripts_is_422(client: httpx.Client) -> None:
+    for body in ({"prompt": "x", "script_name": "x/y/z plot"}, {"prompt": "x", "script_name": "outpainting mk2"}):
+        response = client.post("/sdapi/v1/txt2img", json={**TINY, **body})
+        assert response.status_code == 422 and "not found" in response.json()["detail"]

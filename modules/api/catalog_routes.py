@@ -87,8 +87,11 @@ def catalog_router(runtime: Runtime) -> APIRouter:
 
     @router.get("/scripts")
     def scripts() -> dict[str, list[str]]:
-        """No scripts exist in this version, so both lists are (truthfully) empty."""
-        return {"txt2img": [], "img2img": []}
+        """The built-in selectable scripts (lower-case titles, as A1111 lists them)."""
+        from modules.scripts import BUILTIN_SCRIPTS, IMG2IMG_ONLY
+
+        names = sorted(BUILTIN_SCRIPTS)
+        return {"txt2img": [n for n in names if n not in IMG2IMG_ONLY], "img2img": names}
 
     @router.get("/script-info")
     def script_info() -> list[dict[str, Any]]:

@@ -86,11 +86,15 @@ def check_unsupported(values: dict[str, Any]) -> None:
         raise not_available("latent_mask", "send the mask in 'mask'")
 
 
-def check_scripts(values: dict[str, Any]) -> None:
-    """No scripts exist yet: a named script or always-on script is unknown (422, as A1111)."""
+def check_scripts(values: dict[str, Any], mode: str) -> None:
+    """Only the built-in scripts exist; anything else is unknown (422, as A1111)."""
+    from modules.scripts import IMG2IMG_ONLY, find_builtin_script
+
     name = values.get("script_name")
     if name is not None and str(name).strip().lower() not in NO_SCRIPT:
-        raise ApiError(422, f"Script '{name}' not found; GET /sdapi/v1/scripts lists the available scripts")
+        key = str(name).strip().lower()
+        if find_builtin_script(key) is None or (mode != "img2img" and key in IMG2IMG_ONLY):
+            raise ApiError(422, f"Script '{name}' not found; GET /sdapi/v1/scripts lists the available scripts")
     for script in values.get("alwayson_scripts") or {}:
         raise ApiError(422, f"Script '{script}' not found in alwayson_scripts; "
                             "GET /sdapi/v1/script-info lists the available scripts")
@@ -157,7 +161,8 @@ def base_request_fields(values: dict[str, Any], overrides: dict[str, Any], runti
         styles=tuple(values.get("styles") or ()), subseed_strength=float(values["subseed_strength"]),
         sampler_name=sampler, scheduler=scheduler, cfg_scale=float(values["cfg_scale"]), tiling=bool(tiling),
         override_settings=overrides, save_images=save, save_grid=save,
-        comments=comments_text(values.get("comments")), task_id=values.get("force_task_id") or None)
+        comments=comments_text(values.get("comments")), task_id=values.get("force_task_id") or None,
+        script_name=values.get("script_name") or None, script_args=tuple(values.get("script_args") or ()))
     return fields
 
 
@@ -196,7 +201,7 @@ def prepare(body: Txt2ImgBody | Img2ImgBody, runtime: Runtime, mode: str) -> Pre
     """Turn an API body into a validated request; raises ApiError with the status to answer."""
     values, overrides = effective_fields(body, runtime, mode)
     check_unsupported(values)
-    check_scripts(values)
+    check_scripts(values, mode)
     overrides = check_overrides(overrides, runtime)
     runtime.checkpoint_for(overrides.get("sd_model_checkpoint"))  # no checkpoint at all: 503 now, not later
     check_styles(list(values.get("styles") or ()), runtime)
@@ -206,6 +211,10 @@ def prepare(body: Txt2ImgBody | Img2ImgBody, runtime: Runtime, mode: str) -> Pre
     request = GenerationRequest(mode=mode, **fields)
     try:
         validate_request(request)
+        if mode == "img2img":
+            from modules.engine.img2img import validate_img2img_request
+
+            validate_img2img_request(request)
     except InvalidRequestError as e:
         raise ApiError(422, str(e)) from e
     persist = {} if values.get("override_settings_restore_afterwards", True) else overrides

@@ -50,13 +50,15 @@ def _load_values(ui: UiBuild, banner: Any) -> dict[Any, Any]:
         out[widget] = widget_value(runtime, key, store.get(key))
     for key, widget in ui.quick.items():
         if key == CHECKPOINT_KEY:
-            out[widget] = gr.update(choices=checkpoint_titles(runtime), value=current_checkpoint_title(runtime))
+            titles, current = checkpoint_titles(runtime), current_checkpoint_title(runtime)
+            out[widget] = gr.update(choices=titles, value=current)
         else:
             out[widget] = widget_value(runtime, key, store.get(key))
     return out
 
 
-def create_blocks(runtime: Any, tabs: Sequence[TabSpec] | None = None, ui_config: UiConfig | None = None) -> gr.Blocks:
+def create_blocks(runtime: Any, tabs: Sequence[TabSpec] | None = None,
+                  ui_config: UiConfig | None = None) -> gr.Blocks:
     """The whole page for `runtime`; writes ui-config.json when it lacked keys (as A1111 does)."""
     ui = UiBuild(runtime, ui_config or UiConfig(runtime.paths.ui_config_file))
     with gr.Blocks(title="Stable Diffusion", analytics_enabled=False) as demo:

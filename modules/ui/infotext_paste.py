@@ -45,7 +45,8 @@ TXT2IMG_PASTE_FIELDS: tuple[PasteField, ...] = (
 
 # Keys that only mean something with hires fix, which this UI does not have yet.
 HIRES_KEYS = ("Hires upscale", "Hires steps", "Hires upscaler", "Hires resize-1", "Hires resize-2",
-              "Hires sampler", "Hires schedule type", "Hires checkpoint", "Hires prompt", "Hires negative prompt")
+              "Hires sampler", "Hires schedule type", "Hires checkpoint", "Hires prompt",
+              "Hires negative prompt")
 # Values the reader fills in for absent keys: these do not mean hires fix was used.
 HIRES_FILLER = {"0", "", "Use same sampler", "Use same scheduler", "Use same checkpoint", 0}
 
@@ -82,7 +83,8 @@ def _sampler_fields(params: Mapping[str, Any], resolve: SamplerResolver | None, 
     except (KeyError, LookupError, ValueError) as e:
         result.values.pop("sampler_name", None)
         result.values.pop("scheduler", None)
-        result.warnings.append(f"sampler {wanted!r} is not available here ({e}); the sampler was left unchanged")
+        result.warnings.append(f"sampler {wanted!r} is not available here ({e}); "
+                               "the sampler was left unchanged")
         return
     result.values["sampler_name"], result.values["scheduler"] = sampler, scheduler
 
@@ -91,7 +93,8 @@ def _hires_warning(params: Mapping[str, Any]) -> str | None:
     used = [k for k in HIRES_KEYS if k in params and params[k] not in HIRES_FILLER]
     if not used:
         return None
-    return f"hires fix values ({', '.join(used)}) were not applied: hires fix is not available in this version yet"
+    return (f"hires fix values ({', '.join(used)}) were not applied: "
+            "hires fix is not available in this version yet")
 
 
 def override_entries(params: Mapping[str, Any], option_keys: Mapping[str, str], current: Mapping[str, Any],
@@ -134,7 +137,8 @@ def paste_values(params: Mapping[str, Any], *, fields: Sequence[PasteField] = TX
     return result
 
 
-def checkpoint_mismatch(params: Mapping[str, Any], loaded_names: Sequence[str], loaded_title: str) -> str | None:
+def checkpoint_mismatch(params: Mapping[str, Any], loaded_names: Sequence[str],
+                        loaded_title: str) -> str | None:
     """A warning when the infotext names a checkpoint (hash or name) that is not the loaded one.
 
     `loaded_names` are every alias of the loaded checkpoint (title, stem, short hashes).

@@ -37,6 +37,6 @@ def mount_ui(app: FastAPI, runtime: Any) -> FastAPI:
     log.info("web UI mounted%s", " with login" if auth else "")
     return gr.mount_gradio_app(
         app, demo, path="/", auth=auth, auth_message="Log in to Stable Diffusion web UI" if auth else None,
-        allowed_paths=allowed_paths(runtime), theme=page_theme(), css=page_css(runtime), head=page_head(runtime),
-        js=ON_LOAD_JS, footer_links=[], show_error=True, ssr_mode=False, enable_monitoring=False, pwa=False,
-        mcp_server=False)
+        allowed_paths=allowed_paths(runtime), theme=page_theme(), css=page_css(runtime),
+        head=page_head(runtime), js=ON_LOAD_JS, footer_links=[], show_error=True, ssr_mode=False,
+        enable_monitoring=False, pwa=False, mcp_server=False)

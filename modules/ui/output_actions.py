@@ -19,8 +19,8 @@ from modules.engine.request import GenerationResult
 from modules.images.filenames import FilenameContext
 from modules.images.saving import SaveOptions, save_image
 
-LOG_CSV_FIELDS = ("prompt", "seed", "width", "height", "sampler", "cfgs", "steps", "filename", "negative_prompt",
-                  "sd_model_name", "sd_model_hash")
+LOG_CSV_FIELDS = ("prompt", "seed", "width", "height", "sampler", "cfgs", "steps", "filename",
+                  "negative_prompt", "sd_model_name", "sd_model_hash")
 
 
 class NothingToSaveError(ValueError):
@@ -42,7 +42,8 @@ def chosen_indices(result: GenerationResult, selected: int | None, selected_only
     """Indices into `result.images` that Save writes (A1111 rules: a selected grid means all)."""
     if not result.images:
         raise NothingToSaveError("there is no image to save yet: generate one first")
-    if selected is not None and selected_only and result.index_of_first_image <= selected < len(result.images):
+    first = result.index_of_first_image
+    if selected is not None and selected_only and first <= selected < len(result.images):
         return [selected]
     return list(range(len(result.images)))
 
@@ -62,8 +63,9 @@ def _append_log_csv(log_dir: Path, result: GenerationResult, first_file: str) ->
     path = log_dir / "log.csv"
     new = not path.exists()
     info = result.info
-    row = [info.get("prompt", ""), result.seeds[0] if result.seeds else info.get("seed", ""), info.get("width", ""),
-           info.get("height", ""), info.get("sampler_name", ""), info.get("cfg_scale", ""), info.get("steps", ""),
+    seed = result.seeds[0] if result.seeds else info.get("seed", "")
+    row = [info.get("prompt", ""), seed, info.get("width", ""), info.get("height", ""),
+           info.get("sampler_name", ""), info.get("cfg_scale", ""), info.get("steps", ""),
            Path(first_file).name, info.get("negative_prompt", ""), info.get("sd_model_name", ""),
            info.get("sd_model_hash", "")]
     with open(path, "a", encoding="utf8", newline="") as f:
@@ -90,14 +92,15 @@ def save_shown_images(result: GenerationResult, selected: int | None, log_dir: P
     indices = chosen_indices(result, selected, bool(settings.get("save_selected_only", True)))
     options = SaveOptions.from_settings(settings, **flags)
     extension = str(settings.get("samples_format", "png") or "png")
+    to_dirs = bool(settings.get("use_save_to_dirs_for_ui", False))
     outcome = SaveOutcome()
     for index in indices:
         is_grid = index < result.index_of_first_image
         image_no = 0 if is_grid else index - result.index_of_first_image
         infotext = result.infotexts[index] if index < len(result.infotexts) else None
-        path, txt = save_image(result.images[index], log_dir, "grid" if is_grid else "",
-                               extension=extension, info=infotext, options=options, context=_context(result, image_no),
-                               grid=is_grid, save_to_dirs=bool(settings.get("use_save_to_dirs_for_ui", False)))
+        path, txt = save_image(result.images[index], log_dir, "grid" if is_grid else "", extension=extension,
+                               info=infotext, options=options, context=_context(result, image_no),
+                               grid=is_grid, save_to_dirs=to_dirs)
         outcome.files.append(path)
         if txt:
             outcome.files.append(txt)

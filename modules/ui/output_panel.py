@@ -17,6 +17,7 @@ from modules.engine.request import GenerationResult
 from modules.ui.build_context import UiBuild
 from modules.ui.output_actions import NothingToSaveError, save_shown_images
 from modules.ui.progress_view import error_html, notice_html
+from modules.ui.tool_button import tool_button
 
 SEND_TARGETS = (("img2img", "🖼️"), ("inpaint", "🎨️"), ("extras", "📐"))
 
@@ -40,7 +41,8 @@ class OutputPanel:
 
 def infotext_html(text: str, extra: str = "") -> str:
     body = html.escape(text).replace("\n", "<br>")
-    return f'<div class="infotext">{body}</div>' + (f'<p class="sdui-time">{html.escape(extra)}</p>' if extra else "")
+    time_note = f'<p class="sdui-time">{html.escape(extra)}</p>' if extra else ""
+    return f'<div class="infotext">{body}</div>{time_note}'
 
 
 def selected_infotext(result: GenerationResult | None, index: int | None) -> str:
@@ -61,7 +63,8 @@ def save_folder(runtime: Any) -> Path:
     return path if path.is_absolute() else runtime.paths.data_dir / path
 
 
-def save_handler(runtime: Any, result: GenerationResult | None, selected: int | None, make_zip: bool) -> tuple[Any, str]:
+def save_handler(runtime: Any, result: GenerationResult | None, selected: int | None,
+                 make_zip: bool) -> tuple[Any, str]:
     args = runtime.args
     try:
         if result is None:
@@ -77,15 +80,13 @@ def save_handler(runtime: Any, result: GenerationResult | None, selected: int | 
 
 def _buttons(tab: str) -> tuple[Any, Any, Any, Any]:
     with gr.Row(elem_id=f"image_buttons_{tab}", elem_classes=["image-buttons"]):
-        folder = gr.Button("📂", elem_id=f"{tab}_open_folder", elem_classes=["sdui-tool"], size="sm", min_width=40)
-        save = gr.Button("💾", elem_id=f"save_{tab}", elem_classes=["sdui-tool"], size="sm", min_width=40)
-        save_zip = gr.Button("🗃️", elem_id=f"save_zip_{tab}", elem_classes=["sdui-tool"], size="sm", min_width=40)
+        folder = tool_button("📂", f"{tab}_open_folder")
+        save = tool_button("💾", f"save_{tab}")
+        save_zip = tool_button("🗃️", f"save_zip_{tab}")
         for target, icon in SEND_TARGETS:
             # Disabled until the target tab exists; javascript/ui.js gives them an explanatory tooltip.
-            gr.Button(icon, elem_id=f"{tab}_send_to_{target}", elem_classes=["sdui-tool", "sdui-not-yet"],
-                      size="sm", min_width=40, interactive=False)
-        reuse = gr.Button("♻️", elem_id=f"{tab}_reuse_seed_output", elem_classes=["sdui-tool"], size="sm",
-                          min_width=40)
+            tool_button(icon, f"{tab}_send_to_{target}", elem_classes=["sdui-not-yet"], interactive=False)
+        reuse = tool_button("♻️", f"{tab}_reuse_seed_output")
     return folder, save, save_zip, reuse
 
 
@@ -94,16 +95,16 @@ def build_output_panel(ui: UiBuild, tab: str) -> OutputPanel:
         progress = gr.HTML("", elem_id=f"{tab}_progress", elem_classes=["sdui-progress-holder"])
         preview = gr.Image(label="Live preview", visible=False, interactive=False, format="jpeg",
                            elem_id=f"{tab}_preview", height=256)
-        gallery = gr.Gallery(label="Output", show_label=False, elem_id=f"{tab}_gallery", columns=4, format="png",
-                             object_fit="contain", interactive=False)
+        gallery = gr.Gallery(label="Output", show_label=False, elem_id=f"{tab}_gallery", columns=4,
+                             format="png", object_fit="contain", interactive=False)
         folder, save, save_zip, reuse = _buttons(tab)
         folder_note = gr.HTML("", elem_id=f"{tab}_folder_note")
         download = gr.File(None, file_count="multiple", interactive=False, visible=False,
                            elem_id=f"download_files_{tab}", label="Saved files")
         html_info = gr.HTML("", elem_id=f"html_info_{tab}", elem_classes=["infotext-holder"])
         html_log = gr.HTML("", elem_id=f"html_log_{tab}")
-    panel = OutputPanel(progress, preview, gallery, html_info, html_log, download, gr.State(None), gr.State(None),
-                        save, save_zip, reuse, folder, folder_note)
+    panel = OutputPanel(progress, preview, gallery, html_info, html_log, download, gr.State(None),
+                        gr.State(None), save, save_zip, reuse, folder, folder_note)
     _wire(ui.runtime, panel, tab)
     return panel
 
@@ -123,6 +124,8 @@ def _wire(runtime: Any, panel: OutputPanel, tab: str) -> None:
     panel.gallery.select(on_select, inputs=panel.result, outputs=[panel.selected, panel.html_info],
                          show_progress="hidden")
     for button, make_zip in ((panel.save, False), (panel.save_zip, True)):
-        button.click(lambda r, s, _z=make_zip: save_handler(runtime, r, s, _z), inputs=[panel.result, panel.selected],
-                     outputs=[panel.download, panel.html_log], show_progress="minimal")
-    panel.folder.click(lambda: folder_message(runtime, tab), outputs=panel.folder_note, show_progress="hidden")
+        button.click(lambda r, s, _z=make_zip: save_handler(runtime, r, s, _z),
+                     inputs=[panel.result, panel.selected], outputs=[panel.download, panel.html_log],
+                     show_progress="minimal")
+    panel.folder.click(lambda: folder_message(runtime, tab), outputs=panel.folder_note,
+                       show_progress="hidden")

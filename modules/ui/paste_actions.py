@@ -13,7 +13,12 @@ from typing import Any
 
 from modules.infotext import parse_generation_parameters
 from modules.settings.schema import infotext_to_option_keys
-from modules.ui.infotext_paste import TXT2IMG_PASTE_FIELDS, checkpoint_mismatch, override_entries, paste_values
+from modules.ui.infotext_paste import (
+    TXT2IMG_PASTE_FIELDS,
+    checkpoint_mismatch,
+    override_entries,
+    paste_values,
+)
 
 
 @dataclass

@@ -15,7 +15,9 @@ log = logging.getLogger(__name__)
 
 
 # Pasted values for these fields open the accordion that holds them, so the user sees them.
-ACCORDION_FIELDS = {"variation_accordion": ("subseed", "subseed_strength", "seed_resize_from_w", "seed_resize_from_h")}
+ACCORDION_FIELDS = {
+    "variation_accordion": ("subseed", "subseed_strength", "seed_resize_from_w", "seed_resize_from_h"),
+}
 
 
 def field_updates(plan: PastePlan, targets: dict[str, Any]) -> dict[Any, Any]:

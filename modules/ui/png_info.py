@@ -71,8 +71,8 @@ def build_tab(ui: UiBuild) -> None:
     runtime = ui.runtime
     with gr.Row(equal_height=False, elem_id="pnginfo_row"):
         with gr.Column(variant="panel"):
-            image = gr.Image(label="Source", sources=["upload", "clipboard"], type="filepath", image_mode=None,
-                             elem_id="pnginfo_image", height=480)
+            image = gr.Image(label="Source", sources=["upload", "clipboard"], type="filepath",
+                             image_mode=None, elem_id="pnginfo_image", height=480)
         with gr.Column(variant="panel"):
             info_html = gr.HTML(elem_id="pnginfo_html")
             infotext = gr.Textbox(visible=False, elem_id="pnginfo_generation_info")
@@ -83,8 +83,8 @@ def build_tab(ui: UiBuild) -> None:
                                       ("extras", "Send to extras")):
                     gr.Button(label, elem_id=f"pnginfo_send_{target}", interactive=False,
                               elem_classes=["sdui-not-yet"])
-    image.change(lambda path: read_image(runtime, path), inputs=image, outputs=[info_html, infotext, status],
-                 show_progress="hidden")
+    image.change(lambda path: read_image(runtime, path), inputs=image,
+                 outputs=[info_html, infotext, status], show_progress="hidden")
 
     def send(text: str) -> dict[Any, Any]:
         log_box = ui.paste_logs["txt2img"]

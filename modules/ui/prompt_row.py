@@ -15,6 +15,7 @@ import gradio as gr
 from modules.ui.build_context import UiBuild
 from modules.ui.styles_actions import style_names
 from modules.ui.token_counter import counter_text
+from modules.ui.tool_button import tool_button
 
 PROMPT_PLACEHOLDER = "Prompt\n(Press Ctrl+Enter to generate, Alt+Enter to skip, Esc to interrupt)"
 NEGATIVE_PLACEHOLDER = "Negative prompt\n(Press Ctrl+Enter to generate, Alt+Enter to skip, Esc to interrupt)"
@@ -61,23 +62,21 @@ def build_prompt_row(ui: UiBuild, tab: str) -> PromptRow:
     with gr.Row(elem_id=f"{tab}_toprow", equal_height=False):
         with gr.Column(scale=6, elem_id=f"{tab}_prompt_container"):
             prompt, prompt_counter = _prompt_box(tab, "prompt", "Prompt", PROMPT_PLACEHOLDER)
-            negative, negative_counter = _prompt_box(tab, "neg_prompt", "Negative prompt", NEGATIVE_PLACEHOLDER)
+            negative, negative_counter = _prompt_box(tab, "neg_prompt", "Negative prompt",
+                                                     NEGATIVE_PLACEHOLDER)
         with gr.Column(scale=2, min_width=240, elem_id=f"{tab}_actions_column"):
             generate, interrupt, skip = _buttons(tab)
             with gr.Row(elem_id=f"{tab}_tools", elem_classes=["sdui-tools"]):
-                paste = gr.Button("↙️", elem_id=f"{tab}_paste", elem_classes=["sdui-tool"], size="sm", min_width=40)
-                clear = gr.Button("🗑️", elem_id=f"{tab}_clear_prompt", elem_classes=["sdui-tool"], size="sm",
-                                  min_width=40)
-                apply_styles = gr.Button("🖌️", elem_id=f"{tab}_style_apply", elem_classes=["sdui-tool"], size="sm",
-                                         min_width=40)
-                save_style = gr.Button("💾", elem_id=f"{tab}_style_create", elem_classes=["sdui-tool"], size="sm",
-                                       min_width=40)
+                paste = tool_button("↙️", f"{tab}_paste")
+                clear = tool_button("🗑️", f"{tab}_clear_prompt")
+                apply_styles = tool_button("🖌️", f"{tab}_style_apply")
+                save_style = tool_button("💾", f"{tab}_style_create")
             styles = gr.Dropdown(choices=style_names(ui.runtime), value=[], multiselect=True, label="Styles",
                                  elem_id=f"{tab}_styles")
             with gr.Row(visible=False, elem_id=f"{tab}_style_save_row") as save_style_row:
                 style_name = gr.Textbox(label="New style name", elem_id=f"{tab}_style_name", scale=3)
                 save_style_confirm = gr.Button("Save", elem_id=f"{tab}_style_save", size="sm", scale=1)
                 save_style_cancel = gr.Button("Cancel", elem_id=f"{tab}_style_cancel", size="sm", scale=1)
-    return PromptRow(prompt, negative, prompt_counter, negative_counter, generate, interrupt, skip, paste, clear,
-                     styles, apply_styles, save_style, style_name, save_style_row, save_style_confirm,
+    return PromptRow(prompt, negative, prompt_counter, negative_counter, generate, interrupt, skip, paste,
+                     clear, styles, apply_styles, save_style, style_name, save_style_row, save_style_confirm,
                      save_style_cancel)

@@ -20,7 +20,8 @@ def _save_style_handler(runtime: Any, name: str, prompt: str, negative: str) -> 
     return gr.update(choices=style_names(runtime)), gr.update(visible=False), notice_html(message)
 
 
-def _apply_styles_handler(runtime: Any, prompt: str, negative: str, names: list[str]) -> tuple[Any, Any, Any, str]:
+def _apply_styles_handler(runtime: Any, prompt: str, negative: str,
+                          names: list[str]) -> tuple[Any, Any, Any, str]:
     try:
         new_prompt, new_negative = apply_styles(runtime, prompt or "", negative or "", list(names or []))
     except (KeyError, ValueError) as e:

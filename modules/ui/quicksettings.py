@@ -15,6 +15,7 @@ import gradio as gr
 from modules.ui.build_context import UiBuild
 from modules.ui.option_widgets import checkpoint_titles, current_checkpoint_title, option_widget
 from modules.ui.progress_view import error_html, notice_html
+from modules.ui.tool_button import tool_button
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +33,16 @@ def switch_checkpoint(runtime: Any, title: str | None) -> tuple[Any, str]:
         previous = current_checkpoint_title(runtime)
         return gr.update(value=previous), error_html(f"Could not load {title}: {e}. "
                                                      f"Still using {previous or 'no checkpoint'}.")
-    return gr.update(choices=checkpoint_titles(runtime), value=info.title), notice_html(f"Loaded {info.title}")
+    titles = checkpoint_titles(runtime)
+    return gr.update(choices=titles, value=info.title), notice_html(f"Loaded {info.title}")
 
 
 def refresh_checkpoints(runtime: Any) -> tuple[Any, str]:
     runtime.checkpoints.refresh()
     titles = checkpoint_titles(runtime)
+    folder = runtime.paths.stable_diffusion_dir
     message = "" if titles else error_html(
-        f"No checkpoint found: put a .safetensors file into {runtime.paths.stable_diffusion_dir}, then press 🔄")
+        f"No checkpoint found: put a .safetensors file into {folder}, then press 🔄")
     return gr.update(choices=titles, value=current_checkpoint_title(runtime)), message
 
 
@@ -54,12 +57,12 @@ def update_setting(runtime: Any, key: str, value: Any) -> str:
 def _build_checkpoint(ui: UiBuild, status: Any) -> None:
     runtime = ui.runtime
     titles = checkpoint_titles(runtime)
-    dropdown = gr.Dropdown(choices=titles, value=current_checkpoint_title(runtime), label="Stable Diffusion checkpoint",
-                           elem_id="setting_sd_model_checkpoint")
-    refresh = gr.Button("🔄", elem_id="refresh_sd_model_checkpoint", elem_classes=["sdui-tool"], scale=0,
-                        min_width=40, size="sm")
-    dropdown.input(lambda title: switch_checkpoint(runtime, title), inputs=dropdown, outputs=[dropdown, status],
-                   show_progress="minimal", concurrency_limit=1, concurrency_id="checkpoint")
+    dropdown = gr.Dropdown(choices=titles, value=current_checkpoint_title(runtime),
+                           label="Stable Diffusion checkpoint", elem_id="setting_sd_model_checkpoint")
+    refresh = tool_button("🔄", "refresh_sd_model_checkpoint", scale=0)
+    dropdown.input(lambda title: switch_checkpoint(runtime, title), inputs=dropdown,
+                   outputs=[dropdown, status], show_progress="minimal", concurrency_limit=1,
+                   concurrency_id="checkpoint")
     refresh.click(lambda: refresh_checkpoints(runtime), outputs=[dropdown, status], show_progress="minimal")
     ui.quick[CHECKPOINT_KEY] = dropdown
 

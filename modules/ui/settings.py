@@ -70,7 +70,8 @@ def save_ui_defaults(ui: UiBuild, values: Mapping[str, Any]) -> str:
     path = ui.ui_config.path.name
     if not changed:
         return notice_html(f"Nothing changed in {path}.")
-    return notice_html(f"Saved {len(changed)} default{'s' if len(changed) != 1 else ''} to {path}: {', '.join(changed)}")
+    plural = "s" if len(changed) != 1 else ""
+    return notice_html(f"Saved {len(changed)} default{plural} to {path}: {', '.join(changed)}")
 
 
 def _section_widgets(ui: UiBuild) -> dict[str, Any]:
@@ -88,8 +89,9 @@ def _section_widgets(ui: UiBuild) -> dict[str, Any]:
 
 def _defaults_page(ui: UiBuild) -> None:
     with gr.Tab("Defaults", id="settings_defaults", elem_id="settings_defaults"):
-        gr.HTML(f"<p>Save the current values of the txt2img widgets (steps, sampler, size, CFG, batch...) as "
-                f"the values the page starts with. They are kept in <code>{ui.ui_config.path.name}</code>.</p>")
+        gr.HTML(f"<p>Save the current values of the txt2img widgets (steps, sampler, size, CFG, batch...) "
+                f"as the values the page starts with. They are kept in "
+                f"<code>{ui.ui_config.path.name}</code>.</p>")
         button = gr.Button("Save current txt2img values as defaults", elem_id="ui_defaults_apply")
         message = gr.HTML(elem_id="ui_defaults_result")
 
@@ -110,7 +112,8 @@ def build_tab(ui: UiBuild) -> None:
     frozen = bool(getattr(runtime.args, "freeze_settings", False))
     gr.HTML(warnings_html(ui.warnings()), elem_id="settings_warnings")
     with gr.Row(elem_id="settings_top"):
-        submit = gr.Button("Apply settings", variant="primary", elem_id="settings_submit", interactive=not frozen)
+        submit = gr.Button("Apply settings", variant="primary", elem_id="settings_submit",
+                           interactive=not frozen)
     result = gr.HTML(elem_id="settings_result")
     with gr.Tabs(elem_id="settings_tabs", overflow_behavior="wrap"):
         widgets = _section_widgets(ui)

@@ -53,7 +53,8 @@ def final_outputs(runtime: Any, panel: OutputPanel, update: RunUpdate, elapsed: 
 
 
 def progress_outputs(runtime: Any, panel: OutputPanel, update: RunUpdate) -> dict[Any, Any]:
-    out: dict[Any, Any] = {panel.progress: update.progress if runtime.settings.get("show_progressbar", True) else ""}
+    show_bar = runtime.settings.get("show_progressbar", True)
+    out: dict[Any, Any] = {panel.progress: update.progress if show_bar else ""}
     if update.preview is not None and runtime.settings.get("live_previews_enable", True):
         out[panel.preview] = gr.update(value=update.preview, visible=True)
     return out
@@ -118,8 +119,9 @@ def _wire_seeds(params: ParamsColumn, fields: dict[str, Any], panel: OutputPanel
     for button in (params.reuse_seed, panel.reuse_seed):
         button.click(reuse_seed, inputs=[panel.result, panel.selected], outputs=seed, queue=False,
                      show_progress="hidden")
-    params.reuse_subseed.click(lambda r, s: reuse_seed(r, s, subseed=True), inputs=[panel.result, panel.selected],
-                               outputs=subseed, queue=False, show_progress="hidden")
+    params.reuse_subseed.click(lambda r, s: reuse_seed(r, s, subseed=True),
+                               inputs=[panel.result, panel.selected], outputs=subseed, queue=False,
+                               show_progress="hidden")
     params.swap_size.click(lambda w, h: (h, w), inputs=[fields["width"], fields["height"]],
                            outputs=[fields["width"], fields["height"]], queue=False, show_progress="hidden")
 
@@ -132,7 +134,8 @@ def build_tab(ui: UiBuild) -> None:
             params = build_params_column(ui)
         with gr.Column(scale=1, elem_id=f"{TAB}_output_column"):
             panel = build_output_panel(ui, TAB)
-    fields = {"prompt": row.prompt, "negative_prompt": row.negative_prompt, "styles": row.styles, **params.fields}
+    fields = {"prompt": row.prompt, "negative_prompt": row.negative_prompt, "styles": row.styles,
+              **params.fields}
     ui.paste_targets[TAB] = {**fields, "variation_accordion": params.variation_accordion}
     ui.paste_logs[TAB] = panel.html_log
     _wire_generation(ui.runtime, row, fields, panel)

@@ -87,7 +87,8 @@ def parse_override_entries(entries: Iterable[str], option_keys: Mapping[str, str
         label, sep, value = str(entry).partition(":")
         key = option_keys.get(label.strip())
         if not sep or key is None:
-            raise InvalidRequestError(f"override setting {entry!r} is not known; remove it from 'Override settings'")
+            raise InvalidRequestError(f"override setting {entry!r} is not known; "
+                                      "remove it from 'Override settings'")
         result[key] = value.strip()
     return result
 
@@ -105,11 +106,13 @@ def to_request(form: Txt2ImgForm, *, option_keys: Mapping[str, str] | None = Non
     script = form.script_name if form.script_name and form.script_name != NO_SCRIPT else None
     return GenerationRequest(
         mode="txt2img", prompt=form.prompt or "", negative_prompt=form.negative_prompt or "",
-        styles=tuple(form.styles or ()), sampler_name=form.sampler_name, scheduler=form.scheduler or "Automatic",
-        steps=as_int("steps", form.steps), width=as_int("width", form.width), height=as_int("height", form.height),
+        styles=tuple(form.styles or ()), sampler_name=form.sampler_name,
+        scheduler=form.scheduler or "Automatic", steps=as_int("steps", form.steps),
+        width=as_int("width", form.width), height=as_int("height", form.height),
         n_iter=as_int("batch_count", form.batch_count), batch_size=as_int("batch_size", form.batch_size),
         cfg_scale=as_float("cfg_scale", form.cfg_scale), seed=as_int("seed", form.seed),
-        subseed=as_int("subseed", form.subseed), subseed_strength=as_float("subseed_strength", form.subseed_strength),
+        subseed=as_int("subseed", form.subseed),
+        subseed_strength=as_float("subseed_strength", form.subseed_strength),
         seed_resize_from_w=as_int("seed_resize_from_w", form.seed_resize_from_w),
         seed_resize_from_h=as_int("seed_resize_from_h", form.seed_resize_from_h),
         tiling=bool(form.tiling), override_settings=overrides, script_name=script, task_id=task_id)

@@ -13,6 +13,7 @@ from typing import Any
 import gradio as gr
 
 from modules.ui.build_context import UiBuild
+from modules.ui.tool_button import tool_button
 from modules.ui.txt2img_form import NO_SCRIPT
 
 HIRES_NOTE = ("Hires. fix is not available in this version yet: it arrives with the hires issue. "
@@ -32,7 +33,8 @@ class ParamsColumn:
 
 def _slider(ui: UiBuild, label: str, elem: str, value: float, lo: float, hi: float, step: float) -> Any:
     key = f"txt2img/{label}"
-    widget = gr.Slider(label=label, elem_id=f"txt2img_{elem}", **ui.ui_config.slider(key, value, lo, hi, step))
+    limits = ui.ui_config.slider(key, value, lo, hi, step)
+    widget = gr.Slider(label=label, elem_id=f"txt2img_{elem}", **limits)
     return ui.track(f"{key}/value", widget)
 
 
@@ -59,15 +61,14 @@ def _size_and_batch(ui: UiBuild) -> tuple[dict[str, Any], Any]:
         with gr.Column(scale=4, elem_id="txt2img_column_size"):
             width = _slider(ui, "Width", "width", 512, 64, 2048, 8)
             height = _slider(ui, "Height", "height", 512, 64, 2048, 8)
-        swap = gr.Button("⇅", elem_id="txt2img_res_switch_btn", elem_classes=["sdui-tool"], scale=0, min_width=40,
-                         size="sm")
+        swap = tool_button("⇅", "txt2img_res_switch_btn", scale=0)
         with gr.Column(scale=2, elem_id="txt2img_column_batch"):
             batch_count = _slider(ui, "Batch count", "batch_count", 1, 1, 100, 1)
             batch_size = _slider(ui, "Batch size", "batch_size", 1, 1, 8, 1)
     return {"width": width, "height": height, "batch_count": batch_count, "batch_size": batch_size}, swap
 
 
-def _seed_row(ui: UiBuild, name: str, label: str, elem: str) -> tuple[Any, Any, Any]:
+def _seed_row(ui: UiBuild, label: str, elem: str) -> tuple[Any, Any, Any]:
     use_text = bool(getattr(ui.runtime.args, "use_textbox_seed", False))
     value = ui.ui_config.value(f"txt2img/{label}/value", -1)
     with gr.Row(elem_id=f"txt2img_{elem}_row", equal_height=True):
@@ -75,17 +76,14 @@ def _seed_row(ui: UiBuild, name: str, label: str, elem: str) -> tuple[Any, Any, 
             seed = gr.Textbox(value=str(value), label=label, elem_id=f"txt2img_{elem}", scale=4)
         else:
             seed = gr.Number(value=value, label=label, elem_id=f"txt2img_{elem}", precision=0, scale=4)
-        random = gr.Button("🎲️", elem_id=f"txt2img_random_{elem}", elem_classes=["sdui-tool"], scale=0, min_width=40,
-                           size="sm")
-        reuse = gr.Button("♻️", elem_id=f"txt2img_reuse_{elem}", elem_classes=["sdui-tool"], scale=0, min_width=40,
-                          size="sm")
-    del name
+        random = tool_button("🎲️", f"txt2img_random_{elem}", scale=0)
+        reuse = tool_button("♻️", f"txt2img_reuse_{elem}", scale=0)
     return ui.track(f"txt2img/{label}/value", seed), random, reuse
 
 
 def _variation(ui: UiBuild) -> tuple[dict[str, Any], Any, Any, Any]:
     with gr.Accordion("Variation seed", open=False, elem_id="txt2img_seed_extras") as accordion:
-        subseed, random, reuse = _seed_row(ui, "subseed", "Variation seed", "subseed")
+        subseed, random, reuse = _seed_row(ui, "Variation seed", "subseed")
         strength = _slider(ui, "Variation strength", "subseed_strength", 0.0, 0.0, 1.0, 0.01)
         with gr.Row():
             resize_w = _slider(ui, "Resize seed from width", "seed_resize_from_w", 0, 0, 2048, 8)
@@ -111,7 +109,7 @@ def build_params_column(ui: UiBuild) -> ParamsColumn:
     size_fields, swap = _size_and_batch(ui)
     fields.update(size_fields)
     fields["cfg_scale"] = _slider(ui, "CFG Scale", "cfg_scale", 7.0, 1.0, 30.0, 0.5)
-    fields["seed"], random_seed, reuse_seed = _seed_row(ui, "seed", "Seed", "seed")
+    fields["seed"], random_seed, reuse_seed = _seed_row(ui, "Seed", "seed")
     variation, random_subseed, reuse_subseed, accordion = _variation(ui)
     fields.update(variation)
     fields.update(_extras(ui))

@@ -88,14 +88,16 @@ class UiConfig:
                                  f"using {default!r}")
             return default
         if choices is not None and value not in choices:
-            self.warnings.append(f"{self.path.name}: {key} = {stored!r} is not one of the choices; using {default!r}")
+            self.warnings.append(f"{self.path.name}: {key} = {stored!r} is not one of the choices; "
+                                 f"using {default!r}")
             return default
         return value
 
-    def slider(self, prefix: str, value: float, minimum: float, maximum: float, step: float) -> dict[str, float]:
+    def slider(self, prefix: str, value: float, minimum: float, maximum: float,
+               step: float) -> dict[str, float]:
         """Keyword arguments for a slider, each overridable as A1111 allows (`<prefix>/maximum`)."""
-        return {"value": self.value(f"{prefix}/value", value), "minimum": self.value(f"{prefix}/minimum", minimum),
-                "maximum": self.value(f"{prefix}/maximum", maximum), "step": self.value(f"{prefix}/step", step)}
+        defaults = {"value": value, "minimum": minimum, "maximum": maximum, "step": step}
+        return {name: self.value(f"{prefix}/{name}", default) for name, default in defaults.items()}
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:

@@ -1,0 +1,39 @@
+// Keyboard shortcuts inside the prompt boxes, as in A1111:
+// Ctrl+Enter (Cmd+Enter on macOS) generates, Alt+Enter skips, Esc interrupts.
+
+(function () {
+    function tabOfPromptBox(target) {
+        if (!(target instanceof HTMLTextAreaElement)) {
+            return null;
+        }
+        const box = target.closest("[id$='_prompt'], [id$='_neg_prompt']");
+        return box ? box.id.split("_")[0] : null;
+    }
+
+    function press(id) {
+        const button = sduiRoot().querySelector("#" + id);
+        if (button && !button.disabled) {
+            button.click();
+            return true;
+        }
+        return false;
+    }
+
+    document.addEventListener("keydown", (event) => {
+        const tab = tabOfPromptBox(event.target);
+        if (!tab || event.isComposing) {
+            return;
+        }
+        let handled = false;
+        if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+            handled = press(tab + "_generate");
+        } else if (event.key === "Enter" && event.altKey) {
+            handled = press(tab + "_skip");
+        } else if (event.key === "Escape") {
+            handled = press(tab + "_interrupt");
+        }
+        if (handled) {
+            event.preventDefault();
+        }
+    });
+})();

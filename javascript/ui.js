@@ -1,0 +1,75 @@
+// Page helpers shared by the other scripts, and what runs once gradio has built the page:
+// the --theme colour scheme and the tooltips of tool buttons.
+
+function sduiRoot() {
+    const app = document.querySelector("gradio-app");
+    return (app && app.shadowRoot) || document;
+}
+
+// Tell gradio a script changed a textbox, exactly as if the user had typed it.
+function sduiUpdateInput(element) {
+    element.dispatchEvent(new Event("input", { bubbles: true }));
+}
+
+// --theme light|dark fixes the colour scheme unless the URL asks for one with ?__theme=.
+function sduiApplyTheme(theme) {
+    const url = new URL(window.location.href);
+    if (!theme || url.searchParams.has("__theme")) {
+        return;
+    }
+    document.body.classList.toggle("dark", theme === "dark");
+}
+
+const SDUI_TOOLTIPS = {
+    "🎲️": "Set seed to -1: a new random seed is used every time",
+    "♻️": "Reuse the seed of the selected image (or the first one) from the last generation",
+    "⇅": "Swap width and height",
+    "🔄": "Refresh the list",
+    "↙️": "Read generation parameters from the prompt, or from the last generation if the prompt is empty",
+    "🗑️": "Clear the prompt and the negative prompt",
+    "🖌️": "Write the selected styles into the prompts",
+    "📂": "Show the folder where images are saved",
+    "🗃️": "Save the images into log/images and download them as one zip file",
+};
+const SDUI_ID_TOOLTIPS = {
+    "save_txt2img": "Save the selected image (all of them when none or the grid is selected) into log/images, " +
+        "with its parameters in log/images/log.csv",
+    "txt2img_style_create": "Save the current prompts as a new style",
+};
+const SDUI_NOT_YET = { img2img: "img2img", inpaint: "inpaint", extras: "Extras" };
+
+function sduiNotYetTitle(element) {
+    for (const [key, tab] of Object.entries(SDUI_NOT_YET)) {
+        if ((element.id || "").includes(key)) {
+            return "Not available yet: the " + tab + " tab arrives in a later version";
+        }
+    }
+    return "Not available yet";
+}
+
+function sduiSetTooltips() {
+    for (const element of sduiRoot().querySelectorAll("button:not([title])")) {
+        const notYet = element.closest(".sdui-not-yet") || element.classList.contains("sdui-not-yet");
+        const holder = element.closest("[id]");
+        const byId = SDUI_ID_TOOLTIPS[element.id] || (holder && SDUI_ID_TOOLTIPS[holder.id]);
+        const text = notYet ? sduiNotYetTitle(element.id ? element : holder || element)
+            : byId || SDUI_TOOLTIPS[element.textContent.trim()];
+        if (text) {
+            element.title = text;
+        }
+    }
+}
+
+window.sduiOnLoad = function () {
+    const options = window.sduiOptions || {};
+    sduiApplyTheme(options.theme);
+    sduiSetTooltips();
+    // Tabs render their content when first opened: give new buttons their tooltips too.
+    let pending = false;
+    new MutationObserver(() => {
+        if (!pending) {
+            pending = true;
+            requestAnimationFrame(() => { pending = false; sduiSetTooltips(); });
+        }
+    }).observe(document.body, { childList: true, subtree: true });
+};

@@ -1,0 +1,49 @@
+"""Built-in scripts selectable by name (A1111's `script_name`), e.g. "Outpainting mk2".
+
+A script takes the whole request (its settings in `req.script_args`) and returns the job's
+result; the API and UI look it up here by its lower-case title instead of wiring positional
+UI lists. Extension scripts will register through the extension hook interface, not here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+
+from modules.engine.context import EngineContext
+from modules.engine.request import GenerationRequest, GenerationResult
+from modules.engine.validation import InvalidRequestError
+from modules.jobs.progress import JobControl
+from modules.scripts.outpainting import outpainting_script
+
+ScriptRunner = Callable[[GenerationRequest, EngineContext, "JobControl | None"], GenerationResult]
+
+BUILTIN_SCRIPTS: Mapping[str, ScriptRunner] = MappingProxyType({
+    "outpainting mk2": outpainting_script,
+})
+# Titles as A1111 shows them (GET /sdapi/v1/scripts lists these).
+BUILTIN_TITLES: Mapping[str, str] = MappingProxyType({"outpainting mk2": "Outpainting mk2"})
+# Built-ins that exist only for img2img (A1111's `show(is_img2img)`).
+IMG2IMG_ONLY = frozenset({"outpainting mk2"})
+
+
+def find_builtin_script(name: str | None) -> ScriptRunner | None:
+    """The runner for `name` (case and surrounding spaces ignored), or None."""
+    if not name:
+        return None
+    return BUILTIN_SCRIPTS.get(name.strip().lower())
+
+
+def run_builtin_script(req: GenerationRequest, ctx: EngineContext,
+                       control: JobControl | None = None) -> GenerationResult:
+    """Run the script named by `req.script_name`; a clear error lists the known ones."""
+    runner = find_builtin_script(req.script_name)
+    if runner is None:
+        known = ", ".join(BUILTIN_TITLES.values())
+        raise InvalidRequestError(f"script {req.script_name!r} not found; built-in scripts: {known}")
+    return runner(req, ctx, control)
+
+
+def is_no_script(name: str | None) -> bool:
+    """True for "no script selected" in any of the forms clients send (None, "", "None")."""
+    return name is None or name.strip().lower() in ("", "none")
