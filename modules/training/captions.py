@@ -20,7 +20,8 @@ def token_rows(tokenizer: Any, captions: Sequence[str]) -> torch.Tensor:
     rows = []
     for caption, ids in zip(captions, tokenize_texts(tokenizer, list(captions))):
         if len(ids) > MODEL_MAX_LENGTH - 2:
-            raise ValueError(f"The caption '{caption[:60]}...' has {len(ids)} tokens; training captions must fit "
+            raise ValueError(f"The caption '{caption[:60]}...' has {len(ids)} tokens; training captions "
+                             "must fit "
                              f"one chunk of {MODEL_MAX_LENGTH - 2}.")
         row = [START_ID, *ids, END_ID]
         rows.append(row + [END_ID] * (MODEL_MAX_LENGTH - len(row)))

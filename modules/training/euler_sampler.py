@@ -40,7 +40,8 @@ def _conditioning(model: LoadedModel, prompts: Sequence[str]) -> tuple[torch.Ten
 
 
 @torch.no_grad()
-def sample(model: LoadedModel, prompts: Sequence[str], seeds: Sequence[int], steps: int = 20, cfg_scale: float = 5.0,
+def sample(model: LoadedModel, prompts: Sequence[str], seeds: Sequence[int], steps: int = 20,
+           cfg_scale: float = 5.0,
            size: int = 64) -> list[np.ndarray]:
     """One uint8 (size, size, 3) picture per (prompt, seed) pair."""
     if len(prompts) != len(seeds):

@@ -25,7 +25,8 @@ EVAL_SEEDS = (1, 2)
 def eval_prompts() -> list[tuple[str, bool]]:
     """(caption, unseen) pairs: the 8 held-out scenes, then 16 seen scenes picked with a fixed seed."""
     seen = random.Random(1234).sample(world.training_scene_keys(), 16)
-    return [(world.caption_for(*k), True) for k in world.HELD_OUT] + [(world.caption_for(*k), False) for k in seen]
+    unseen = [(world.caption_for(*k), True) for k in world.HELD_OUT]
+    return unseen + [(world.caption_for(*k), False) for k in seen]
 
 
 @dataclass
@@ -47,7 +48,8 @@ class Tally:
 
     def line(self, name: str) -> str:
         pct = (lambda k: 100.0 * k / max(1, self.n))
-        return (f"{name:>7}: n={self.n:3d}  background {pct(self.background):5.1f}%  shape colour {pct(self.colour):5.1f}%"
+        return (f"{name:>7}: n={self.n:3d}  background {pct(self.background):5.1f}%"
+                f"  shape colour {pct(self.colour):5.1f}%"
                 f"  shape {pct(self.shape):5.1f}%  all three {pct(self.all):5.1f}%")
 
 

@@ -30,7 +30,8 @@ def export_checkpoint(path: Path, *, unet: Any, vae: Any, text_encoder: Any, sca
     meta.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in (metadata or {}).items()})
     save_original_checkpoint(path, unet=unet, vae=vae, text_encoders=[text_encoder], family=ModelFamily.SD1,
                              dtype=dtype, metadata=meta)
-    config = original_config_from_diffusers(unet.config, vae.config, ModelFamily.SD1, scale_factor=scale_factor,
+    config = original_config_from_diffusers(unet.config, vae.config, ModelFamily.SD1,
+                                            scale_factor=scale_factor,
                                             linear_start=LINEAR_START, linear_end=LINEAR_END)
     params = config["model"]["params"]
     params["image_size"] = 8  # latent side at the native 64×64

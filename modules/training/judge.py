@@ -75,8 +75,8 @@ def _as_rgb_array(image: object) -> np.ndarray:
 
 def _border_pixels(img: np.ndarray) -> np.ndarray:
     b = BORDER
-    parts = [img[:b].reshape(-1, 3), img[-b:].reshape(-1, 3), img[b:-b, :b].reshape(-1, 3), img[b:-b, -b:].reshape(-1, 3)]
-    return np.concatenate(parts)
+    parts = [img[:b], img[-b:], img[b:-b, :b], img[b:-b, -b:]]
+    return np.concatenate([p.reshape(-1, 3) for p in parts])
 
 
 def _largest_region(mask: np.ndarray) -> np.ndarray:

@@ -60,6 +60,7 @@ def load_or_encode(out_dir: Path, vae: Any, tokenizer: Any, seed: int, per_key: 
         if s["seed"] == seed and s["per_key"] == per_key:
             return LatentDataset(s["mean"], s["std"], s["tokens"], float(s["scale_factor"]))
     data = encode_dataset(vae, tokenizer, seed, per_key, device=device)
-    save_state(path, {"mean": data.mean, "std": data.std, "tokens": data.tokens, "scale_factor": data.scale_factor,
+    save_state(path, {"mean": data.mean, "std": data.std, "tokens": data.tokens,
+                      "scale_factor": data.scale_factor,
                       "seed": seed, "per_key": per_key})
     return data

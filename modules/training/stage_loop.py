@@ -50,20 +50,25 @@ def step_seed(seed: int, stage: str, step: int) -> int:
     return (seed * 1_000_003 + tag * 7_919 + step) % (2**63 - 1)
 
 
-def _plan(budget: StageBudget, start: int, elapsed: float, probed: int) -> int:
+def _plan(budget: StageBudget, start: int, elapsed: float, probed: int, average_cost: float) -> int:
     if budget.steps is not None:
         return budget.steps
-    per_step = elapsed / max(1, probed)
+    per_step = elapsed / max(1, probed) * average_cost
     return max(start + probed, int(budget.minutes * 60 / per_step))
 
 
 def run_stage(name: str, step_fn: StepFn, save_fn: SaveFn, budget: StageBudget, start: int = 0,
-              total: int | None = None) -> int:
-    """Run steps `start`..total-1, saving every few minutes and at the end; returns `total`."""
+              total: int | None = None, average_cost: float = 1.0) -> int:
+    """Run steps `start`..total-1, saving every few minutes and at the end; returns `total`.
+
+    `average_cost` is the mean cost of a step relative to the first (timed) ones, for stages whose
+    later steps are dearer.
+    """
     from tqdm import tqdm
 
     total = total if total is not None else (budget.steps if budget.steps is not None else None)
-    bar = tqdm(total=total, initial=start, desc=name, file=sys.stderr, mininterval=10, ascii=True, unit="step")
+    bar = tqdm(total=total, initial=start, desc=name, file=sys.stderr, mininterval=10, ascii=True,
+               unit="step")
     began = last_save = time.monotonic()
     step = start
     while total is None or step < total:
@@ -72,7 +77,7 @@ def run_stage(name: str, step_fn: StepFn, save_fn: SaveFn, budget: StageBudget, 
         bar.update(1)
         bar.set_postfix({k: f"{v:.4f}" for k, v in losses.items()}, refresh=False)
         if total is None and step - start >= PROBE_STEPS:
-            total = _plan(budget, start, time.monotonic() - began, step - start)
+            total = _plan(budget, start, time.monotonic() - began, step - start, average_cost)
             bar.total = total
             print(f"\n[{name}] planned {total} steps from the time budget", file=sys.stderr, flush=True)
         if total is not None and time.monotonic() - last_save >= budget.save_every_s and step < total:

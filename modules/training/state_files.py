@@ -32,4 +32,5 @@ def load_state(path: Path) -> dict[str, Any]:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, OSError, ValueError) as err:
-        raise RuntimeError(f"The training state '{path}' is unreadable ({err}); delete it to start over.") from err
+        raise RuntimeError(f"The training state '{path}' is unreadable ({err}); delete it to start "
+                           "over.") from err

@@ -119,7 +119,8 @@ def run(args: argparse.Namespace) -> Path:
                StageBudget(args.steps_unet, args.minutes_unet, save_s), args.resume)
     record["seconds"]["unet"] = record["seconds"].get("unet", 0) + time.monotonic() - t1
     record["steps_unet"] = _planned_steps(out, "unet")
-    record["parameters"] = {n: arch_mod.parameter_count(m) for n, m in (("vae", vae), ("unet", unet), ("text", text))}
+    parts = (("vae", vae), ("unet", unet), ("text", text))
+    record["parameters"] = {n: arch_mod.parameter_count(m) for n, m in parts}
     meta = {"demo.steps_vae": str(record["steps_vae"]), "demo.steps_unet": str(record["steps_unet"]),
             "demo.seed": str(args.seed)}
     path = export_checkpoint(args.export or out / CHECKPOINT_NAME, unet=unet.cpu(), vae=vae.cpu(),

@@ -43,7 +43,8 @@ class Ema:
 
     def __init__(self, modules: dict[str, torch.nn.Module], decay: float) -> None:
         self.modules, self.decay = modules, decay
-        self.shadow = {f"{n}.{k}": p.detach().clone() for n, m in modules.items() for k, p in m.named_parameters()}
+        self.shadow = {f"{n}.{k}": p.detach().clone()
+                       for n, m in modules.items() for k, p in m.named_parameters()}
 
     @torch.no_grad()
     def update(self, step: int) -> None:
@@ -59,7 +60,8 @@ class Ema:
                 p.copy_(self.shadow[f"{n}.{k}"])
 
 
-def diffusion_loss(unet: Any, text_encoder: Any, z0: torch.Tensor, tokens: torch.Tensor, settings: UnetSettings,
+def diffusion_loss(unet: Any, text_encoder: Any, z0: torch.Tensor, tokens: torch.Tensor,
+                   settings: UnetSettings,
                    alphas: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Min-SNR-weighted epsilon MSE at uniformly drawn timesteps."""
     n = z0.shape[0]
@@ -77,9 +79,11 @@ def diffusion_loss(unet: Any, text_encoder: Any, z0: torch.Tensor, tokens: torch
     return (weight * (pred - noise).pow(2).mean(dim=(1, 2, 3))).mean()
 
 
-def _batch(data: LatentDataset, settings: UnetSettings, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+def _batch(data: LatentDataset, settings: UnetSettings,
+           generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     idx = torch.randint(0, len(data), (settings.batch,), generator=generator)
-    z0 = (data.mean[idx] + data.std[idx] * torch.randn(data.mean[idx].shape, generator=generator)) * data.scale_factor
+    mean, std = data.mean[idx], data.std[idx]
+    z0 = (mean + std * torch.randn(mean.shape, generator=generator)) * data.scale_factor
     tokens = data.tokens[idx].clone()
     drop = torch.rand(settings.batch, generator=generator) < settings.cfg_dropout
     tokens[drop] = empty_row()
@@ -111,7 +115,7 @@ def train_unet(unet: Any, text_encoder: Any, data: LatentDataset, out_dir: Path,
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         ema.update(step)
-        return {"loss": float(loss)}
+        return {"loss": loss.item()}
 
     def save_fn(step: int, planned: int) -> None:
         save_state(path, {"unet": unet.state_dict(), "text": text_encoder.state_dict(), "ema": ema.shadow,

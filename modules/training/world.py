@@ -81,11 +81,13 @@ def parse_caption(caption: str) -> tuple[str, str, str]:
     """(colour, shape, background) of a world caption; a clear error for anything else."""
     words = caption.strip().lower().rstrip(".").split()
     if len(words) != 7 or words[0] != "a" or words[3:5] != ["on", "a"] or words[6] != "background":
-        raise ValueError(f"'{caption}' is not a world caption; write 'a <colour> <shape> on a <colour> background'.")
+        raise ValueError(f"'{caption}' is not a world caption; write "
+                         "'a <colour> <shape> on a <colour> background'.")
     colour, shape, background = words[1], words[2], words[5]
     for word, allowed in ((colour, COLOURS), (shape, SHAPES), (background, COLOURS)):
         if word not in allowed:
-            raise ValueError(f"'{word}' in '{caption}' is not in the world's vocabulary; use one of {sorted(allowed)}.")
+            raise ValueError(f"'{word}' in '{caption}' is not in the world's vocabulary; "
+                             f"use one of {sorted(allowed)}.")
     return colour, shape, background
 
 
@@ -102,7 +104,7 @@ def training_scene_keys() -> list[tuple[str, str, str]]:
 
 def random_scene(rng: random.Random, key: tuple[str, str, str] | None = None,
                  keys: Sequence[tuple[str, str, str]] | None = None) -> Scene:
-    """A scene with a random placement; its content is `key` or drawn from `keys` (default: training scenes)."""
+    """A randomly placed scene showing `key`, or one drawn from `keys` (default: training scenes)."""
     if key is None:
         key = rng.choice(list(keys) if keys is not None else training_scene_keys())
     colour, shape, background = key
@@ -148,7 +150,10 @@ def scenes(seed: int, count: int, keys: Sequence[tuple[str, str, str]] | None = 
     return [random_scene(rng, keys=keys) for _ in range(count)]
 
 
-def balanced_scenes(seed: int, per_key: int, keys: Sequence[tuple[str, str, str]] | None = None) -> list[Scene]:
+SceneKeys = Sequence[tuple[str, str, str]]
+
+
+def balanced_scenes(seed: int, per_key: int, keys: SceneKeys | None = None) -> list[Scene]:
     """`per_key` placements of every scene key (training scenes by default), in a seeded order."""
     rng = random.Random(seed)
     chosen = list(keys) if keys is not None else training_scene_keys()
@@ -157,7 +162,7 @@ def balanced_scenes(seed: int, per_key: int, keys: Sequence[tuple[str, str, str]
     return out
 
 
-def batches(seed: int, batch_size: int, keys: Sequence[tuple[str, str, str]] | None = None) -> Iterator[list[Scene]]:
+def batches(seed: int, batch_size: int, keys: SceneKeys | None = None) -> Iterator[list[Scene]]:
     """An endless, seeded stream of scene batches (for on-the-fly training data)."""
     rng = random.Random(seed)
     while True:

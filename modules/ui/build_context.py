@@ -36,6 +36,8 @@ class UiBuild:
     after_build: list[Callable[[], None]] = field(default_factory=list)
     # option keys whose widgets must refresh from the settings store on every page load
     live_settings: dict[str, Any] = field(default_factory=dict)
+    # "img2img" / "inpaint" -> SendTarget (image widget + sub-tab) filled by "Send to" buttons
+    send_targets: dict[str, Any] = field(default_factory=dict)
 
     def track(self, key: str, component: Any) -> Any:
         """Remember that `component` holds the ui-config default `key`; returns the component."""

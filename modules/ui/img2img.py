@@ -298,6 +298,7 @@ class Img2ImgInputs:
     fields: dict[str, Any]
     sub_tabs: dict[str, Any]
     input_tab: Any
+    mode_tabs: Any = None  # the gr.Tabs of the sub-tabs (Send-to buttons select one)
 
 
 def _editor(elem: str, label: str, mask_brush: bool = False) -> Any:
@@ -322,7 +323,7 @@ def _input_tabs() -> Img2ImgInputs:
     f: dict[str, Any] = {}
     tabs: dict[str, Any] = {}
     input_tab = gr.State(INPUT_TABS[0])
-    with gr.Tabs(elem_id="mode_img2img"):
+    with gr.Tabs(elem_id="mode_img2img") as mode_tabs:
         with gr.Tab("img2img", id="img2img_img2img_tab", elem_id="img2img_img2img_tab") as tabs["img2img"]:
             f["init_img"] = gr.Image(
                 label="Image for img2img",
@@ -367,7 +368,7 @@ def _input_tabs() -> Img2ImgInputs:
     for name, tab in tabs.items():
         tab.select(lambda _n=name: _n, outputs=input_tab, queue=False, show_progress="hidden")
     f["input_tab"] = input_tab
-    return Img2ImgInputs(f, tabs, input_tab)
+    return Img2ImgInputs(f, tabs, input_tab, mode_tabs)
 
 
 def _slider(ui: UiBuild, label: str, elem: str, value: float, lo: float, hi: float, step: float) -> Any:
@@ -671,6 +672,12 @@ def build_img2img_tab(ui: UiBuild) -> None:
     fields.update({"prompt": row.prompt, "negative_prompt": row.negative_prompt, "styles": row.styles})
     ui.paste_targets[TAB] = {k: v for k, v in fields.items() if k in PASTE_FIELDS}
     ui.paste_logs[TAB] = panel.html_log
+    from modules.ui.send_to import SendTarget
+
+    ui.send_targets["img2img"] = SendTarget(fields["init_img"], inputs.mode_tabs, "img2img_img2img_tab",
+                                            inputs.input_tab, "img2img")
+    ui.send_targets["inpaint"] = SendTarget(fields["init_img_with_mask"], inputs.mode_tabs, "img2img_inpaint_tab",
+                                            inputs.input_tab, "Inpaint")
     _wire(ui, row, fields, panel, inpaint_group, inputs.input_tab, (random, reuse), swap)
 
 

@@ -78,16 +78,33 @@ def save_handler(runtime: Any, result: GenerationResult | None, selected: int | 
     return gr.update(value=files, visible=True), notice_html(outcome.message())
 
 
-def _buttons(tab: str) -> tuple[Any, Any, Any, Any]:
+SENDABLE = ("img2img", "inpaint")  # targets that exist; Extras arrives with its own issue
+
+
+def _buttons(tab: str) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
+    sends: dict[str, Any] = {}
     with gr.Row(elem_id=f"image_buttons_{tab}", elem_classes=["image-buttons"]):
         folder = tool_button("📂", f"{tab}_open_folder")
         save = tool_button("💾", f"save_{tab}")
         save_zip = tool_button("🗃️", f"save_zip_{tab}")
         for target, icon in SEND_TARGETS:
-            # Disabled until the target tab exists; javascript/ui.js gives them an explanatory tooltip.
-            tool_button(icon, f"{tab}_send_to_{target}", elem_classes=["sdui-not-yet"], interactive=False)
+            if target in SENDABLE:
+                sends[target] = tool_button(icon, f"{tab}_send_to_{target}")
+            else:
+                # Disabled until the target tab exists; javascript/ui.js gives them an explanatory tooltip.
+                tool_button(icon, f"{tab}_send_to_{target}", elem_classes=["sdui-not-yet"], interactive=False)
         reuse = tool_button("♻️", f"{tab}_reuse_seed_output")
-    return folder, save, save_zip, reuse
+    return folder, save, save_zip, reuse, sends
+
+
+def picked_image(result: GenerationResult | None, index: int | None) -> tuple[Any, str]:
+    """The picture a Send-to button sends (the picked one, else the first non-grid) and its infotext."""
+    if result is None or not result.images:
+        return None, ""
+    first = min(result.index_of_first_image, len(result.images) - 1)
+    if index is None or not 0 <= index < len(result.images):
+        index = first
+    return result.images[index], selected_infotext(result, index)
 
 
 def build_output_panel(ui: UiBuild, tab: str) -> OutputPanel:
@@ -97,7 +114,7 @@ def build_output_panel(ui: UiBuild, tab: str) -> OutputPanel:
                            elem_id=f"{tab}_preview", height=256)
         gallery = gr.Gallery(label="Output", show_label=False, elem_id=f"{tab}_gallery", columns=4,
                              format="png", object_fit="contain", interactive=False)
-        folder, save, save_zip, reuse = _buttons(tab)
+        folder, save, save_zip, reuse, sends = _buttons(tab)
         folder_note = gr.HTML("", elem_id=f"{tab}_folder_note")
         download = gr.File(None, file_count="multiple", interactive=False, visible=False,
                            elem_id=f"download_files_{tab}", label="Saved files")
@@ -106,6 +123,10 @@ def build_output_panel(ui: UiBuild, tab: str) -> OutputPanel:
     panel = OutputPanel(progress, preview, gallery, html_info, html_log, download, gr.State(None),
                         gr.State(None), save, save_zip, reuse, folder, folder_note)
     _wire(ui.runtime, panel, tab)
+    from modules.ui.send_to import wire_send_button
+
+    for target, button in sends.items():
+        wire_send_button(ui, button, target, [panel.result, panel.selected], html_log, picked_image)
     return panel
 
 

@@ -79,10 +79,9 @@ def build_tab(ui: UiBuild) -> None:
             status = gr.HTML(elem_id="pnginfo_status")
             with gr.Row(elem_id="pnginfo_send_buttons"):
                 send_txt2img = gr.Button("Send to txt2img", elem_id="pnginfo_send_txt2img")
-                for target, label in (("img2img", "Send to img2img"), ("inpaint", "Send to inpaint"),
-                                      ("extras", "Send to extras")):
-                    gr.Button(label, elem_id=f"pnginfo_send_{target}", interactive=False,
-                              elem_classes=["sdui-not-yet"])
+                sends = {t: gr.Button(f"Send to {t}", elem_id=f"pnginfo_send_{t}") for t in ("img2img", "inpaint")}
+                gr.Button("Send to extras", elem_id="pnginfo_send_extras", interactive=False,
+                          elem_classes=["sdui-not-yet"])
     image.change(lambda path: read_image(runtime, path), inputs=image,
                  outputs=[info_html, infotext, status], show_progress="hidden")
 
@@ -99,3 +98,13 @@ def build_tab(ui: UiBuild) -> None:
         send_txt2img.click(send, inputs=infotext, outputs=outputs, show_progress="hidden")
 
     ui.after_build.append(deferred)
+    from modules.ui.send_to import wire_send_button
+
+    def pick(path: str | None, text: str) -> tuple[Image.Image | None, str]:
+        if not path:
+            return None, ""
+        with Image.open(path) as im:
+            return im.convert("RGB"), text or ""
+
+    for target, button in sends.items():
+        wire_send_button(ui, button, target, [image, infotext], status, pick)
