@@ -10,20 +10,41 @@ import logging
 import time
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 
 from modules.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 
-def _add_process_time(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def process_time(request: Request, call_next: Any) -> Any:
+class ProcessTimeMiddleware:
+    """Adds `X-Process-Time` (seconds) to every HTTP response, as A1111 does.
+
+    Pure ASGI rather than `@app.middleware("http")`: the page loads ~100 asset files and the
+    BaseHTTPMiddleware wrapper costs milliseconds on each of them.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         start = time.perf_counter()
-        response = await call_next(request)
-        response.headers["X-Process-Time"] = f"{time.perf_counter() - start:.4f}"
-        return response
+
+        async def timed_send(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-process-time", f"{time.perf_counter() - start:.4f}".encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, timed_send)
+
+
+def _add_process_time(app: FastAPI) -> None:
+    app.add_middleware(ProcessTimeMiddleware)
 
 
 def _add_cors(app: FastAPI, runtime: Runtime) -> None:

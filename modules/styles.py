@@ -148,10 +148,11 @@ class StyleDatabase:
         return (apply_styles_to_prompt(prompt, [s.prompt for s in styles]),
                 apply_styles_to_prompt(negative, [s.negative_prompt for s in styles]))
 
-    def extract_styles_from_prompt(self, prompt: str, negative: str) -> tuple[str, str, list[str]]:
+    def extract_styles_from_prompt(self, prompt: str, negative: str) -> tuple[list[str], str, str]:
         """Find which styles a pasted prompt pair was built from and remove them.
 
-        Returns (remaining prompt, remaining negative, style names in application order).
+        Returns (style names in application order, remaining prompt, remaining negative): A1111's
+        order, which `modules.infotext.parse_generation_parameters(extract_styles=...)` expects.
         """
         candidates = list(self.styles.values())
         found: list[str] = []
@@ -164,7 +165,7 @@ class StyleDatabase:
                     found.append(style.name)
                     break
             else:
-                return prompt, negative, list(reversed(found))
+                return list(reversed(found)), prompt, negative
 
     def set_style(self, name: str, prompt: str, negative_prompt: str,
                   path: Path | None = None) -> PromptStyle:

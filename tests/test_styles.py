@@ -67,15 +67,15 @@ def test_unknown_style_is_a_clear_error(db: StyleDatabase) -> None:
 
 def test_extract_styles_round_trip(db: StyleDatabase) -> None:
     prompt, negative = db.apply_styles("a cat", "ugly", ["Cinematic", "Sharp"])
-    assert db.extract_styles_from_prompt(prompt, negative) == ("a cat", "ugly", ["Cinematic", "Sharp"])
+    assert db.extract_styles_from_prompt(prompt, negative) == (["Cinematic", "Sharp"], "a cat", "ugly")
 
 
 def test_extract_needs_both_parts(db: StyleDatabase) -> None:
     # the prompt ends with Sharp's text but the negative lacks "blurry": not extracted
     assert db.extract_styles_from_prompt("a cat, sharp focus, 8k", "ugly") == \
-        ("a cat, sharp focus, 8k", "ugly", [])
+        ([], "a cat, sharp focus, 8k", "ugly")
     assert db.extract_styles_from_prompt("a cat", "ugly, lowres, watermark") == \
-        ("a cat", "ugly", ["Only negative"])
+        (["Only negative"], "a cat", "ugly")
 
 
 def test_old_name_text_layout_and_bad_header(tmp_path: Path) -> None:

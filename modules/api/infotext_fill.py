@@ -83,19 +83,8 @@ SKIPPED_OPTIONS = ("sd_model_checkpoint", "sd_vae")
 
 
 def style_extractor(styles: Any) -> Callable[[str, str], tuple[list[str], str, str]] | None:
-    """Adapt the style database's extractor to the infotext reader's (found, prompt, negative)."""
-    extract = getattr(styles, "extract_styles_from_prompt", None)
-    if extract is None:
-        return None
-
-    def adapter(prompt: str, negative: str) -> tuple[list[str], str, str]:
-        out = extract(prompt, negative)
-        if isinstance(out[0], list):  # already (found, prompt, negative)
-            return list(out[0]), out[1], out[2]
-        remaining_prompt, remaining_negative, found = out
-        return list(found), remaining_prompt, remaining_negative
-
-    return adapter
+    """The style database's extractor: (found, prompt, negative), as the infotext reader wants."""
+    return getattr(styles, "extract_styles_from_prompt", None)
 
 
 def parse_infotext(text: str, settings: SettingsStore, styles: Any = None) -> dict[str, Any]:

@@ -58,10 +58,27 @@ def _load_values(ui: UiBuild, banner: Any) -> dict[Any, Any]:
     return out
 
 
+def demo_model_defaults(runtime: Any) -> dict[str, Any]:
+    """ui-config keys for the demo model's recommended settings, when the demo is the model in use."""
+    from modules.models.demo import recommended_settings
+
+    try:
+        info = runtime.checkpoint_for(None)
+    except (LookupError, RuntimeError):
+        return {}
+    if not info.is_demo:
+        return {}
+    rec = recommended_settings(info.filename)
+    labels = {"width": "Width", "height": "Height", "steps": "Sampling steps", "cfg_scale": "CFG Scale",
+              "sampler_name": "Sampling method"}
+    return {f"{tab}/{labels[k]}/value": v for tab in ("txt2img", "img2img") for k, v in rec.items() if k in labels}
+
+
 def create_blocks(runtime: Any, tabs: Sequence[TabSpec] | None = None,
                   ui_config: UiConfig | None = None) -> gr.Blocks:
     """The whole page for `runtime`; writes ui-config.json when it lacked keys (as A1111 does)."""
     ui = UiBuild(runtime, ui_config or UiConfig(runtime.paths.ui_config_file))
+    ui.ui_config.transient_defaults.update(demo_model_defaults(runtime))
     with gr.Blocks(title="Stable Diffusion", analytics_enabled=False) as demo:
         banner = gr.HTML(warnings_html(ui.warnings()), elem_id="sdui_warnings")
         build_quicksettings(ui)

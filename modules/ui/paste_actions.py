@@ -31,16 +31,8 @@ class PastePlan:
 
 
 def _style_extractor(runtime: Any) -> Any:
-    """The reader wants (found, prompt, negative); StyleDatabase returns (prompt, negative, found)."""
-    extract = getattr(getattr(runtime, "styles", None), "extract_styles_from_prompt", None)
-    if extract is None:
-        return None
-
-    def adapter(prompt: str, negative: str) -> tuple[list[str], str, str]:
-        remaining_prompt, remaining_negative, found = extract(prompt, negative)
-        return list(found), remaining_prompt, remaining_negative
-
-    return adapter
+    """The style database's extractor, in the (found, prompt, negative) order the reader wants."""
+    return getattr(getattr(runtime, "styles", None), "extract_styles_from_prompt", None)
 
 
 def loaded_checkpoint_names(runtime: Any) -> tuple[list[str], str]:

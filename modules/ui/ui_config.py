@@ -55,6 +55,9 @@ class UiConfig:
         self._lock = threading.Lock()
         self._data: dict[str, Any] = {}
         self._new_keys = False
+        # Defaults for this page only, never written to the file (the demo model's recommended
+        # size/steps/CFG must not become the user's defaults once they add their own checkpoints).
+        self.transient_defaults: dict[str, Any] = {}
         self.load()
 
     def load(self) -> None:
@@ -77,6 +80,8 @@ class UiConfig:
         """The stored value for `key` if it fits the default's type (and `choices`); else the default."""
         with self._lock:
             if key not in self._data:
+                if key in self.transient_defaults:
+                    return self.transient_defaults[key]
                 self._data[key] = default
                 self._new_keys = True
                 return default
