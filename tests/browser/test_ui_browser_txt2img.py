@@ -102,8 +102,9 @@ def test_save_button_writes_log_images_and_offers_the_file(page: Any, app_server
     page.wait_for_selector("#download_files_txt2img a", timeout=10_000)  # the saved file, downloadable
     log_dir = app_server.data_dir / "log" / "images"
     assert len(list(log_dir.glob("00000-*.png"))) == 1 and (log_dir / "log.csv").is_file()
-    title = page.get_attribute("#txt2img_send_to_img2img", "title") or ""
-    assert title.startswith("Not available yet") and page.is_disabled("#txt2img_send_to_img2img")
+    title = page.get_attribute("#txt2img_send_to_extras", "title") or ""
+    assert title.startswith("Not available yet") and page.is_disabled("#txt2img_send_to_extras")
+    assert not page.is_disabled("#txt2img_send_to_img2img")
 
 
 def test_ctrl_up_down_changes_attention_weight(page: Any) -> None:
