@@ -465,7 +465,7 @@ def test_lists(client: httpx.Client, live: LiveServer) -> None:
     assert set(models[0]) == {"title", "model_name", "hash", "sha256", "filename", "config"}
     assert client.get("/sdapi/v1/prompt-styles").json() == [
         {"name": "cinematic", "prompt": "{prompt}, cinematic light", "negative_prompt": "blurry"}]
-    assert client.get("/sdapi/v1/scripts").json() == {"txt2img": [], "img2img": []}
+    assert client.get("/sdapi/v1/scripts").json() == {"txt2img": [], "img2img": ["outpainting mk2"]}
     assert client.get("/sdapi/v1/script-info").json() == []
     flags = client.get("/sdapi/v1/cmd-flags").json()
     assert flags["nowebui"] is True and flags["api_auth"] is None and flags["port"] == 7861

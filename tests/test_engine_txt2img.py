@@ -163,9 +163,11 @@ def test_unknown_sampler_is_an_error_not_a_fallback(ctx):
 
 
 @pytest.mark.parametrize("sampler", ["Euler a", "DPM++ 2M", "DPM++ SDE", "DPM++ 2M SDE", "Heun", "LMS", "DDIM",
-                                     "PLMS", "UniPC", "DPM2 a", "Restart", "LCM", "DPM fast", "DPM adaptive",
+                                     "PLMS", "UniPC", "DPM2 a", "Restart", "LCM", "DPM fast",
                                      "DPM++ 3M SDE", "DPM++ 2S a", "DDIM CFG++", "DPM2", "DPM++ 2M SDE Heun"])
 def test_every_sampler_generates_deterministically(ctx, sampler):
+    """DPM adaptive picks its own step count (hundreds of calls on a random model): its behaviour
+    is covered at the sampler level in tests/test_samplers_behaviour.py."""
     req = GenerationRequest(prompt="x", seed=11, **{**SMALL, "sampler_name": sampler})
     a, b = generate(req, ctx), generate(req, ctx)
     assert np.array_equal(pixels(a.images[0]), pixels(b.images[0]))
