@@ -3,8 +3,6 @@ prompts say, measured on pixels with the world's own judge (modules/training/jud
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from PIL import Image
