@@ -82,3 +82,13 @@ def test_euler_schedule_matches_sd1_sigmas():
     assert float(sigmas[-1]) == 0.0
     assert bool((sigmas[:-1] > sigmas[1:]).all())
     assert float(timesteps[0]) == 999.0 and float(timesteps[-1]) == 0.0
+
+
+def test_high_noise_share_of_timesteps():
+    from modules.training.unet_stage import UnetSettings, _timesteps
+
+    plain = _timesteps(64, 1000, UnetSettings(), torch.Generator().manual_seed(0))
+    again = torch.randint(0, 1000, (64,), generator=torch.Generator().manual_seed(0))
+    assert torch.equal(plain, again)  # no extra draws when the option is off
+    mixed = _timesteps(64, 1000, UnetSettings(high_noise_fraction=0.5), torch.Generator().manual_seed(0))
+    assert bool((mixed[:32] >= 800).all()) and torch.equal(mixed[32:], plain[32:])

@@ -21,8 +21,12 @@ def _same_checkpoint(a, b) -> bool:
         return all(torch.equal(fa.get_tensor(k), fb.get_tensor(k)) for k in fa.keys())
 
 
-ARGS = ["--arch", "tiny", "--steps-vae", "2", "--steps-unet", "2", "--per-key", "1", "--batch-vae", "4",
-        "--batch-unet", "8"]
+def _args(unet_steps: int = 2) -> list[str]:
+    return ["--arch", "tiny", "--steps-vae", "2", "--steps-unet", str(unet_steps), "--per-key", "1",
+            "--batch-vae", "4", "--batch-unet", "8"]
+
+
+ARGS = _args()
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +81,23 @@ def test_resume_finishes_without_training_again(trained, tmp_path):
     (run / train_demo.CHECKPOINT_NAME).unlink()
     assert train_demo.main(["--out", str(run), "--resume", *ARGS]) == 0
     assert _same_checkpoint(run / train_demo.CHECKPOINT_NAME, trained / train_demo.CHECKPOINT_NAME)
+
+
+def test_resume_with_more_steps_extends_the_unet_stage(trained, tmp_path):
+    import shutil
+
+    from modules.training.state_files import load_state
+
+    run = tmp_path / "extended"
+    shutil.copytree(trained, run)
+    assert train_demo.main(["--out", str(run), "--resume", *_args(3), "--high-noise-fraction", "0.5"]) == 0
+    state = load_state(run / "unet_state.pt")
+    assert (state["step"], state["total"], state["phase_start"]) == (3, 3, 2)
+    record = json.loads((run / train_demo.RUN_FILE).read_text())
+    assert [p["until_step"] for p in record["unet_phases"]] == [2, 3]
+    assert record["unet_phases"][1]["high_noise_fraction"] == 0.5
+    assert len(record["invocations"]) == 2
+    assert not _same_checkpoint(run / train_demo.CHECKPOINT_NAME, trained / train_demo.CHECKPOINT_NAME)
 
 
 def test_existing_run_needs_resume(trained):

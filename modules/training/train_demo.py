@@ -46,6 +46,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     unet.add_argument("--steps-unet", type=int)
     p.add_argument("--batch-vae", type=int, default=16)
     p.add_argument("--batch-unet", type=int, default=64)
+    p.add_argument("--lr-unet", type=float, default=1e-3, help="peak learning rate of the UNet stage")
+    p.add_argument("--high-noise-fraction", type=float, default=0.0,
+                   help="share of each UNet batch trained at timesteps >= 800 (helps captions set colours)")
     p.add_argument("--per-key", type=int, default=24, help="cached placements per training scene")
     p.add_argument("--save-every-minutes", type=float, default=3.0)
     p.add_argument("--export", type=Path, help=f"checkpoint path (default: <out>/{CHECKPOINT_NAME})")
@@ -103,7 +106,8 @@ def run(args: argparse.Namespace) -> Path:
 
     out = Path(args.out)
     _check_out_dir(out, args.resume)
-    record = _read_run(out) | {"args": {k: str(v) for k, v in vars(args).items()}}
+    record = _read_run(out)
+    record.setdefault("invocations", []).append({k: str(v) for k, v in vars(args).items()})
     vae, unet, text = _build(args)
     save_s = args.save_every_minutes * 60
     t0 = time.monotonic()
@@ -115,10 +119,16 @@ def run(args: argparse.Namespace) -> Path:
     t1 = time.monotonic()
     data = load_or_encode(out, vae, load_clip_tokenizer(), args.seed, args.per_key, device=args.device)
     record["scale_factor"], record["dataset_size"] = data.scale_factor, len(data)
-    train_unet(unet, text, data, out, UnetSettings(seed=args.seed, batch=args.batch_unet, device=args.device),
-               StageBudget(args.steps_unet, args.minutes_unet, save_s), args.resume)
+    settings = UnetSettings(seed=args.seed, batch=args.batch_unet, device=args.device, lr=args.lr_unet,
+                            high_noise_fraction=args.high_noise_fraction)
+    budget = StageBudget(args.steps_unet, args.minutes_unet, save_s)
+    train_unet(unet, text, data, out, settings, budget, args.resume)
     record["seconds"]["unet"] = record["seconds"].get("unet", 0) + time.monotonic() - t1
     record["steps_unet"] = _planned_steps(out, "unet")
+    phases = record.setdefault("unet_phases", [])
+    if not phases or phases[-1]["until_step"] != record["steps_unet"]:
+        phases.append({"until_step": record["steps_unet"], "lr": args.lr_unet,
+                       "high_noise_fraction": args.high_noise_fraction})
     parts = (("vae", vae), ("unet", unet), ("text", text))
     record["parameters"] = {n: arch_mod.parameter_count(m) for n, m in parts}
     meta = {"demo.steps_vae": str(record["steps_vae"]), "demo.steps_unet": str(record["steps_unet"]),
