@@ -24,7 +24,7 @@ PROMPTS = [
     "a red triangle on a white background", "a green circle on a red background",
     "a blue triangle on a orange background", "a yellow square on a purple background",
 ]
-BASE = dict(width=64, height=64, steps=20, cfg_scale=5.0, sampler_name="Euler", save_images=False)
+BASE = dict(width=64, height=64, steps=20, cfg_scale=3.0, sampler_name="Euler", save_images=False)
 # Thresholds sit below the measured accuracy (see MODEL_CARD.md) so that a broken engine fails.
 MIN_BACKGROUND_ACC, MIN_COLOUR_ACC = 0.75, 0.6
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-FALLBACK = {"width": 64, "height": 64, "steps": 20, "cfg_scale": 5.0, "sampler_name": "Euler"}
+FALLBACK = {"width": 64, "height": 64, "steps": 20, "cfg_scale": 3.0, "sampler_name": "Euler"}
 
 
 def recommended_settings(model_file: Path) -> dict[str, Any]:

@@ -113,13 +113,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--cfg", type=float, default=5.0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(EVAL_SEEDS), help="seeds per prompt")
     parser.add_argument("--grid", type=Path, help="also save the pictures as one PNG grid")
     args = parser.parse_args(argv)
     from modules.models.loader import load_checkpoint
 
     model = load_checkpoint(args.checkpoint)
-    report, images = evaluate(model, args.steps, args.cfg)
-    print(f"{args.checkpoint}: Euler {args.steps} steps, CFG {args.cfg}, seeds {list(EVAL_SEEDS)}")
+    report, images = evaluate(model, args.steps, args.cfg, args.seeds)
+    print(f"{args.checkpoint}: Euler {args.steps} steps, CFG {args.cfg}, seeds {args.seeds}")
     print(report.text())
     if args.grid:
         save_grid(images, args.grid)
