@@ -62,6 +62,10 @@ def create_app(runtime: Runtime) -> FastAPI:
     args = runtime.args
     app = FastAPI(title="Stable Diffusion web UI API", version=runtime.version,
                   root_path=args.subpath or "")
+    if not args.nowebui:
+        from modules.ui.frontend_assets import FrontendAssetMiddleware
+
+        app.add_middleware(FrontendAssetMiddleware)  # inside the timing middleware added next
     _add_process_time(app)
     _add_cors(app, runtime)
     from modules.api.internal import register_internal_routes

@@ -28,8 +28,9 @@ from modules.ui.output_panel import OutputPanel  # noqa: E402
 from modules.ui.page_assets import page_css, page_head  # noqa: E402
 from modules.ui.paste_actions import PastePlan  # noqa: E402
 from modules.ui.paste_wiring import field_updates  # noqa: E402
-from modules.ui.settings import apply_settings  # noqa: E402
+from modules.ui.settings import apply_settings, build_sections  # noqa: E402
 from modules.ui.txt2img import make_generate  # noqa: E402
+from modules.ui.ui_config import UiConfig  # noqa: E402
 
 
 def _runtime(data: Path, *flags: str) -> Any:
@@ -56,9 +57,11 @@ A1111_IDS = (
     "txt2img_random_seed", "txt2img_reuse_seed", "txt2img_subseed", "txt2img_subseed_strength",
     "txt2img_seed_resize_from_w", "txt2img_seed_resize_from_h", "txt2img_tiling", "script_list",
     "txt2img_gallery", "html_info_txt2img", "save_txt2img", "save_zip_txt2img", "pnginfo_image",
-    "pnginfo_send_txt2img", "settings_submit", "setting_sd_model_checkpoint", "setting_sd_vae",
-    "setting_CLIP_stop_at_last_layers", "setting_samples_save", "setting_show_progress_every_n_steps",
+    "pnginfo_send_txt2img", "setting_sd_model_checkpoint", "setting_sd_vae",
+    "setting_CLIP_stop_at_last_layers",
 )
+SETTINGS_IDS = ("settings_submit", "setting_samples_save", "setting_show_progress_every_n_steps",
+                "setting_jpeg_quality", "ui_defaults_apply")
 
 
 def test_page_has_a1111_element_ids(built: Any) -> None:
@@ -87,10 +90,30 @@ def test_send_to_buttons_wait_for_their_tabs(built: Any) -> None:
         assert c[f"pnginfo_send_{target}"]["props"].get("interactive") is not False
 
 
+def _sections_config(runtime: Any, quick: tuple[str, ...]) -> list[str]:
+    """elem_ids of the Settings sections as the tab renders them when opened."""
+    ui = UiBuild(runtime, UiConfig(runtime.paths.ui_config_file))
+    with gr.Blocks() as demo:
+        ui.quick = {key: gr.Textbox() for key in quick}
+        build_sections(ui)
+    return [c["props"].get("elem_id") for c in demo.config["components"]]
+
+
+def test_settings_sections_are_rendered_when_the_tab_opens(built: Any) -> None:
+    runtime, demo, components = built
+    assert "settings_warnings" in components and "settings_submit" not in components  # not in the page
+    renders = [d for d in demo.config["dependencies"] if d.get("render_id") is not None]
+    assert renders, "the Settings tab has no render event"
+    ids = _sections_config(runtime, ("sd_model_checkpoint",))
+    assert [i for i in SETTINGS_IDS if i not in ids] == []
+
+
 def test_quicksettings_are_not_repeated_in_the_settings_tab(built: Any) -> None:
-    _, demo, _ = built
-    ids = [c["props"].get("elem_id") for c in demo.config["components"]]
-    assert ids.count("setting_sd_vae") == 1 and ids.count("setting_CLIP_stop_at_last_layers") == 1
+    runtime, _, components = built
+    assert "setting_sd_vae" in components  # in the top bar
+    ids = _sections_config(runtime, ("sd_model_checkpoint", "sd_vae", "CLIP_stop_at_last_layers"))
+    assert "setting_sd_vae" not in ids and "setting_CLIP_stop_at_last_layers" not in ids
+    assert "setting_samples_save" in ids
 
 
 def test_apply_settings_saves_only_changes(tmp_path: Path) -> None:

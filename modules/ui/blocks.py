@@ -47,8 +47,6 @@ def _load_values(ui: UiBuild, banner: Any) -> dict[Any, Any]:
     runtime = ui.runtime
     store = runtime.settings
     out: dict[Any, Any] = {banner: warnings_html(ui.warnings())}
-    for key, widget in ui.live_settings.items():
-        out[widget] = widget_value(runtime, key, store.get(key))
     for key, widget in ui.quick.items():
         if key == CHECKPOINT_KEY:
             titles, current = checkpoint_titles(runtime), current_checkpoint_title(runtime)
@@ -84,11 +82,12 @@ def create_blocks(runtime: Any, tabs: Sequence[TabSpec] | None = None,
         build_quicksettings(ui)
         with gr.Tabs(elem_id="tabs") as ui.tabs:
             for spec in tabs if tabs is not None else default_tabs():
-                with gr.Tab(spec.label, id=spec.id, elem_id=f"tab_{spec.id}"):
+                with gr.Tab(spec.label, id=spec.id, elem_id=f"tab_{spec.id}") as tab:
+                    ui.tab_items[spec.id] = tab
                     spec.build(ui)
         for hook in ui.after_build:
             hook()
-        outputs = [banner, *ui.live_settings.values(), *ui.quick.values()]
+        outputs = [banner, *ui.quick.values()]
         demo.load(lambda: _load_values(ui, banner), outputs=outputs, show_progress="hidden", queue=False,
                   api_visibility="private")
     ui.ui_config.save_if_new_keys()

@@ -24,6 +24,8 @@ class UiBuild:
     runtime: "Runtime"
     ui_config: UiConfig
     tabs: Any = None  # the gr.Tabs holding every top-level tab
+    # tab id -> its gr.Tab (builders that render lazily listen to their tab's `select`)
+    tab_items: dict[str, Any] = field(default_factory=dict)
     # tab id -> form field name -> component: targets of "Send to <tab>" buttons
     paste_targets: dict[str, dict[str, Any]] = field(default_factory=dict)
     # tab id -> the HTML box where that tab shows messages (paste warnings land there)
@@ -34,10 +36,11 @@ class UiBuild:
     quick: dict[str, Any] = field(default_factory=dict)
     # wiring that needs widgets of tabs built later (run once every tab exists)
     after_build: list[Callable[[], None]] = field(default_factory=list)
-    # option keys whose widgets must refresh from the settings store on every page load
-    live_settings: dict[str, Any] = field(default_factory=dict)
     # "img2img" / "inpaint" -> SendTarget (image widget + sub-tab) filled by "Send to" buttons
     send_targets: dict[str, Any] = field(default_factory=dict)
+    # every dropdown listing style names (each tab's Styles and its editor's name box): refreshed
+    # together after a style is saved or deleted, and on page load (styles.csv may have changed)
+    styles_lists: list[Any] = field(default_factory=list)
 
     def track(self, key: str, component: Any) -> Any:
         """Remember that `component` holds the ui-config default `key`; returns the component."""

@@ -67,12 +67,12 @@ def widget_value(runtime: Any, key: str, value: Any) -> Any:
     return value
 
 
-def option_widget(runtime: Any, key: str, info: OptionInfo, value: Any, **kw: Any) -> Any:
-    """Build the widget for option `key` showing `value`; `kw` goes to the gradio constructor."""
+def option_widget(runtime: Any, name: str, info: OptionInfo, value: Any, **kw: Any) -> Any:
+    """Build the widget for option `name` showing `value`; `kw` goes to the gradio constructor."""
     kind = widget_kind(info)
     label = info.label + (" (requires restart)" if info.needs_restart else "")
-    kw.setdefault("elem_id", f"setting_{key}")
-    value = widget_value(runtime, key, value)
+    kw.setdefault("elem_id", f"setting_{name}")
+    value = widget_value(runtime, name, value)
     if kind == "checkbox":
         return gr.Checkbox(value=bool(value), label=label, **kw)
     if kind == "slider":
@@ -83,7 +83,7 @@ def option_widget(runtime: Any, key: str, info: OptionInfo, value: Any, **kw: An
     if kind == "radio":
         return gr.Radio(choices=list(info.choices or ()), value=value, label=label, **kw)
     if kind == "dropdown":
-        choices = dynamic_choices(runtime, key) or list(info.choices or ())
+        choices = dynamic_choices(runtime, name) or list(info.choices or ())
         multi = isinstance(info.default, list)
         if not multi and value is not None and value not in choices:
             choices = [*choices, value]

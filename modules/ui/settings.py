@@ -1,5 +1,10 @@
 """The Settings tab: one sub-tab per section of `modules/settings/schema.py`, Apply, and Defaults.
 
+The sections are built when the tab is first opened (`gr.render` on the tab's `select`), not
+with the page: gradio's frontend creates every component of the page's config before it shows
+anything, and the ~120 settings widgets cost about a quarter of a fresh page load. Widgets carry
+`key`s, so switching away and back keeps values typed but not yet applied (as in A1111).
+
 Apply validates every changed value first and saves them together (`SettingsStore.update`
 writes config.json atomically), so a bad value changes nothing. Start-up warnings, such as a
 corrupt config.json that was set aside, are shown at the top. The Defaults page saves the
@@ -83,38 +88,36 @@ def _section_widgets(ui: UiBuild) -> dict[str, Any]:
             continue
         with gr.Tab(title, id=f"settings_{section}", elem_id=f"settings_{section}"):
             for key in keys:
-                widgets[key] = option_widget(runtime, key, store.schema[key], store.get(key))
+                widgets[key] = option_widget(runtime, key, store.schema[key], store.get(key),
+                                             key=f"setting_{key}", interactive=True)
     return widgets
 
 
 def _defaults_page(ui: UiBuild) -> None:
+    """Saves txt2img's current widget values (read from the tracked components) to ui-config.json."""
     with gr.Tab("Defaults", id="settings_defaults", elem_id="settings_defaults"):
         gr.HTML(f"<p>Save the current values of the txt2img widgets (steps, sampler, size, CFG, batch...) "
                 f"as the values the page starts with. They are kept in "
                 f"<code>{ui.ui_config.path.name}</code>.</p>")
         button = gr.Button("Save current txt2img values as defaults", elem_id="ui_defaults_apply")
         message = gr.HTML(elem_id="ui_defaults_result")
+    tracked = dict(ui.tracked_defaults)
+    by_component = {id(c): k for k, c in tracked.items()}
 
-    def wire() -> None:
-        tracked = dict(ui.tracked_defaults)
-        by_component = {id(c): k for k, c in tracked.items()}
+    def save(values: dict[Any, Any]) -> str:
+        return save_ui_defaults(ui, {by_component[id(c)]: v for c, v in values.items()})
 
-        def save(values: dict[Any, Any]) -> str:
-            return save_ui_defaults(ui, {by_component[id(c)]: v for c, v in values.items()})
-
-        button.click(save, inputs=set(tracked.values()), outputs=message, show_progress="hidden")
-
-    ui.after_build.append(wire)
+    button.click(save, inputs=set(tracked.values()), outputs=message, show_progress="hidden")
 
 
-def build_tab(ui: UiBuild) -> None:
+def build_sections(ui: UiBuild) -> dict[str, Any]:
+    """Apply, its message and the section sub-tabs with Defaults; returns option key -> widget."""
     runtime = ui.runtime
     frozen = bool(getattr(runtime.args, "freeze_settings", False))
-    gr.HTML(warnings_html(ui.warnings()), elem_id="settings_warnings")
     with gr.Row(elem_id="settings_top"):
         submit = gr.Button("Apply settings", variant="primary", elem_id="settings_submit",
-                           interactive=not frozen)
-    result = gr.HTML(elem_id="settings_result")
+                           interactive=not frozen, key="settings_submit")
+    result = gr.HTML(elem_id="settings_result", key="settings_result")
     with gr.Tabs(elem_id="settings_tabs", overflow_behavior="wrap"):
         widgets = _section_widgets(ui)
         _defaults_page(ui)
@@ -124,4 +127,17 @@ def build_tab(ui: UiBuild) -> None:
         return apply_settings(runtime, {by_component[id(c)]: v for c, v in values.items()})
 
     submit.click(apply, inputs=set(widgets.values()), outputs=result, show_progress="minimal")
-    ui.live_settings.update(widgets)
+    return widgets
+
+
+def build_tab(ui: UiBuild) -> None:
+    """The warnings now; the sections when the tab is opened (every other tab is built by then)."""
+    gr.HTML(warnings_html(ui.warnings()), elem_id="settings_warnings")
+    tab = ui.tab_items.get("settings")
+    if tab is None:  # built outside create_blocks' tabs: nothing to wait for
+        build_sections(ui)
+        return
+
+    @gr.render(triggers=[tab.select], queue=False, show_progress="hidden")
+    def _sections() -> None:
+        build_sections(ui)
