@@ -7,7 +7,8 @@
             return null;
         }
         const box = target.closest("[id$='_prompt'], [id$='_neg_prompt']");
-        return box ? box.id.split("_")[0] : null;
+        // The styles editor's boxes are prompts too, but generating from there would surprise.
+        return box && !box.closest(".popup-dialog") ? box.id.split("_")[0] : null;
     }
 
     function press(id) {

@@ -27,14 +27,15 @@ const SDUI_TOOLTIPS = {
     "🔄": "Refresh the list",
     "↙️": "Read generation parameters from the prompt, or from the last generation if the prompt is empty",
     "🗑️": "Clear the prompt and the negative prompt",
-    "🖌️": "Write the selected styles into the prompts",
+    "📋": "Apply all selected styles to the prompts (and clear the selection)",
+    "🖌️": "Edit styles: create, change or delete a style",
+    "📝": "Copy the prompts of this tab into the style",
     "📂": "Show the folder where images are saved",
     "🗃️": "Save the images into log/images and download them as one zip file",
 };
 const SDUI_ID_TOOLTIPS = {
     "save_txt2img": "Save the selected image (all of them when none or the grid is selected) into log/images, " +
         "with its parameters in log/images/log.csv",
-    "txt2img_style_create": "Save the current prompts as a new style",
 };
 const SDUI_NOT_YET = { img2img: "img2img", inpaint: "inpaint", extras: "Extras" };
 

@@ -1,5 +1,6 @@
 """The top of a generation tab: prompt and negative prompt with token counters, Generate /
-Interrupt / Skip, and the styles picker with apply and save.
+Interrupt / Skip, and the styles picker with 📋 apply and 🖌️ edit (A1111 1.7+'s arrangement; the
+editor dialog is `modules/ui/styles_editor.py`).
 
 Element ids follow A1111's (`txt2img_prompt`, `txt2img_generate`, ...) so users' custom CSS
 and the keyboard shortcuts in javascript/ keep working.
@@ -14,6 +15,7 @@ import gradio as gr
 
 from modules.ui.build_context import UiBuild
 from modules.ui.styles_actions import style_names
+from modules.ui.styles_editor import StylesEditor, build_styles_editor
 from modules.ui.token_counter import counter_text
 from modules.ui.tool_button import tool_button
 
@@ -34,11 +36,7 @@ class PromptRow:
     clear: Any
     styles: Any
     apply_styles: Any
-    save_style: Any
-    style_name: Any
-    save_style_row: Any
-    save_style_confirm: Any
-    save_style_cancel: Any
+    styles_editor: StylesEditor
 
 
 def _prompt_box(tab: str, name: str, label: str, placeholder: str) -> tuple[Any, Any]:
@@ -69,14 +67,11 @@ def build_prompt_row(ui: UiBuild, tab: str) -> PromptRow:
             with gr.Row(elem_id=f"{tab}_tools", elem_classes=["sdui-tools"]):
                 paste = tool_button("↙️", f"{tab}_paste")
                 clear = tool_button("🗑️", f"{tab}_clear_prompt")
-                apply_styles = tool_button("🖌️", f"{tab}_style_apply")
-                save_style = tool_button("💾", f"{tab}_style_create")
-            styles = gr.Dropdown(choices=style_names(ui.runtime), value=[], multiselect=True, label="Styles",
-                                 elem_id=f"{tab}_styles")
-            with gr.Row(visible=False, elem_id=f"{tab}_style_save_row") as save_style_row:
-                style_name = gr.Textbox(label="New style name", elem_id=f"{tab}_style_name", scale=3)
-                save_style_confirm = gr.Button("Save", elem_id=f"{tab}_style_save", size="sm", scale=1)
-                save_style_cancel = gr.Button("Cancel", elem_id=f"{tab}_style_cancel", size="sm", scale=1)
+                apply_styles = tool_button("📋", f"{tab}_style_apply")
+            with gr.Row(elem_id=f"{tab}_styles_row", equal_height=True):
+                styles = gr.Dropdown(choices=style_names(ui.runtime), value=[], multiselect=True, label="Styles",
+                                     elem_id=f"{tab}_styles", scale=6)
+                edit_styles = tool_button("🖌️", f"{tab}_styles_edit_button")
+            editor = build_styles_editor(ui, tab, edit_styles, styles, prompt, negative)
     return PromptRow(prompt, negative, prompt_counter, negative_counter, generate, interrupt, skip, paste,
-                     clear, styles, apply_styles, save_style, style_name, save_style_row, save_style_confirm,
-                     save_style_cancel)
+                     clear, styles, apply_styles, editor)

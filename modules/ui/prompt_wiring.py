@@ -1,4 +1,5 @@
-"""Events of the prompt row: token counters, clear, and the styles buttons (apply, save)."""
+"""Events of the prompt row: token counters, clear, and 📋 apply styles (in the row and in the styles
+editor; the editor wires its other buttons itself, `modules/ui/styles_editor.py`)."""
 
 from __future__ import annotations
 
@@ -6,18 +7,10 @@ from typing import Any
 
 import gradio as gr
 
-from modules.ui.progress_view import error_html, notice_html
+from modules.ui.progress_view import error_html
 from modules.ui.prompt_row import PromptRow
-from modules.ui.styles_actions import apply_styles, save_style, style_names
+from modules.ui.styles_actions import apply_styles
 from modules.ui.token_counter import token_counter_html
-
-
-def _save_style_handler(runtime: Any, name: str, prompt: str, negative: str) -> tuple[Any, Any, str]:
-    try:
-        message = save_style(runtime, name, prompt, negative)
-    except (ValueError, OSError) as e:
-        return gr.update(), gr.update(visible=True), error_html(f"Style not saved: {e}")
-    return gr.update(choices=style_names(runtime)), gr.update(visible=False), notice_html(message)
 
 
 def _apply_styles_handler(runtime: Any, prompt: str, negative: str,
@@ -44,13 +37,18 @@ def wire_prompt_tools(runtime: Any, row: PromptRow, log: Any, steps: Any) -> Non
     _wire_counters(runtime, row, steps)
     row.clear.click(lambda: ("", ""), outputs=[row.prompt, row.negative_prompt], queue=False,
                     show_progress="hidden")
-    row.apply_styles.click(lambda p, n, s: _apply_styles_handler(runtime, p, n, s),
-                           inputs=[row.prompt, row.negative_prompt, row.styles],
-                           outputs=[row.prompt, row.negative_prompt, row.styles, log], show_progress="hidden")
-    row.save_style.click(lambda: gr.update(visible=True), outputs=row.save_style_row, queue=False,
-                         show_progress="hidden")
-    row.save_style_cancel.click(lambda: gr.update(visible=False), outputs=row.save_style_row, queue=False,
-                                show_progress="hidden")
-    row.save_style_confirm.click(lambda name, p, n: _save_style_handler(runtime, name, p, n),
-                                 inputs=[row.style_name, row.prompt, row.negative_prompt],
-                                 outputs=[row.styles, row.save_style_row, log], show_progress="hidden")
+    _wire_apply(runtime, row, log)
+
+
+def _wire_apply(runtime: Any, row: PromptRow, log: Any) -> None:
+    """📋 in the row and in the styles dialog do the same; the dialog's also closes the dialog."""
+    def handle(prompt: str, negative: str, names: list[str]) -> tuple[Any, Any, Any, str]:
+        return _apply_styles_handler(runtime, prompt, negative, names)
+
+    inputs = [row.prompt, row.negative_prompt, row.styles]
+    outputs = [row.prompt, row.negative_prompt, row.styles, log]
+    row.apply_styles.click(handle, inputs=inputs, outputs=outputs, show_progress="hidden")
+    dialog = row.styles_editor.dialog
+    row.styles_editor.apply.click(handle, inputs=inputs, outputs=outputs, show_progress="hidden").then(
+        lambda: gr.update(visible=False), outputs=dialog, queue=False, show_progress="hidden",
+        api_visibility="private")
