@@ -62,6 +62,16 @@ def addnet_hash_safetensors(path: str | os.PathLike[str]) -> str:
         return _sha256_stream(f, offset)
 
 
+def file_signature(path: str | os.PathLike[str]) -> tuple[float, int] | None:
+    """(mtime, size) of a file, or None when it cannot be read: a stored hash is trusted only while
+    this is unchanged (both the hash cache and the model registry use it)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime, st.st_size
+
+
 class HashCache:
     """A JSON file of `{"<kind>/<name>": {"sha256", "mtime", "size"}}`, safe to share between threads.
 
@@ -96,17 +106,9 @@ class HashCache:
         tmp.write_text(json.dumps(self._entries, indent=1, sort_keys=True), encoding="utf-8")
         os.replace(tmp, self.cache_file)
 
-    @staticmethod
-    def _signature(path: Path) -> tuple[float, int] | None:
-        try:
-            st = os.stat(path)
-        except OSError:
-            return None
-        return st.st_mtime, st.st_size
-
     def get_cached(self, kind: str, name: str, path: str | os.PathLike[str]) -> str | None:
         """The cached hash if the file is unchanged since it was hashed; never computes."""
-        sig = self._signature(Path(path))
+        sig = file_signature(Path(path))
         if sig is None:
             return None
         with self._lock:
@@ -129,11 +131,11 @@ class HashCache:
             cached = self.get_cached(kind, name, path)
             if cached is not None:
                 return cached
-            sig = self._signature(path)
+            sig = file_signature(path)
             if sig is None:
                 raise FileNotFoundError(f"cannot hash {path}: the file does not exist")
             value = compute(path)
-            if self._signature(path) != sig:  # changed while hashing: do not cache a mixed result
+            if file_signature(path) != sig:  # changed while hashing: do not cache a mixed result
                 return value
             with self._lock:
                 self._load()[key] = {"sha256": value, "mtime": sig[0], "size": sig[1]}

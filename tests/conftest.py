@@ -1,7 +1,9 @@
-"""Shared pytest fixtures: tiny random-weight checkpoints written once per test session.
+"""Shared pytest fixtures: tiny random-weight checkpoints written once per test session, and the
+engine fixtures the txt2img/img2img/inpaint engine tests share.
 
-Each fixture returns the path of an original-layout `.safetensors` file with its sidecar `.yaml`
-(see tests/fixtures/tiny_models.py); files are built lazily, only when a test asks for them.
+Each checkpoint fixture returns the path of an original-layout `.safetensors` file with its sidecar
+`.yaml` (see tests/fixtures/tiny_models.py); files are built lazily, only when a test asks for them.
+Imports of the engine stay inside the fixtures so that collecting tests which need none stays light.
 """
 
 from __future__ import annotations
@@ -12,6 +14,15 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One torch thread (SDUI_TEST_THREADS to change): the test models are tiny, and on the 2-core
+    machines this runs on a second thread costs more in hand-offs than it gains (a tiny conv took
+    0.46 ms with one thread, 1.0-3.8 ms with two), while the server and browser need a core."""
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("SDUI_TEST_THREADS", "1")))
 
 
 def _tiny(tmp_path_factory: pytest.TempPathFactory, family_value: str) -> Path:
@@ -60,3 +71,34 @@ def tiny_sdxl_refiner(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_sdxl_inpaint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _tiny(tmp_path_factory, "sdxl-inpaint")
+
+
+@pytest.fixture(scope="module")
+def sd1_model(tiny_sd1: Path):
+    """The tiny SD1 model on the CPU, loaded once per test module."""
+    from tests.engine_helpers import load_cpu_model
+
+    return load_cpu_model(tiny_sd1)
+
+
+@pytest.fixture()
+def ctx(tiny_sd1: Path, sd1_model, tmp_path: Path):
+    """An EngineContext on `sd1_model` with a fresh data folder per test."""
+    from tests.engine_helpers import engine_context
+
+    return engine_context(tiny_sd1, tmp_path, model=sd1_model)
+
+
+@pytest.fixture()
+def captured(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Replace img2img's sampler by "return the start latent" and record each setup it is given (fast)."""
+    from modules.engine import img2img
+
+    calls = []
+
+    def fake(state, plan, setup, rng, full_sigmas=None, step_offset=0):
+        calls.append(setup)
+        return setup.x
+
+    monkeypatch.setattr(img2img, "run_sampler", fake)
+    return calls

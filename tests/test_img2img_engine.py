@@ -13,40 +13,11 @@ from modules.engine.generate import generate
 from modules.engine.request import GenerationRequest
 from modules.engine.validation import InvalidRequestError
 from modules.infotext import parse_generation_parameters
-from modules.models.loader import load_checkpoint
-from tests.engine_helpers import ROOT, engine_context, pixels
+from tests.engine_helpers import engine_context, pixels
+from tests.image_helpers import noise_image
 
 SMALL = dict(mode="img2img", width=64, height=64, steps=3, cfg_scale=5.0, sampler_name="Euler", seed=5,
              save_images=False)
-
-
-def noise_image(width: int, height: int, seed: int = 0) -> Image.Image:
-    rng = np.random.default_rng(seed)
-    return Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
-
-
-@pytest.fixture(scope="module")
-def sd1_model(tiny_sd1):
-    return load_checkpoint(tiny_sd1, device=torch.device("cpu"), dtype=torch.float32, vae_dtype=torch.float32,
-                           configs_dir=ROOT / "configs")
-
-
-@pytest.fixture()
-def ctx(tiny_sd1, sd1_model, tmp_path):
-    return engine_context(tiny_sd1, tmp_path, model=sd1_model)
-
-
-@pytest.fixture()
-def captured(monkeypatch):
-    """Replace the sampler by "return the start latent" and record what it was given (fast)."""
-    calls = []
-
-    def fake(state, plan, setup, rng, full_sigmas=None, step_offset=0):
-        calls.append(setup)
-        return setup.x
-
-    monkeypatch.setattr(img2img, "run_sampler", fake)
-    return calls
 
 
 @pytest.mark.parametrize("mode", [0, 1, 2, 3])

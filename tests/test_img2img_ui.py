@@ -15,14 +15,9 @@ from modules.cmd_args import parse_args  # noqa: E402
 from modules.engine.validation import InvalidRequestError  # noqa: E402
 from modules.runtime import build_runtime  # noqa: E402
 from modules.ui.blocks import TabSpec, create_blocks  # noqa: E402
-from modules.ui.img2img import (  # noqa: E402
-    Img2ImgForm,
-    batch_requests,
-    build_img2img_tab,
-    make_generate,
-    painted_mask,
-    to_request,
-)
+from modules.ui.img2img import build_img2img_tab, make_generate  # noqa: E402
+from modules.ui.img2img_batch import batch_requests  # noqa: E402
+from modules.ui.img2img_form import Img2ImgForm, painted_mask, to_request  # noqa: E402
 
 
 def picture(size=(64, 48), colour=(200, 30, 30)) -> Image.Image:

@@ -4,7 +4,6 @@ masked-content modes, latent blending, infotext keys, empty masks."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 from PIL import Image
 
@@ -13,46 +12,11 @@ from modules.engine.generate import generate
 from modules.engine.masks import blur_mask, read_mask
 from modules.engine.request import GenerationRequest
 from modules.infotext import parse_generation_parameters
-from modules.models.loader import load_checkpoint
-from tests.engine_helpers import ROOT, engine_context, pixels
+from tests.engine_helpers import pixels
+from tests.image_helpers import box_mask, noise_image
 
 SMALL = dict(mode="img2img", width=64, height=64, steps=3, cfg_scale=5.0, sampler_name="Euler", seed=9,
              save_images=False, denoising_strength=0.9)
-
-
-def noise_image(width: int, height: int, seed: int = 0) -> Image.Image:
-    rng = np.random.default_rng(seed)
-    return Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
-
-
-def box_mask(size, box) -> Image.Image:
-    mask = Image.new("L", size, 0)
-    mask.paste(255, box)
-    return mask
-
-
-@pytest.fixture(scope="module")
-def sd1_model(tiny_sd1):
-    return load_checkpoint(tiny_sd1, device=torch.device("cpu"), dtype=torch.float32, vae_dtype=torch.float32,
-                           configs_dir=ROOT / "configs")
-
-
-@pytest.fixture()
-def ctx(tiny_sd1, sd1_model, tmp_path):
-    return engine_context(tiny_sd1, tmp_path, model=sd1_model)
-
-
-@pytest.fixture()
-def captured(monkeypatch):
-    """Replace the sampler by "return the start latent" and record its inputs (fast)."""
-    calls = []
-
-    def fake(state, plan, setup, rng, full_sigmas=None, step_offset=0):
-        calls.append(setup)
-        return setup.x
-
-    monkeypatch.setattr(img2img, "run_sampler", fake)
-    return calls
 
 
 def test_pixels_outside_the_blurred_mask_are_identical_and_inside_repainted(ctx):

@@ -18,12 +18,7 @@ from modules.engine.masks import (
     latent_mask,
     read_mask,
 )
-
-
-def square_mask(size=(64, 64), box=(16, 16, 48, 48)) -> Image.Image:
-    mask = Image.new("L", size, 0)
-    mask.paste(255, box)
-    return mask
+from tests.image_helpers import box_mask
 
 
 def test_rgba_mask_is_read_from_its_alpha_and_binarised():
@@ -35,13 +30,13 @@ def test_rgba_mask_is_read_from_its_alpha_and_binarised():
 
 
 def test_mask_of_another_size_is_stretched_to_the_image_and_invert_flips_it():
-    out = read_mask(square_mask((32, 32), (8, 8, 24, 24)), (64, 64), invert=True)
+    out = read_mask(box_mask((32, 32), (8, 8, 24, 24)), (64, 64), invert=True)
     arr = np.asarray(out)
     assert out.size == (64, 64) and arr[32, 32] == 0 and arr[2, 2] == 255
 
 
 def test_blur_x_and_y_are_separate():
-    mask = square_mask()
+    mask = box_mask()
     only_x = np.asarray(blur_mask(mask, 4, 0))
     assert only_x[32, 14] > 0 and only_x[14, 32] == 0  # spreads sideways, not up
     only_y = np.asarray(blur_mask(mask, 0, 4))
@@ -51,15 +46,15 @@ def test_blur_x_and_y_are_separate():
 
 def test_blur_reach_is_the_a1111_kernel_radius():
     # sigma 4 -> kernel 2*int(2.5*4+0.5)+1 = 21 taps: reaches 10 pixels, not 11.
-    arr = np.asarray(blur_mask(square_mask(), 4, 4))
+    arr = np.asarray(blur_mask(box_mask(), 4, 4))
     assert arr[32, 16 - 10] >= 0 and arr[32, 16 - 11] == 0 and arr[32, 47 + 11] == 0
 
 
 def test_crop_region_pads_and_clips_and_is_none_for_an_empty_mask():
-    assert crop_region(square_mask(), 8) == (8, 8, 56, 56)
-    assert crop_region(square_mask(box=(0, 0, 10, 10)), 32) == (0, 0, 42, 42)
+    assert crop_region(box_mask(), 8) == (8, 8, 56, 56)
+    assert crop_region(box_mask(box=(0, 0, 10, 10)), 32) == (0, 0, 42, 42)
     assert crop_region(Image.new("L", (16, 16)), 4) is None
-    assert is_empty(Image.new("L", (16, 16))) and not is_empty(square_mask())
+    assert is_empty(Image.new("L", (16, 16))) and not is_empty(box_mask())
 
 
 def test_expand_to_aspect_grows_the_short_side_and_stays_inside():
@@ -76,7 +71,7 @@ def test_fill_replaces_the_hole_with_surrounding_colours_and_keeps_the_rest():
     arr[:, :32] = (200, 0, 0)
     arr[:, 32:] = (0, 0, 200)
     arr[16:48, 16:48] = (0, 255, 0)  # the content to hide
-    mask = square_mask()
+    mask = box_mask()
     out = np.asarray(fill_masked(Image.fromarray(arr), mask))
     assert np.array_equal(out[np.asarray(mask) == 0], arr[np.asarray(mask) == 0])
     hole = out[16:48, 16:48].astype(int)
@@ -86,7 +81,7 @@ def test_fill_replaces_the_hole_with_surrounding_colours_and_keeps_the_rest():
 
 
 def test_latent_mask_is_rounded_at_latent_size():
-    lat = latent_mask(blur_mask(square_mask(), 4, 4), (8, 8))
+    lat = latent_mask(blur_mask(box_mask(), 4, 4), (8, 8))
     assert lat.shape == (1, 1, 8, 8) and set(lat.unique().tolist()) <= {0.0, 1.0}
     assert lat[0, 0, 4, 4] == 1 and lat[0, 0, 0, 0] == 0
 
@@ -95,7 +90,7 @@ def test_composite_keeps_every_original_byte_where_the_overlay_mask_is_zero():
     rng = np.random.default_rng(0)
     original = Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
     generated = Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
-    soft = blur_mask(square_mask(), 4, 4)
+    soft = blur_mask(box_mask(), 4, 4)
     out = np.asarray(composite(generated, Overlay(original, doubled(soft))))
     zero = np.asarray(soft) == 0
     assert np.array_equal(out[zero], np.asarray(original)[zero])

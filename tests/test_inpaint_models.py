@@ -14,19 +14,14 @@ from modules.engine.masks import blur_mask, read_mask
 from modules.engine.request import GenerationRequest
 from modules.infotext import parse_generation_parameters
 from tests.engine_helpers import engine_context, pixels
+from tests.image_helpers import box_mask, noise_image
 
 SMALL = dict(mode="img2img", width=64, height=64, steps=2, cfg_scale=5.0, sampler_name="Euler", seed=3,
              save_images=False, denoising_strength=0.9, mask_blur_x=0, mask_blur_y=0)
 
 
-def noise_image(seed: int = 0) -> Image.Image:
-    return Image.fromarray(np.random.default_rng(seed).integers(0, 256, (64, 64, 3), dtype=np.uint8))
-
-
 def left_half_mask() -> Image.Image:
-    mask = Image.new("L", (64, 64), 0)
-    mask.paste(255, (0, 0, 32, 64))
-    return mask
+    return box_mask(box=(0, 0, 32, 64))
 
 
 def unet_inputs(ctx) -> list[torch.Size]:
@@ -53,7 +48,7 @@ def test_image_cond_is_the_mask_and_the_latent_of_the_masked_picture(tiny_sd1_in
     ctx = engine_context(tiny_sd1_inpaint, tmp_path)
     seen = []
     monkeypatch.setattr(img2img, "run_sampler", lambda s, p, setup, *a, **k: seen.append(setup) or setup.x)
-    init = noise_image(1)
+    init = noise_image(seed=1)
     generate(GenerationRequest(init_images=(init,), mask=left_half_mask(), **SMALL), ctx)
     cond = seen[0].image_cond
     assert cond.shape == (1, 5, 8, 8)
@@ -68,7 +63,7 @@ def test_mask_weight_zero_conditions_on_the_whole_picture(tiny_sd1_inpaint, tmp_
     ctx = engine_context(tiny_sd1_inpaint, tmp_path, {"inpainting_mask_weight": 0.0})
     seen = []
     monkeypatch.setattr(img2img, "run_sampler", lambda s, p, setup, *a, **k: seen.append(setup) or setup.x)
-    init = noise_image(2)
+    init = noise_image(seed=2)
     res = generate(GenerationRequest(init_images=(init,), mask=left_half_mask(), **SMALL), ctx)
     assert torch.allclose(seen[0].image_cond[:, 1:], encode_images(ctx.model, from_pil([init])), atol=1e-5)
     assert parse_generation_parameters(res.infotexts[0])["Conditional mask weight"] == "0.0"
@@ -78,7 +73,7 @@ def test_inpainting_model_without_a_mask_conditions_on_grey(tiny_sd1_inpaint, tm
     ctx = engine_context(tiny_sd1_inpaint, tmp_path)
     seen = []
     monkeypatch.setattr(img2img, "run_sampler", lambda s, p, setup, *a, **k: seen.append(setup) or setup.x)
-    generate(GenerationRequest(init_images=(noise_image(3),), **{**SMALL, "mask_blur_x": 4}), ctx)
+    generate(GenerationRequest(init_images=(noise_image(seed=3),), **{**SMALL, "mask_blur_x": 4}), ctx)
     cond = seen[0].image_cond
     assert torch.equal(cond[:, :1], torch.ones(1, 1, 8, 8))
     grey = encode_images(ctx.model, torch.zeros(1, 3, 64, 64))
@@ -90,6 +85,6 @@ def test_blurred_mask_is_rounded_for_the_model_input(tiny_sd1_inpaint, tmp_path,
     seen = []
     monkeypatch.setattr(img2img, "run_sampler", lambda s, p, setup, *a, **k: seen.append(setup) or setup.x)
     mask = left_half_mask()
-    generate(GenerationRequest(init_images=(noise_image(4),), mask=mask, **{**SMALL, "mask_blur_x": 6}), ctx)
+    generate(GenerationRequest(init_images=(noise_image(seed=4),), mask=mask, **{**SMALL, "mask_blur_x": 6}), ctx)
     assert set(seen[0].image_cond[0, 0].unique().tolist()) == {0.0, 1.0}
     assert np.asarray(blur_mask(read_mask(mask, (64, 64)), 6, 0))[0, 33] > 0  # the blur itself is soft

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
-from PIL import Image
 
 from modules.engine.request import GenerationRequest
 from modules.engine.validation import InvalidRequestError
-from modules.models.loader import load_checkpoint
 from modules.scripts import BUILTIN_SCRIPTS, find_builtin_script, run_builtin_script
 from modules.scripts.outpainting import (
     OutpaintArgs,
@@ -19,21 +16,16 @@ from modules.scripts.outpainting import (
     run_outpainting,
     shaped_noise,
 )
-from tests.engine_helpers import ROOT, engine_context, pixels
+from tests.engine_helpers import engine_context, pixels
+from tests.image_helpers import noise_image
 
 SMALL = dict(mode="img2img", steps=2, cfg_scale=5.0, sampler_name="Euler", seed=4, save_images=False,
              denoising_strength=0.8)
 
 
-def noise_image(width: int, height: int) -> Image.Image:
-    return Image.fromarray(np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8))
-
-
 @pytest.fixture(scope="module")
 def ctx(tiny_sd1, tmp_path_factory):
-    model = load_checkpoint(tiny_sd1, device=torch.device("cpu"), dtype=torch.float32,
-                            vae_dtype=torch.float32, configs_dir=ROOT / "configs")
-    return engine_context(tiny_sd1, tmp_path_factory.mktemp("outpaint"), model=model)
+    return engine_context(tiny_sd1, tmp_path_factory.mktemp("outpaint"))
 
 
 @pytest.mark.parametrize("args", [

@@ -139,38 +139,20 @@ def test_euler_ancestral_matches_with_the_same_noise(setup):
     assert rel_diff(ours, ref) < TOLERANCE
 
 
-def test_heun_matches_heun_discrete(setup):
-    from diffusers import HeunDiscreteScheduler
+@pytest.mark.parametrize("sampler,scheduler,steps", [
+    ("heun", "HeunDiscreteScheduler", 4),
+    ("lms", "LMSDiscreteScheduler", 5),
+    ("dpm_2", "KDPM2DiscreteScheduler", 4),
+])
+def test_deterministic_samplers_match_their_diffusers_scheduler(setup, sampler, scheduler, steps):
+    """Heun, LMS and DPM2 on the schedule's own sigmas, against the diffusers scheduler of the same method."""
+    import diffusers
 
     model, schedule, noise = setup
-    sigmas = schedule.get_sigmas(4)
-    ours = kdiffusion.heun(model, noise * sigmas[0], sigmas)
-    sch = HeunDiscreteScheduler(**BETAS)
-    sch.set_timesteps(4)
-    ref = drive(sch, noise * sch.init_noise_sigma, model)
-    assert rel_diff(ours, ref) < TOLERANCE
-
-
-def test_lms_matches_lms_discrete(setup):
-    from diffusers import LMSDiscreteScheduler
-
-    model, schedule, noise = setup
-    sigmas = schedule.get_sigmas(5)
-    ours = kdiffusion.lms(model, noise * sigmas[0], sigmas)
-    sch = LMSDiscreteScheduler(**BETAS)
-    sch.set_timesteps(5)
-    ref = drive(sch, noise * sch.init_noise_sigma, model)
-    assert rel_diff(ours, ref) < TOLERANCE
-
-
-def test_dpm2_matches_kdpm2_discrete(setup):
-    from diffusers import KDPM2DiscreteScheduler
-
-    model, schedule, noise = setup
-    sigmas = schedule.get_sigmas(4)
-    ours = kdiffusion.dpm_2(model, noise * sigmas[0], sigmas)
-    sch = KDPM2DiscreteScheduler(**BETAS)
-    sch.set_timesteps(4)
+    sigmas = schedule.get_sigmas(steps)
+    ours = getattr(kdiffusion, sampler)(model, noise * sigmas[0], sigmas)
+    sch = getattr(diffusers, scheduler)(**BETAS)
+    sch.set_timesteps(steps)
     ref = drive(sch, noise * sch.init_noise_sigma, model)
     assert rel_diff(ours, ref) < TOLERANCE
 

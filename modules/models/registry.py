@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modules.hashing import HashCache, model_hash_old, sha256_file
+from modules.hashing import HashCache, file_signature, model_hash_old, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -244,9 +244,9 @@ class CheckpointRegistry:
             return
         if self.hash_cache is not None:
             info.sha256 = self.hash_cache.get_cached(HASH_KIND, info.name, info.filename)
-        elif info.sha256 is not None and info._signature != _signature(info.filename):
+        elif info.sha256 is not None and info._signature != file_signature(info.filename):
             info.sha256 = None
-        info._old_hash = None if info._signature != _signature(info.filename) else info._old_hash
+        info._old_hash = None if info._signature != file_signature(info.filename) else info._old_hash
 
     def _hash_lock(self, path: Path) -> threading.Lock:
         with self._lock:
@@ -257,7 +257,7 @@ class CheckpointRegistry:
         if not self.hashing_enabled or info.is_folder:
             return None
         with self._hash_lock(info.filename):
-            sig = _signature(info.filename)
+            sig = file_signature(info.filename)
             if info.sha256 is not None and self.hash_cache is None and info._signature == sig:
                 return info.sha256
             try:
@@ -312,11 +312,3 @@ class CheckpointRegistry:
             self._background_wanted = False
         self._stop.set()
         self.wait_for_hashing(timeout)
-
-
-def _signature(path: Path) -> tuple[float, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_mtime, st.st_size

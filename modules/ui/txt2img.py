@@ -8,7 +8,7 @@ arrives. Interrupt and Skip act on this browser tab's own job, not on whoever ru
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import gradio as gr
@@ -101,12 +101,16 @@ def reuse_seed(result: GenerationResult | None, selected: int | None, subseed: b
     return seeds[min(index, len(seeds) - 1)]
 
 
-def _wire_generation(runtime: Any, row: PromptRow, fields: dict[str, Any], panel: OutputPanel) -> None:
+def wire_generation(runtime: Any, row: PromptRow, fields: dict[str, Any], panel: OutputPanel,
+                    generate: Callable[..., Iterator[dict[Any, Any]]], tab: str = TAB) -> None:
+    """Generate, Interrupt and Skip of a tab whose `generate(task_id, **fields)` streams panel updates
+    (img2img wires its own generate the same way). The task id is made in the browser's session
+    first, so Interrupt and Skip reach this tab's job even while it still waits in the queue."""
     task = gr.State(None)
     outputs = [panel.progress, panel.preview, panel.gallery, panel.html_info, panel.html_log, panel.result,
                panel.selected, panel.download]
-    row.generate.click(lambda: new_task_id(TAB), outputs=task, queue=False, show_progress="hidden").then(
-        make_generate(runtime, panel), inputs_kwargs={"task_id": task, **fields}, outputs=outputs,
+    row.generate.click(lambda: new_task_id(tab), outputs=task, queue=False, show_progress="hidden").then(
+        generate, inputs_kwargs={"task_id": task, **fields}, outputs=outputs,
         show_progress="hidden", concurrency_limit=None, api_visibility="private")
     row.interrupt.click(lambda t: interrupt_job(runtime, t), inputs=task, queue=False, show_progress="hidden")
     row.skip.click(lambda t: skip_image(runtime, t), inputs=task, queue=False, show_progress="hidden")
@@ -138,7 +142,7 @@ def build_tab(ui: UiBuild) -> None:
               **params.fields}
     ui.paste_targets[TAB] = {**fields, "variation_accordion": params.variation_accordion}
     ui.paste_logs[TAB] = panel.html_log
-    _wire_generation(ui.runtime, row, fields, panel)
+    wire_generation(ui.runtime, row, fields, panel, make_generate(ui.runtime, panel))
     _wire_seeds(params, fields, panel)
     wire_prompt_tools(ui.runtime, row, panel.html_log, fields["steps"])
     wire_paste_button(ui, row.paste, row.prompt, TAB, panel.html_log)

@@ -3,6 +3,8 @@
 Gradio hands widget values over as loosely typed numbers (sliders give floats, an emptied
 number box gives None). Converting them here, by field name, keeps the UI handler free of
 positional argument lists and gives every bad value a message that names the widget.
+The conversions and the fields both tabs share (`shared_request_fields`) serve img2img's form too,
+so the same widget gives the same request field and the same message in either tab.
 """
 
 from __future__ import annotations
@@ -93,26 +95,40 @@ def parse_override_entries(entries: Iterable[str], option_keys: Mapping[str, str
     return result
 
 
-def to_request(form: Txt2ImgForm, *, option_keys: Mapping[str, str] | None = None,
-               coerce_settings: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None,
-               task_id: str | None = None) -> GenerationRequest:
-    """Build the typed request; `coerce_settings` is `SettingsStore.validate` (types the overrides)."""
-    overrides: Mapping[str, Any] = parse_override_entries(form.override_settings, option_keys or {})
+def typed_overrides(entries: Iterable[str], option_keys: Mapping[str, str] | None,
+                    coerce_settings: Callable[[Mapping[str, Any]], dict[str, Any]] | None) -> Mapping[str, Any]:
+    """The "Override settings" entries as option values; `coerce_settings` (`SettingsStore.validate`)
+    types them, so a bad value is refused here with the setting named rather than deep in a job."""
+    overrides: Mapping[str, Any] = parse_override_entries(entries, option_keys or {})
     if coerce_settings is not None and overrides:
         try:
             overrides = coerce_settings(overrides)
         except ValueError as e:
             raise InvalidRequestError(f"override settings: {e}") from e
+    return overrides
+
+
+def shared_request_fields(form: Any, size: tuple[int, int] | None = None) -> dict[str, Any]:
+    """The request fields txt2img and img2img fill from the same widgets, converted in widget order
+    (so the first bad value is the one reported). `size` replaces the Width/Height sliders when the
+    caller worked it out itself (img2img's "Resize by")."""
+    head = {"prompt": form.prompt or "", "negative_prompt": form.negative_prompt or "",
+            "styles": tuple(form.styles or ()), "sampler_name": form.sampler_name,
+            "scheduler": form.scheduler or "Automatic", "steps": as_int("steps", form.steps)}
+    width, height = size or (as_int("width", form.width), as_int("height", form.height))
+    return {**head, "width": width, "height": height, "n_iter": as_int("batch_count", form.batch_count),
+            "batch_size": as_int("batch_size", form.batch_size), "cfg_scale": as_float("cfg_scale", form.cfg_scale),
+            "seed": as_int("seed", form.seed), "subseed": as_int("subseed", form.subseed),
+            "subseed_strength": as_float("subseed_strength", form.subseed_strength),
+            "seed_resize_from_w": as_int("seed_resize_from_w", form.seed_resize_from_w),
+            "seed_resize_from_h": as_int("seed_resize_from_h", form.seed_resize_from_h)}
+
+
+def to_request(form: Txt2ImgForm, *, option_keys: Mapping[str, str] | None = None,
+               coerce_settings: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None,
+               task_id: str | None = None) -> GenerationRequest:
+    """Build the typed request; `coerce_settings` is `SettingsStore.validate` (types the overrides)."""
+    overrides = typed_overrides(form.override_settings, option_keys, coerce_settings)
     script = form.script_name if form.script_name and form.script_name != NO_SCRIPT else None
-    return GenerationRequest(
-        mode="txt2img", prompt=form.prompt or "", negative_prompt=form.negative_prompt or "",
-        styles=tuple(form.styles or ()), sampler_name=form.sampler_name,
-        scheduler=form.scheduler or "Automatic", steps=as_int("steps", form.steps),
-        width=as_int("width", form.width), height=as_int("height", form.height),
-        n_iter=as_int("batch_count", form.batch_count), batch_size=as_int("batch_size", form.batch_size),
-        cfg_scale=as_float("cfg_scale", form.cfg_scale), seed=as_int("seed", form.seed),
-        subseed=as_int("subseed", form.subseed),
-        subseed_strength=as_float("subseed_strength", form.subseed_strength),
-        seed_resize_from_w=as_int("seed_resize_from_w", form.seed_resize_from_w),
-        seed_resize_from_h=as_int("seed_resize_from_h", form.seed_resize_from_h),
-        tiling=bool(form.tiling), override_settings=overrides, script_name=script, task_id=task_id)
+    return GenerationRequest(mode="txt2img", **shared_request_fields(form), tiling=bool(form.tiling),
+                             override_settings=overrides, script_name=script, task_id=task_id)

@@ -141,7 +141,7 @@ def test_a_waiting_request_shows_its_place_in_the_shared_queue(page: Any, app_se
 
 def test_interrupt_stops_the_job_and_keeps_finished_images(page: Any) -> None:
     page.fill("#txt2img_prompt textarea", "interrupt me")
-    set_number(page, "txt2img_steps", 20)
+    set_number(page, "txt2img_steps", 150)  # long enough per image to see batch 2 and its preview
     set_number(page, "txt2img_batch_count", 3)
     page.click("#txt2img_generate")
     page.wait_for_function("document.querySelector('#txt2img_progress').innerText.includes('Batch 2/3')",
@@ -156,7 +156,7 @@ def test_interrupt_stops_the_job_and_keeps_finished_images(page: Any) -> None:
     set_number(page, "txt2img_steps", 2)
     set_number(page, "txt2img_batch_count", 1)
     assert 1 <= shown < 3, "finished images stay, unfinished ones never appear"
-    assert info.startswith("interrupt me") and "Steps: 20" in info
+    assert info.startswith("interrupt me") and "Steps: 150" in info
 
 
 def _png_with_infotext(path: Path, text: str) -> Path:

@@ -1,0 +1,190 @@
+"""The img2img parameter column under the input sub-tabs, laid out as A1111's: resize mode, the
+inpaint options (shown only for the mask sub-tabs and Batch), sampler and schedule, size ("Resize
+to" / "Resize by") and batch, CFG, denoising strength, seed, overrides and the script.
+
+Each widget's default comes from ui-config.json under A1111's key (`img2img/Sampling steps/value`),
+and widgets are returned by the `Img2ImgForm` field they fill.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from modules.engine.request import INPAINTING_FILL, RESIZE_MODES
+from modules.scripts.outpainting import DIRECTIONS, OutpaintArgs
+from modules.scripts.outpainting import TITLE as OUTPAINT_TITLE
+from modules.ui.build_context import UiBuild
+from modules.ui.img2img_form import INPAINT_AREAS, MASK_MODES, SCRIPTS
+from modules.ui.tool_button import tool_button
+from modules.ui.txt2img_form import NO_SCRIPT
+
+TAB = "img2img"
+
+
+@dataclass
+class Img2ImgParams:
+    """The column's widgets by form field, plus what the tab wires events to."""
+
+    fields: dict[str, Any]
+    inpaint_group: Any
+    swap_size: Any
+    random_seed: Any
+    reuse_seed: Any
+
+
+def _slider(ui: UiBuild, label: str, elem: str, value: float, lo: float, hi: float, step: float) -> Any:
+    key = f"{TAB}/{label}"
+    widget = gr.Slider(label=label, elem_id=f"{TAB}_{elem}", **ui.ui_config.slider(key, value, lo, hi, step))
+    return ui.track(f"{key}/value", widget)
+
+
+def _radio(ui: UiBuild, label: str, elem: str, choices: tuple[str, ...], value: str) -> Any:
+    key = f"{TAB}/{label}/value"
+    widget = gr.Radio(
+        label=label,
+        choices=list(choices),
+        value=ui.ui_config.value(key, value, list(choices)),
+        elem_id=f"{TAB}_{elem}",
+    )
+    return ui.track(key, widget)
+
+
+def _sampler_rows(ui: UiBuild) -> dict[str, Any]:
+    runtime = ui.runtime
+    samplers = [s.name for s in runtime.samplers.list(hidden=runtime.settings.get("hide_samplers") or [])]
+    schedulers = [s.label for s in runtime.samplers.schedulers()]
+    cfg = ui.ui_config
+    with gr.Row(elem_id=f"{TAB}_sampler_row"):
+        sampler = gr.Dropdown(
+            choices=samplers,
+            label="Sampling method",
+            elem_id=f"{TAB}_sampling",
+            value=cfg.value(f"{TAB}/Sampling method/value", samplers[0], samplers),
+        )
+        scheduler = gr.Dropdown(
+            choices=schedulers,
+            label="Schedule type",
+            elem_id=f"{TAB}_scheduler",
+            value=cfg.value(f"{TAB}/Schedule type/value", schedulers[0], schedulers),
+        )
+    ui.track(f"{TAB}/Sampling method/value", sampler)
+    ui.track(f"{TAB}/Schedule type/value", scheduler)
+    return {
+        "sampler_name": sampler,
+        "scheduler": scheduler,
+        "steps": _slider(ui, "Sampling steps", "steps", 20, 1, 150, 1),
+    }
+
+
+def _size_rows(ui: UiBuild) -> tuple[dict[str, Any], Any]:
+    f: dict[str, Any] = {"size_tab": gr.State("Resize to")}
+    with gr.Tabs(elem_id=f"{TAB}_tabs_resize"):
+        with gr.Tab("Resize to", elem_id=f"{TAB}_tab_resize_to") as to_tab:
+            with gr.Row():
+                with gr.Column(scale=4):
+                    f["width"] = _slider(ui, "Width", "width", 512, 64, 2048, 8)
+                    f["height"] = _slider(ui, "Height", "height", 512, 64, 2048, 8)
+                swap = tool_button("⇅", f"{TAB}_res_switch_btn", scale=0)
+        with gr.Tab("Resize by", elem_id=f"{TAB}_tab_resize_by") as by_tab:
+            f["scale_by"] = _slider(ui, "Scale", "scale", 1.0, 0.05, 4.0, 0.05)
+    to_tab.select(lambda: "Resize to", outputs=f["size_tab"], queue=False, show_progress="hidden")
+    by_tab.select(lambda: "Resize by", outputs=f["size_tab"], queue=False, show_progress="hidden")
+    with gr.Row():
+        f["batch_count"] = _slider(ui, "Batch count", "batch_count", 1, 1, 100, 1)
+        f["batch_size"] = _slider(ui, "Batch size", "batch_size", 1, 1, 8, 1)
+    return f, swap
+
+
+def _inpaint_options(ui: UiBuild) -> tuple[dict[str, Any], Any]:
+    with gr.Group(visible=False, elem_id=f"{TAB}_inpaint_controls") as group:
+        f = {
+            "mask_blur": _slider(ui, "Mask blur", "mask_blur", 4, 0, 64, 1),
+            "mask_mode": _radio(ui, "Mask mode", "mask_mode", MASK_MODES, MASK_MODES[0]),
+            "inpainting_fill": _radio(ui, "Masked content", "inpainting_fill", INPAINTING_FILL, "original"),
+            "inpaint_full_res": _radio(
+                ui, "Inpaint area", "inpaint_full_res", INPAINT_AREAS, INPAINT_AREAS[0]
+            ),
+            "inpaint_full_res_padding": _slider(
+                ui, "Only masked padding, pixels", "inpaint_full_res_padding", 32, 0, 256, 4
+            ),
+        }
+    return f, group
+
+
+def _seed_rows(ui: UiBuild) -> tuple[dict[str, Any], Any, Any]:
+    with gr.Row(elem_id=f"{TAB}_seed_row", equal_height=True):
+        seed = gr.Number(
+            value=ui.ui_config.value(f"{TAB}/Seed/value", -1),
+            label="Seed",
+            precision=0,
+            elem_id=f"{TAB}_seed",
+            scale=4,
+        )
+        random = tool_button("🎲️", f"{TAB}_random_seed", scale=0)
+        reuse = tool_button("♻️", f"{TAB}_reuse_seed", scale=0)
+    with gr.Accordion("Variation seed", open=False, elem_id=f"{TAB}_seed_extras"):
+        f = {
+            "seed": ui.track(f"{TAB}/Seed/value", seed),
+            "subseed": gr.Number(value=-1, label="Variation seed", precision=0, elem_id=f"{TAB}_subseed"),
+            "subseed_strength": _slider(ui, "Variation strength", "subseed_strength", 0.0, 0.0, 1.0, 0.01),
+            "seed_resize_from_w": _slider(ui, "Resize seed from width", "seed_resize_from_w", 0, 0, 2048, 8),
+            "seed_resize_from_h": _slider(ui, "Resize seed from height", "seed_resize_from_h", 0, 0, 2048, 8),
+        }
+    return f, random, reuse
+
+
+def _script_rows(ui: UiBuild) -> dict[str, Any]:
+    default = OutpaintArgs()
+    f = {
+        "override_settings": gr.Dropdown(
+            choices=[],
+            value=[],
+            multiselect=True,
+            label="Override settings",
+            visible=False,
+            elem_id=f"{TAB}_override_settings",
+            allow_custom_value=True,
+        ),
+        "script_name": gr.Dropdown(
+            choices=list(SCRIPTS), value=NO_SCRIPT, label="Script", elem_id="img2img_script_list"
+        ),
+    }
+    with gr.Group(visible=False, elem_id="script_img2img_outpainting_mk2") as outpaint:
+        f["outpaint_pixels"] = gr.Slider(8, 256, value=default.pixels, step=8, label="Pixels to expand")
+        f["outpaint_mask_blur"] = gr.Slider(0, 64, value=default.mask_blur, step=1, label="Mask blur")
+        f["outpaint_directions"] = gr.CheckboxGroup(
+            list(DIRECTIONS), value=list(DIRECTIONS), label="Outpainting direction"
+        )
+        f["outpaint_noise_q"] = gr.Slider(
+            0.0, 4.0, value=default.noise_q, step=0.01, label="Fall-off exponent (lower=higher detail)"
+        )
+        f["outpaint_color_variation"] = gr.Slider(
+            0.0, 1.0, value=default.color_variation, step=0.01, label="Color variation"
+        )
+    f["script_name"].change(
+        lambda name: gr.update(visible=name == OUTPAINT_TITLE),
+        inputs=f["script_name"],
+        outputs=outpaint,
+        queue=False,
+        show_progress="hidden",
+    )
+    return f
+
+
+def build_params_column(ui: UiBuild) -> Img2ImgParams:
+    """The column below the input sub-tabs, top to bottom as in A1111."""
+    fields = {"resize_mode": _radio(ui, "Resize mode", "resize_mode", RESIZE_MODES, RESIZE_MODES[0])}
+    inpaint, inpaint_group = _inpaint_options(ui)
+    fields.update(inpaint)
+    fields.update(_sampler_rows(ui))
+    size, swap = _size_rows(ui)
+    fields.update(size)
+    fields["cfg_scale"] = _slider(ui, "CFG Scale", "cfg_scale", 7.0, 1.0, 30.0, 0.5)
+    fields["denoising_strength"] = _slider(ui, "Denoising strength", "denoising_strength", 0.75, 0.0, 1.0, 0.01)
+    seeds, random, reuse = _seed_rows(ui)
+    fields.update(seeds)
+    fields.update(_script_rows(ui))
+    return Img2ImgParams(fields, inpaint_group, swap, random, reuse)
