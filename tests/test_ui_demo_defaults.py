@@ -38,8 +38,11 @@ def test_demo_model_sets_transient_defaults(tmp_path: Path, tiny_sd1: Path) -> N
     blocks = create_blocks(runtime)
     assert _value(blocks, "txt2img_width") == 96 and _value(blocks, "txt2img_height") == 64
     assert _value(blocks, "txt2img_steps") == 12 and _value(blocks, "txt2img_cfg_scale") == 4.5
+    # No "prompt" in that json: the fallback caption, so the first Generate draws a demo picture.
+    assert _value(blocks, "txt2img_prompt") == _value(blocks, "img2img_prompt") == "a red circle on a blue background"
+    assert "7/75" in _value(blocks, "txt2img_prompt_token_counter")
     saved = json.loads((tmp_path / "data" / "ui-config.json").read_text())
-    assert "txt2img/Width/value" not in saved
+    assert "txt2img/Width/value" not in saved and "txt2img/Prompt/value" not in saved
 
 
 def test_without_the_demo_the_a1111_defaults_stay(tmp_path: Path) -> None:
@@ -47,3 +50,4 @@ def test_without_the_demo_the_a1111_defaults_stay(tmp_path: Path) -> None:
 
     blocks = create_blocks(_runtime(tmp_path, None))
     assert _value(blocks, "txt2img_width") == 512 and _value(blocks, "txt2img_steps") == 20
+    assert _value(blocks, "txt2img_prompt") == ""

@@ -68,7 +68,7 @@ def demo_model_defaults(runtime: Any) -> dict[str, Any]:
         return {}
     rec = recommended_settings(info.filename)
     labels = {"width": "Width", "height": "Height", "steps": "Sampling steps", "cfg_scale": "CFG Scale",
-              "sampler_name": "Sampling method"}
+              "sampler_name": "Sampling method", "prompt": "Prompt"}
     return {f"{tab}/{labels[k]}/value": v for tab in ("txt2img", "img2img") for k, v in rec.items() if k in labels}
 
 

@@ -16,7 +16,7 @@ import gradio as gr
 from modules.ui.build_context import UiBuild
 from modules.ui.styles_actions import style_names
 from modules.ui.styles_editor import StylesEditor, build_styles_editor
-from modules.ui.token_counter import counter_text
+from modules.ui.token_counter import counter_text, token_counter_html
 from modules.ui.tool_button import tool_button
 
 PROMPT_PLACEHOLDER = "Prompt\n(Press Ctrl+Enter to generate, Alt+Enter to skip, Esc to interrupt)"
@@ -39,12 +39,16 @@ class PromptRow:
     styles_editor: StylesEditor
 
 
-def _prompt_box(tab: str, name: str, label: str, placeholder: str) -> tuple[Any, Any]:
+def _prompt_box(ui: UiBuild, tab: str, name: str, label: str, placeholder: str) -> tuple[Any, Any]:
+    """The box starts at ui-config's `{tab}/{label}/value` (A1111's key; "" by default)."""
+    key = f"{tab}/{label}/value"
     with gr.Column(elem_classes=["sdui-prompt-box"]):
-        box = gr.Textbox(label=label, show_label=False, lines=3, max_lines=20, placeholder=placeholder,
-                         elem_id=f"{tab}_{name}", elem_classes=["prompt"])
-        counter = gr.HTML(counter_text(0, 75), elem_id=f"{tab}_{name}_token_counter",
-                          elem_classes=["token-counter"])
+        box = ui.track(key, gr.Textbox(value=ui.ui_config.value(key, ""), label=label, show_label=False, lines=3,
+                                       max_lines=20, placeholder=placeholder, elem_id=f"{tab}_{name}",
+                                       elem_classes=["prompt"]))
+        start = box.value or ""
+        count = token_counter_html(ui.runtime, start, is_positive=name == "prompt") if start else counter_text(0, 75)
+        counter = gr.HTML(count, elem_id=f"{tab}_{name}_token_counter", elem_classes=["token-counter"])
     return box, counter
 
 
@@ -59,8 +63,8 @@ def _buttons(tab: str) -> tuple[Any, Any, Any]:
 def build_prompt_row(ui: UiBuild, tab: str) -> PromptRow:
     with gr.Row(elem_id=f"{tab}_toprow", equal_height=False):
         with gr.Column(scale=6, elem_id=f"{tab}_prompt_container"):
-            prompt, prompt_counter = _prompt_box(tab, "prompt", "Prompt", PROMPT_PLACEHOLDER)
-            negative, negative_counter = _prompt_box(tab, "neg_prompt", "Negative prompt",
+            prompt, prompt_counter = _prompt_box(ui, tab, "prompt", "Prompt", PROMPT_PLACEHOLDER)
+            negative, negative_counter = _prompt_box(ui, tab, "neg_prompt", "Negative prompt",
                                                      NEGATIVE_PLACEHOLDER)
         with gr.Column(scale=2, min_width=240, elem_id=f"{tab}_actions_column"):
             generate, interrupt, skip = _buttons(tab)
