@@ -12,13 +12,16 @@ from modules.training import train_demo
 
 
 def _same_checkpoint(a, b) -> bool:
-    """Same tensors and metadata (safetensors writes its metadata map in no fixed order)."""
+    """Byte-identical files (the export canonicalises the header, so the sha256 - A1111's model
+    hash - repeats too), checked tensor by tensor as well for a readable failure."""
     from safetensors import safe_open
 
     with safe_open(str(a), "pt") as fa, safe_open(str(b), "pt") as fb:
         if fa.metadata() != fb.metadata() or set(fa.keys()) != set(fb.keys()):
             return False
-        return all(torch.equal(fa.get_tensor(k), fb.get_tensor(k)) for k in fa.keys())
+        if not all(torch.equal(fa.get_tensor(k), fb.get_tensor(k)) for k in fa.keys()):
+            return False
+    return a.read_bytes() == b.read_bytes()
 
 
 def _args(unet_steps: int = 2) -> list[str]:
