@@ -70,10 +70,13 @@ def test_prompt_set_accuracy(runtime) -> None:
 
 def test_infotext_names_the_demo_model(runtime) -> None:
     result = runtime.run(GenerationRequest(prompt=PROMPTS[0], seed=1, **BASE), timeout=300)
+    import hashlib
+
     info = runtime.checkpoint_for(None)
     assert f"Model: {info.filename.stem}" in result.infotexts[0]
-    if info.hash_short:
-        assert f"Model hash: {info.hash_short}" in result.infotexts[0]
+    short = hashlib.sha256(DEMO_MODEL_FILE.read_bytes()).hexdigest()[:10]  # A1111's model hash
+    assert f"Model hash: {short}" in result.infotexts[0]
+    assert judge_image(result.images[0]).background == "blue"  # the prompt asked for a blue background
 
 
 def _world_image() -> Image.Image:

@@ -57,8 +57,9 @@ class LiveServer:
         self.runtime.shutdown()
 
 
-def start_live_server(data_dir: Path, checkpoint: Path, extra_args: list[str] | None = None) -> LiveServer:
-    """build_runtime(parse_args([...])) + create_app + uvicorn, exactly as launch.py wires them."""
+def start_live_server(data_dir: Path, checkpoint: Path | None, extra_args: list[str] | None = None) -> LiveServer:
+    """build_runtime(parse_args([...])) + create_app + uvicorn, exactly as launch.py wires them.
+    `checkpoint` None: no --ckpt and the shipped demo model, as on a fresh install."""
     import uvicorn
 
     from modules.cmd_args import parse_args
@@ -67,8 +68,9 @@ def start_live_server(data_dir: Path, checkpoint: Path, extra_args: list[str] | 
 
     started = time.perf_counter()
     port = free_port()
-    args = parse_args(["--data-dir", str(data_dir), "--ckpt", str(checkpoint), "--no-demo-model",
-                       "--port", str(port), *(extra_args or [])], environ={})
+    model_args = ["--ckpt", str(checkpoint), "--no-demo-model"] if checkpoint is not None else []
+    args = parse_args(["--data-dir", str(data_dir), *model_args, "--port", str(port), *(extra_args or [])],
+                      environ={})
     runtime = build_runtime(args)
     app = create_app(runtime)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
