@@ -118,6 +118,14 @@ def server_factory(tiny_sd1: Path) -> Iterator[Callable[..., LiveServer]]:
         server.stop()
 
 
+@pytest.fixture(scope="module")
+def page(app_server: LiveServer, chromium_browser: Any) -> Iterator[Any]:
+    """One page shared by a test module, on that module's own `app_server` fixture."""
+    page = open_app(chromium_browser, app_server.url)
+    yield page
+    page.context.close()
+
+
 def screenshot(page: Any, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"

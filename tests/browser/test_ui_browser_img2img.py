@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.browser.conftest import LiveServer, open_app, screenshot, start_live_server, write_json
+from tests.browser.conftest import screenshot, start_live_server, write_json
 
 pytestmark = pytest.mark.browser
 TIMEOUT_MS = 120_000
@@ -24,13 +24,6 @@ def app_server(tiny_sd1: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
     server = start_live_server(data, tiny_sd1)
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def page(app_server: LiveServer, chromium_browser: Any) -> Any:
-    page = open_app(chromium_browser, app_server.url)
-    yield page
-    page.context.close()
 
 
 def test_inpaint_upload_returns_an_image_with_inpaint_infotext(page: Any, tmp_path: Path) -> None:

@@ -46,13 +46,6 @@ def app_server(tiny_sd1: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
     server.stop()
 
 
-@pytest.fixture(scope="module")
-def page(app_server: LiveServer, chromium_browser: Any) -> Any:
-    page = open_app(chromium_browser, app_server.url)
-    yield page
-    page.context.close()
-
-
 def set_number(page: Any, elem_id: str, value: float) -> None:
     page.fill(f"#{elem_id} input[type=number]", str(value))
     page.keyboard.press("Enter")
