@@ -89,15 +89,17 @@ def make_generate(runtime: Any, panel: OutputPanel) -> Callable[..., Iterator[di
     return generate
 
 
-def _wire_params(params: Img2ImgParams, fields: dict[str, Any], panel: OutputPanel, input_tab: Any) -> None:
-    """The inpaint options follow the sub-tab; the seed and size buttons act on their fields."""
-    input_tab.change(
-        lambda t: gr.update(visible=t in MASK_TABS or t == "Batch"),
-        inputs=input_tab,
-        outputs=params.inpaint_group,
-        queue=False,
-        show_progress="hidden",
-    )
+def _wire_sub_tabs(inputs: Img2ImgInputs, params: Img2ImgParams) -> None:
+    """Selecting a sub-tab stores its name and shows the inpaint options exactly on the three inpaint
+    sub-tabs, in one event: a `gr.State.change` chained to it does not fire reliably, which left the
+    options hidden (or shown on the wrong sub-tab) depending on the order of clicks."""
+    for name, tab in inputs.sub_tabs.items():
+        tab.select(lambda _n=name: (_n, gr.update(visible=_n in MASK_TABS)),
+                   outputs=[inputs.input_tab, params.inpaint_group], queue=False, show_progress="hidden")
+
+
+def _wire_params(params: Img2ImgParams, fields: dict[str, Any], panel: OutputPanel) -> None:
+    """The seed and size buttons act on their fields."""
     params.random_seed.click(lambda: -1, outputs=fields["seed"], queue=False, show_progress="hidden")
     for button in (params.reuse_seed, panel.reuse_seed):
         button.click(
@@ -116,16 +118,17 @@ def _wire_params(params: Img2ImgParams, fields: dict[str, Any], panel: OutputPan
     )
 
 
-def _register_targets(ui: UiBuild, fields: dict[str, Any], inputs: Img2ImgInputs, panel: OutputPanel) -> None:
+def _register_targets(ui: UiBuild, fields: dict[str, Any], inputs: Img2ImgInputs, panel: OutputPanel,
+                      inpaint_controls: Any) -> None:
     """Where pasted infotexts and "Send to img2img/inpaint" land in this tab."""
     from modules.ui.send_to import SendTarget
 
     ui.paste_targets[TAB] = {k: v for k, v in fields.items() if k in PASTE_FIELDS}
     ui.paste_logs[TAB] = panel.html_log
     ui.send_targets["img2img"] = SendTarget(fields["init_img"], inputs.mode_tabs, "img2img_img2img_tab",
-                                            inputs.input_tab, "img2img")
+                                            inputs.input_tab, "img2img", inpaint_controls)
     ui.send_targets["inpaint"] = SendTarget(fields["init_img_with_mask"], inputs.mode_tabs, "img2img_inpaint_tab",
-                                            inputs.input_tab, "Inpaint")
+                                            inputs.input_tab, "Inpaint", inpaint_controls)
 
 
 def build_img2img_tab(ui: UiBuild) -> None:
@@ -139,9 +142,10 @@ def build_img2img_tab(ui: UiBuild) -> None:
             panel = build_output_panel(ui, TAB)
     fields = {**inputs.fields, **params.fields,
               "prompt": row.prompt, "negative_prompt": row.negative_prompt, "styles": row.styles}
-    _register_targets(ui, fields, inputs, panel)
+    _register_targets(ui, fields, inputs, panel, params.inpaint_group)
     runtime = ui.runtime
     wire_generation(runtime, row, fields, panel, make_generate(runtime, panel), TAB)
-    _wire_params(params, fields, panel, inputs.input_tab)
+    _wire_sub_tabs(inputs, params)
+    _wire_params(params, fields, panel)
     wire_prompt_tools(runtime, row, panel.html_log, fields["steps"])
     wire_paste_button(ui, row.paste, row.prompt, TAB, panel.html_log)
