@@ -61,6 +61,27 @@ function sduiSetTooltips() {
     }
 }
 
+// While a tab's job waits or runs, its Interrupt and Skip replace Generate (as in A1111); a
+// Ctrl+Enter is ignored meanwhile (javascript/hotkeys.js), as the hidden button could not be clicked.
+function sduiJobStarted(tab) {
+    const box = sduiRoot().querySelector("#" + tab + "_generate_box");
+    if (box) {
+        box.classList.add("sdui-busy");
+    }
+}
+
+function sduiJobEnded(tab) {
+    const box = sduiRoot().querySelector("#" + tab + "_generate_box");
+    if (box) {
+        box.classList.remove("sdui-busy");
+    }
+}
+
+function sduiJobRunning(tab) {
+    const box = sduiRoot().querySelector("#" + tab + "_generate_box");
+    return !!box && box.classList.contains("sdui-busy");
+}
+
 window.sduiOnLoad = function () {
     const options = window.sduiOptions || {};
     sduiApplyTheme(options.theme);

@@ -21,7 +21,7 @@ from modules.ui.build_context import UiBuild
 from modules.ui.generation_runner import RunUpdate, describe_error, follow_job, poll_interval
 from modules.ui.output_panel import OutputPanel, build_output_panel, infotext_html, selected_infotext
 from modules.ui.paste_wiring import wire_paste_button
-from modules.ui.progress_view import error_html, notice_html
+from modules.ui.progress_view import error_html, notice_html, preview_html
 from modules.ui.prompt_row import PromptRow, build_prompt_row
 from modules.ui.prompt_wiring import wire_prompt_tools
 from modules.ui.txt2img_form import Txt2ImgForm, to_request
@@ -39,7 +39,7 @@ def submit_form(runtime: Any, form: Txt2ImgForm, task_id: str) -> Any:
 
 
 def final_outputs(runtime: Any, panel: OutputPanel, update: RunUpdate, elapsed: float) -> dict[Any, Any]:
-    done = {panel.progress: "", panel.preview: gr.update(value=None, visible=False)}
+    done = {panel.progress: "", panel.preview: ""}
     if update.error is not None:
         return {**done, panel.html_log: error_html(update.error)}
     result: GenerationResult = update.result  # type: ignore[assignment]
@@ -56,7 +56,7 @@ def progress_outputs(runtime: Any, panel: OutputPanel, update: RunUpdate) -> dic
     show_bar = runtime.settings.get("show_progressbar", True)
     out: dict[Any, Any] = {panel.progress: update.progress if show_bar else ""}
     if update.preview is not None and runtime.settings.get("live_previews_enable", True):
-        out[panel.preview] = gr.update(value=update.preview, visible=True)
+        out[panel.preview] = preview_html(update.preview)
     return out
 
 
@@ -109,9 +109,13 @@ def wire_generation(runtime: Any, row: PromptRow, fields: dict[str, Any], panel:
     task = gr.State(None)
     outputs = [panel.progress, panel.preview, panel.gallery, panel.html_info, panel.html_log, panel.result,
                panel.selected, panel.download]
+    # While this tab's job waits or runs, Interrupt and Skip take Generate's place (A1111's swap), so a
+    # second click cannot be swallowed by gradio's one-run-per-trigger rule without a word.
+    row.generate.click(None, js=f"() => sduiJobStarted('{tab}')")
     row.generate.click(lambda: new_task_id(tab), outputs=task, queue=False, show_progress="hidden").then(
         generate, inputs_kwargs={"task_id": task, **fields}, outputs=outputs,
-        show_progress="hidden", concurrency_limit=None, api_visibility="private")
+        show_progress="hidden", concurrency_limit=None, api_visibility="private").then(
+        None, js=f"() => sduiJobEnded('{tab}')")
     row.interrupt.click(lambda t: interrupt_job(runtime, t), inputs=task, queue=False, show_progress="hidden")
     row.skip.click(lambda t: skip_image(runtime, t), inputs=task, queue=False, show_progress="hidden")
 

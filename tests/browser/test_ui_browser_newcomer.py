@@ -86,3 +86,53 @@ def test_inpaint_controls_follow_every_order_of_sub_tab_clicks(page: Any) -> Non
     expect_controls(page, True, "txt2img and back to Inpaint sketch")
     open_sub_tab(page, "img2img")
     expect_controls(page, False, "back to img2img")
+
+
+def box(page: Any, selector: str) -> dict[str, float]:
+    return page.evaluate("(s) => { const r = document.querySelector(s).getBoundingClientRect();"
+                         " return {x: r.x, y: r.y, width: r.width, height: r.height}; }", selector)
+
+
+def shown(page: Any, selector: str) -> bool:
+    return bool(page.evaluate("(s) => { const e = document.querySelector(s);"
+                              " return !!e && e.getClientRects().length > 0; }", selector))
+
+
+def set_slider(page: Any, elem_id: str, value: int) -> None:
+    number = page.locator(f"#{elem_id} input[type=number]")
+    number.fill(str(value))
+    number.press("Enter")
+
+
+def test_generate_becomes_interrupt_and_the_preview_fills_one_stable_area(page: Any) -> None:
+    page.get_by_role("tab", name="txt2img", exact=True).first.click()
+    assert shown(page, "#txt2img_generate")
+    assert not shown(page, "#txt2img_interrupt") and not shown(page, "#txt2img_skip"), "shown while idle"
+    set_slider(page, "txt2img_steps", 150)
+    set_slider(page, "txt2img_batch_count", 20)
+    area_before = box(page, "#txt2img_gallery_container")
+    page.click("#txt2img_generate")
+    # The second click cannot be lost: Generate makes way for Interrupt and Skip at once.
+    page.wait_for_function("() => !document.querySelector('#txt2img_generate').getClientRects().length",
+                           timeout=5_000)
+    assert shown(page, "#txt2img_interrupt") and shown(page, "#txt2img_skip")
+    page.wait_for_selector("#txt2img_preview img", timeout=TIMEOUT_MS)
+    natural = page.evaluate("document.querySelector('#txt2img_preview img').naturalWidth")
+    shown_box = box(page, "#txt2img_preview img")
+    area = box(page, "#txt2img_gallery_container")
+    screenshot(page, "ui-live-preview")
+    assert natural == 8, "a 64x64 picture's preview is decoded at 1/8 of its size"
+    assert shown_box["width"] >= 0.95 * area["width"] and shown_box["height"] >= 0.95 * area["height"]
+    assert area["height"] >= 400 and abs(area["y"] - area_before["y"]) < 1 and abs(area["height"] - area_before["height"]) < 1
+    page.wait_for_function("() => document.querySelector('#txt2img_progress').innerText.includes('Batch 2/')",
+                           timeout=TIMEOUT_MS)
+    page.click("#txt2img_interrupt")
+    page.wait_for_function("() => document.querySelector('#txt2img_generate').getClientRects().length > 0",
+                           timeout=TIMEOUT_MS)
+    page.wait_for_selector("#txt2img_gallery img", timeout=TIMEOUT_MS)
+    assert not shown(page, "#txt2img_interrupt") and not shown(page, "#txt2img_preview img")
+    area_after = box(page, "#txt2img_gallery_container")
+    assert abs(area_after["y"] - area_before["y"]) < 1 and abs(area_after["height"] - area_before["height"]) < 1
+    assert "Interrupted" in page.inner_text("#html_log_txt2img")
+    set_slider(page, "txt2img_steps", 2)
+    set_slider(page, "txt2img_batch_count", 1)
