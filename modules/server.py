@@ -60,8 +60,12 @@ def _add_cors(app: FastAPI, runtime: Runtime) -> None:
 def create_app(runtime: Runtime) -> FastAPI:
     """Build the ASGI app for the flags in `runtime.args`."""
     args = runtime.args
-    app = FastAPI(title="Stable Diffusion web UI API", version=runtime.version,
-                  root_path=args.subpath or "")
+    title = "Stable Diffusion web UI API"
+    app = FastAPI(title=title, version=runtime.version, root_path=args.subpath or "", docs_url=None,
+                  redoc_url=None)
+    from modules.api.docs_routes import register_docs_routes
+
+    register_docs_routes(app, title)  # offline copies of FastAPI's /docs and /redoc
     if not args.nowebui:
         from modules.ui.frontend_assets import FrontendAssetMiddleware
 

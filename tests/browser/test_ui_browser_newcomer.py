@@ -136,3 +136,33 @@ def test_generate_becomes_interrupt_and_the_preview_fills_one_stable_area(page: 
     assert "Interrupted" in page.inner_text("#html_log_txt2img")
     set_slider(page, "txt2img_steps", 2)
     set_slider(page, "txt2img_batch_count", 1)
+
+
+@pytest.mark.parametrize("path, route_shown", [
+    ("/docs", "#operations-sdapi-text2imgapi_sdapi_v1_txt2img_post, .opblock-summary-path[data-path='/sdapi/v1/txt2img']"),
+    ("/redoc", ":text('/sdapi/v1/txt2img')"),
+    ("/", "#txt2img_generate"),
+])
+def test_pages_render_with_every_outside_request_blocked(app_server: Any, chromium_browser: Any, path: str,
+                                                         route_shown: str) -> None:
+    context = chromium_browser.new_context(viewport={"width": 1200, "height": 900})
+    blocked: list[str] = []
+
+    def only_this_server(route: Any) -> None:
+        if route.request.url.startswith(app_server.url):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_this_server)
+    page = context.new_page()
+    try:
+        page.goto(app_server.url + path)
+        page.wait_for_selector(route_shown, state="attached", timeout=60_000)
+        page.wait_for_load_state("load")
+        page.wait_for_timeout(1_500)  # late requests (fonts, images) have their chance to be caught
+        screenshot(page, f"ui-offline-{path.strip('/') or 'root'}")
+    finally:
+        context.close()
+    assert blocked == [], f"{path} asked for outside resources: {blocked}"
