@@ -123,7 +123,8 @@ def test_generate_becomes_interrupt_and_the_preview_fills_one_stable_area(page: 
     screenshot(page, "ui-live-preview")
     assert natural == 8, "a 64x64 picture's preview is decoded at 1/8 of its size"
     assert shown_box["width"] >= 0.95 * area["width"] and shown_box["height"] >= 0.95 * area["height"]
-    assert area["height"] >= 400 and abs(area["y"] - area_before["y"]) < 1 and abs(area["height"] - area_before["height"]) < 1
+    assert area["height"] >= 400
+    assert abs(area["y"] - area_before["y"]) < 1 and abs(area["height"] - area_before["height"]) < 1
     page.wait_for_function("() => document.querySelector('#txt2img_progress').innerText.includes('Batch 2/')",
                            timeout=TIMEOUT_MS)
     page.click("#txt2img_interrupt")
@@ -139,7 +140,7 @@ def test_generate_becomes_interrupt_and_the_preview_fills_one_stable_area(page: 
 
 
 @pytest.mark.parametrize("path, route_shown", [
-    ("/docs", "#operations-sdapi-text2imgapi_sdapi_v1_txt2img_post, .opblock-summary-path[data-path='/sdapi/v1/txt2img']"),
+    ("/docs", ".opblock-summary-path[data-path='/sdapi/v1/txt2img']"),
     ("/redoc", ":text('/sdapi/v1/txt2img')"),
     ("/", "#txt2img_generate"),
 ])
