@@ -7,6 +7,7 @@ answered while a generation runs.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -37,7 +38,14 @@ def submit_prepared(runtime: Runtime, prepared: PreparedJob) -> Job:
 
 
 def build_response(runtime: Runtime, prepared: PreparedJob, result: GenerationResult) -> dict[str, Any]:
-    return generation_response(result, prepared.parameters, prepared.send_images, runtime.settings.snapshot())
+    """A1111's answer; `info` also carries `model_defaults` (the unsent fields the model's recommended
+    values filled, e.g. the demo model's 64x64 / 20 steps) when there were any."""
+    response = generation_response(result, prepared.parameters, prepared.send_images, runtime.settings.snapshot())
+    if prepared.model_defaults:
+        info = json.loads(response["info"])
+        info["model_defaults"] = dict(prepared.model_defaults)
+        response["info"] = json.dumps(info)
+    return response
 
 
 async def run_generation(runtime: Runtime, prepared: PreparedJob) -> dict[str, Any]:

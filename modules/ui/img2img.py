@@ -17,7 +17,7 @@ from typing import Any
 import gradio as gr
 
 from modules.engine.request import GenerationRequest, GenerationResult
-from modules.engine.validation import InvalidRequestError, validate_request
+from modules.engine.validation import InvalidRequestError, steps_bound, validate_request
 from modules.jobs.queue import QueueFullError, new_task_id
 from modules.settings.schema import infotext_to_option_keys
 from modules.ui.build_context import UiBuild
@@ -43,7 +43,7 @@ def _make_request_builder(runtime: Any, form: Img2ImgForm, task_id: str) -> Call
             task_id=task_id,
             **images,
         )
-        validate_request(req)
+        validate_request(req, max_steps=steps_bound(runtime.settings))
         return req
 
     return make

@@ -14,7 +14,7 @@ from typing import Any
 import gradio as gr
 
 from modules.engine.request import GenerationResult
-from modules.engine.validation import InvalidRequestError, validate_request
+from modules.engine.validation import InvalidRequestError, steps_bound, validate_request
 from modules.jobs.queue import QueueFullError, new_task_id
 from modules.settings.schema import infotext_to_option_keys
 from modules.ui.build_context import UiBuild
@@ -34,7 +34,7 @@ def submit_form(runtime: Any, form: Txt2ImgForm, task_id: str) -> Any:
     """Validate and queue; raises InvalidRequestError/QueueFullError with a user-facing message."""
     req = to_request(form, option_keys=infotext_to_option_keys(runtime.settings.schema),
                      coerce_settings=runtime.settings.validate, task_id=task_id)
-    validate_request(req)
+    validate_request(req, max_steps=steps_bound(runtime.settings))
     return runtime.submit(req)
 
 
