@@ -11,15 +11,17 @@ import argparse
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from modules.console_log import job_summary
 from modules.engine.context import APP_VERSION, EngineContext
 from modules.engine.request import GenerationRequest, GenerationResult
 from modules.hashing import HashCache
-from modules.jobs.progress import JobControl
+from modules.jobs.progress import JobControl, JobInterrupted
 from modules.jobs.queue import Job, JobQueue
 from modules.models.cache import ModelCache
 from modules.models.memory import MemoryPolicy
@@ -119,11 +121,26 @@ class Runtime:
             extras={"preview_matrix": preview_matrix(model)})
 
     def generate(self, req: GenerationRequest, control: JobControl) -> GenerationResult:
-        """Run one request inside the worker thread."""
+        """Run one request inside the worker thread; the console gets one line about it."""
+        ctx = self.engine_context(req)
+        started = time.perf_counter()
+        try:
+            result = self._run_engine(req, ctx, control)
+        except JobInterrupted:
+            log.info("%s %dx%d interrupted before its first image", req.mode, req.width, req.height)
+            raise
+        except Exception as e:
+            log.error("%s %dx%d failed after %.1f s: %s", req.mode, req.width, req.height,
+                      time.perf_counter() - started, e)
+            raise
+        log.info(job_summary(req, result, time.perf_counter() - started))
+        self._remember_params(result)
+        return result
+
+    def _run_engine(self, req: GenerationRequest, ctx: EngineContext, control: JobControl) -> GenerationResult:
         from modules.engine.generate import generate
         from modules.scripts import find_builtin_script, is_no_script
 
-        ctx = self.engine_context(req)
         if is_no_script(req.script_name):
             result = generate(req, ctx, control)
         else:
@@ -133,6 +150,10 @@ class Runtime:
 
                 raise InvalidRequestError(f"script {req.script_name!r} not found")
             result = runner(req, ctx, control)
+        return result
+
+    def _remember_params(self, result: GenerationResult) -> None:
+        """params.txt: the last infotext, read by the ↙️ button on an empty prompt."""
         if result.infotexts and not self.args.no_prompt_history:
             try:
                 from modules.settings.store import atomic_write_text
@@ -140,7 +161,6 @@ class Runtime:
                 atomic_write_text(self.paths.params_file, result.infotexts[result.index_of_first_image])
             except (OSError, IndexError):
                 log.warning("could not write %s", self.paths.params_file)
-        return result
 
     def submit(self, req: GenerationRequest) -> Job:
         return self.queue.submit(lambda control: self.generate(req, control), kind=req.mode, task_id=req.task_id)

@@ -6,12 +6,15 @@ are imported here lazily so `--nowebui` never pays for importing gradio.
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 import time
 from typing import Any
 
 from fastapi import FastAPI
 
+from modules.console_log import configure_console_logging
 from modules.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -86,6 +89,27 @@ def create_app(runtime: Runtime) -> FastAPI:
     return app
 
 
+class PortInUseError(SystemExit):
+    """The port is taken: the one message the console shows (exit status 1)."""
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """Bind before anything is announced, so a taken port gives one clear message and no
+    "Running on local URL" line for a server that never runs."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        in_use = e.errno == errno.EADDRINUSE
+        what = "is already in use (is another web UI running?)" if in_use else f"cannot be used ({e.strerror})"
+        raise PortInUseError(f"Port {port} on {host} {what}: stop the other program, or start with "
+                             f"--port {port + 1} (any free port)") from e
+    return sock
+
+
 def serve(runtime: Runtime) -> None:
     """Run uvicorn in the foreground until Ctrl+C or a server-stop request."""
     import uvicorn
@@ -93,13 +117,16 @@ def serve(runtime: Runtime) -> None:
     from modules.cmd_args import server_host
 
     args = runtime.args
-    app = create_app(runtime)
+    configure_console_logging(args.loglevel)
     host = server_host(args)
+    sock = bind_socket(host, args.port)
+    app = create_app(runtime)
     shown = "127.0.0.1" if host == "0.0.0.0" else host
     print(f"Running on local URL:  http://{shown}:{args.port}", flush=True)
     if args.autolaunch and not args.nowebui:
         import webbrowser
 
         webbrowser.open(f"http://{shown}:{args.port}")
-    uvicorn.run(app, host=host, port=args.port, timeout_keep_alive=args.timeout_keep_alive,
-                ssl_keyfile=args.tls_keyfile, ssl_certfile=args.tls_certfile, log_level="warning")
+    config = uvicorn.Config(app, host=host, port=args.port, timeout_keep_alive=args.timeout_keep_alive,
+                            ssl_keyfile=args.tls_keyfile, ssl_certfile=args.tls_certfile, log_level="warning")
+    uvicorn.Server(config).run(sockets=[sock])
