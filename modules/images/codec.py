@@ -124,6 +124,11 @@ def _b64_payload(s: str) -> bytes:
         raise ValueError(f"image is not valid base64 ({e}); send base64 of a PNG/JPEG/WebP file") from e
 
 
+def _plain(error: BaseException) -> str:
+    """An error's text without Python object reprs (`<_io.BytesIO object at 0x...>`)."""
+    return re.sub(r"\s*<[^<>]* object at 0x[0-9a-fA-F]+>", "", str(error)).strip() or type(error).__name__
+
+
 def decode_image_b64(s: str) -> Image.Image:
     """An image from raw base64 or a `data:image/...;base64,` URI; ValueError names the problem."""
     if not isinstance(s, str) or not s.strip():
@@ -132,7 +137,10 @@ def decode_image_b64(s: str) -> Image.Image:
     try:
         image = Image.open(io.BytesIO(data))
         image.load()
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError) as e:
-        raise ValueError(f"base64 data is not a readable image ({len(data)} bytes: {e}); "
+    except UnidentifiedImageError as e:  # its text is "cannot identify image file <_io.BytesIO object at 0x...>"
+        raise ValueError(f"base64 data is not an image ({len(data)} bytes in no known image format); "
+                         "send a PNG, JPEG or WebP file") from e
+    except (Image.DecompressionBombError, OSError, SyntaxError) as e:
+        raise ValueError(f"base64 data is not a readable image ({len(data)} bytes: {_plain(e)}); "
                          "send a PNG, JPEG or WebP file") from e
     return image

@@ -16,8 +16,8 @@ from modules.ui.build_context import UiBuild
 from modules.ui.tool_button import tool_button
 from modules.ui.txt2img_form import NO_SCRIPT
 
-HIRES_NOTE = ("Hires. fix is not available in this version yet: it arrives with the hires issue. "
-              "Generate at the size you want for now.")
+HIRES_NOTE = ("Hires. fix (drawing small, then upscaling and redrawing the details) is not available in this "
+              "version. Generate at the size you want instead.")
 
 
 @dataclass
