@@ -12,15 +12,14 @@ from PIL import Image
 def test_png_info_says_not_an_image_for_a_text_file_named_png(tmp_path: Path) -> None:
     from gradio.data_classes import ImageData
 
-    from modules.ui.image_file_input import ImageFileInput
+    from modules.ui.image_file_input import image_file_input
     from modules.ui.png_info import read_image
 
     fake = tmp_path / "holiday.png"
     fake.write_text("this is a text file, not a picture")
-    widget = ImageFileInput(type="filepath", image_mode=None)
+    widget = image_file_input(image_mode=None)
     path = widget.preprocess(ImageData(path=str(fake), orig_name="holiday.png"))
     assert path is not None and Path(path).read_bytes() == fake.read_bytes()
-    assert widget.get_block_name() == "image"
     html, infotext, status = read_image(SimpleNamespace(), path)
     assert (html, infotext) == ("", "")
     assert "is not an image" in status and "PNG, JPEG or WebP" in status and "Unidentified" not in status
@@ -29,11 +28,11 @@ def test_png_info_says_not_an_image_for_a_text_file_named_png(tmp_path: Path) ->
 def test_png_info_reads_a_real_png_through_the_same_widget(tmp_path: Path) -> None:
     from gradio.data_classes import ImageData
 
-    from modules.ui.image_file_input import ImageFileInput
+    from modules.ui.image_file_input import image_file_input
 
     real = tmp_path / "real.png"
     Image.new("RGB", (8, 8), (200, 10, 10)).save(real)
-    path = ImageFileInput(type="filepath", image_mode=None).preprocess(ImageData(path=str(real)))
+    path = image_file_input(image_mode=None).preprocess(ImageData(path=str(real)))
     with Image.open(path) as image:
         assert image.size == (8, 8)
 

@@ -17,7 +17,7 @@ from PIL import Image, UnidentifiedImageError
 
 from modules.images.pnginfo import read_info_from_image
 from modules.ui.build_context import UiBuild
-from modules.ui.image_file_input import ImageFileInput
+from modules.ui.image_file_input import image_file_input
 from modules.ui.infotext_paste import checkpoint_mismatch
 from modules.ui.paste_actions import loaded_checkpoint_names, parse_for_paste
 from modules.ui.paste_wiring import paste_into
@@ -76,8 +76,8 @@ def build_tab(ui: UiBuild) -> None:
     runtime = ui.runtime
     with gr.Row(equal_height=False, elem_id="pnginfo_row"):
         with gr.Column(variant="panel"):
-            image = ImageFileInput(label="Source", sources=["upload", "clipboard"], type="filepath",
-                                   image_mode=None, elem_id="pnginfo_image", height=480)
+            image = image_file_input(label="Source", sources=["upload", "clipboard"], image_mode=None,
+                                     elem_id="pnginfo_image", height=480)
         with gr.Column(variant="panel"):
             info_html = gr.HTML(elem_id="pnginfo_html")
             infotext = gr.Textbox(visible=False, elem_id="pnginfo_generation_info")
