@@ -52,3 +52,37 @@ def test_not_available_reads_right_for_plural_feature_names() -> None:
     assert error.status_code == 501
     assert str(error) == ("Separate VAE files: not available in this version of the server; "
                           "the VAE built into each checkpoint is used")
+
+
+def test_sizes_not_a_multiple_of_8_are_rounded_down_and_said() -> None:
+    from modules.ui.txt2img_form import Txt2ImgForm, round_size_fields
+
+    form, notes = round_size_fields(Txt2ImgForm(width=100, height="64"))
+    assert (form.width, form.height) == (96, "64")
+    assert notes == ["Width 100 was rounded down to 96: sizes are multiples of 8."]
+    same, none = round_size_fields(Txt2ImgForm(width=512, height=768))
+    assert (same.width, same.height, none) == (512, 768, [])
+
+
+def test_inpainting_without_a_mask_says_so() -> None:
+    import pytest
+
+    from modules.engine.validation import InvalidRequestError
+    from modules.ui.img2img_form import Img2ImgForm, to_request
+
+    picture = Image.new("RGB", (64, 64), (0, 0, 200))
+    empty_layer = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    stroke = empty_layer.copy()
+    stroke.paste((255, 255, 255, 255), (10, 10, 30, 30))
+    editor = {"background": picture, "layers": [empty_layer], "composite": picture}
+    base = {"width": 64, "height": 64}
+    for form in (Img2ImgForm(input_tab="Inpaint", init_img_with_mask=editor, **base),
+                 Img2ImgForm(input_tab="Inpaint sketch", inpaint_color_sketch=editor, **base)):
+        with pytest.raises(InvalidRequestError, match="No mask was drawn: paint over"):
+            to_request(form)
+    with pytest.raises(InvalidRequestError, match="No mask was uploaded"):
+        to_request(Img2ImgForm(input_tab="Inpaint upload", init_img_inpaint=picture,
+                               init_mask_inpaint=Image.new("L", (64, 64), 0), **base))
+    drawn = {"background": picture, "layers": [stroke], "composite": picture}
+    req = to_request(Img2ImgForm(input_tab="Inpaint", init_img_with_mask=drawn, **base))
+    assert req.mask is not None and req.mask.getbbox() == (10, 10, 30, 30)

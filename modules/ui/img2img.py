@@ -28,10 +28,11 @@ from modules.ui.img2img_inputs import Img2ImgInputs, build_input_tabs
 from modules.ui.img2img_params import TAB, Img2ImgParams, build_params_column
 from modules.ui.output_panel import OutputPanel, build_output_panel
 from modules.ui.paste_wiring import wire_paste_button
-from modules.ui.progress_view import error_html
+from modules.ui.progress_view import error_html, notice_html
 from modules.ui.prompt_row import build_prompt_row
 from modules.ui.prompt_wiring import wire_prompt_tools
 from modules.ui.txt2img import final_outputs, progress_outputs, reuse_seed, wire_generation
+from modules.ui.txt2img_form import round_size_fields
 
 
 def _make_request_builder(runtime: Any, form: Img2ImgForm, task_id: str) -> Callable[..., GenerationRequest]:
@@ -62,11 +63,13 @@ def make_generate(runtime: Any, panel: OutputPanel) -> Callable[..., Iterator[di
         started = time.perf_counter()
         task = task_id or new_task_id(TAB)
         try:
-            requests = plan_requests(runtime, Img2ImgForm(**values), task)
+            form = Img2ImgForm(**values)
+            form, notes = round_size_fields(form) if form.size_tab != "Resize by" else (form, [])
+            requests = plan_requests(runtime, form, task)
         except (InvalidRequestError, ValueError) as e:
             yield {panel.progress: "", panel.html_log: error_html(describe_error(e))}
             return
-        yield {panel.html_log: "", panel.download: gr.update(visible=False)}
+        yield {panel.html_log: "".join(notice_html(n) for n in notes), panel.download: gr.update(visible=False)}
         poll = poll_interval(runtime.settings.get("live_preview_refresh_period", 1000))
         results: list[GenerationResult] = []
         for i, req in enumerate(requests):
@@ -77,14 +80,14 @@ def make_generate(runtime: Any, panel: OutputPanel) -> Callable[..., Iterator[di
                 return
             for update in follow_job(job, runtime.queue, poll):
                 if update.error is not None:
-                    yield final_outputs(runtime, panel, update, time.perf_counter() - started)
+                    yield final_outputs(runtime, panel, update, time.perf_counter() - started, notes)
                     return
                 if update.result is None:
                     yield progress_outputs(runtime, panel, update)
                 else:
                     results.append(update.result)
         done = RunUpdate(result=merge_results(results))
-        yield final_outputs(runtime, panel, done, time.perf_counter() - started)
+        yield final_outputs(runtime, panel, done, time.perf_counter() - started, notes)
 
     return generate
 

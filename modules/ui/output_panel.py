@@ -117,12 +117,13 @@ def build_output_panel(ui: UiBuild, tab: str) -> OutputPanel:
             preview = gr.HTML("", elem_id=f"{tab}_preview", elem_classes=["sdui-preview"])
             gallery = gr.Gallery(label="Output", show_label=False, elem_id=f"{tab}_gallery", columns=4,
                                  format="png", object_fit="contain", interactive=False, height=RESULT_HEIGHT)
+        # Errors and notes right under the picture (not below the infotext), where the eye already is.
+        html_log = gr.HTML("", elem_id=f"html_log_{tab}")
         folder, save, save_zip, reuse, sends = _buttons(tab)
         folder_note = gr.HTML("", elem_id=f"{tab}_folder_note")
         download = gr.File(None, file_count="multiple", interactive=False, visible=False,
                            elem_id=f"download_files_{tab}", label="Saved files")
         html_info = gr.HTML("", elem_id=f"html_info_{tab}", elem_classes=["infotext-holder"])
-        html_log = gr.HTML("", elem_id=f"html_log_{tab}")
     panel = OutputPanel(progress, preview, gallery, html_info, html_log, download, gr.State(None),
                         gr.State(None), save, save_zip, reuse, folder, folder_note)
     _wire(ui.runtime, panel, tab)

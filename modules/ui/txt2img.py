@@ -8,7 +8,7 @@ arrives. Interrupt and Skip act on this browser tab's own job, not on whoever ru
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import gradio as gr
@@ -24,7 +24,7 @@ from modules.ui.paste_wiring import wire_paste_button
 from modules.ui.progress_view import error_html, notice_html, preview_html
 from modules.ui.prompt_row import PromptRow, build_prompt_row
 from modules.ui.prompt_wiring import wire_prompt_tools
-from modules.ui.txt2img_form import Txt2ImgForm, to_request
+from modules.ui.txt2img_form import Txt2ImgForm, round_size_fields, to_request
 from modules.ui.txt2img_params import ParamsColumn, build_params_column
 
 TAB = "txt2img"
@@ -38,15 +38,20 @@ def submit_form(runtime: Any, form: Txt2ImgForm, task_id: str) -> Any:
     return runtime.submit(req)
 
 
-def final_outputs(runtime: Any, panel: OutputPanel, update: RunUpdate, elapsed: float) -> dict[Any, Any]:
+def final_outputs(runtime: Any, panel: OutputPanel, update: RunUpdate, elapsed: float,
+                  notes: Sequence[str] = ()) -> dict[Any, Any]:
+    """The last update of a run; an error keeps the previous pictures (the gallery is not touched)."""
     done = {panel.progress: "", panel.preview: ""}
     if update.error is not None:
         return {**done, panel.html_log: error_html(update.error)}
     result: GenerationResult = update.result  # type: ignore[assignment]
     images = [] if runtime.settings.get("do_not_show_images", False) else list(result.images)
-    note = notice_html("Interrupted: showing the images finished before it.") if result.interrupted else ""
+    said = list(notes)
+    if result.interrupted:
+        said.append("Interrupted: showing the images finished before it.")
     if not result.images:
-        note = notice_html("No image was finished.")
+        said.append("No image was finished.")
+    note = "".join(notice_html(n) for n in said)
     info = infotext_html(selected_infotext(result, None), f"Time taken: {elapsed:.1f} sec.")
     return {**done, panel.gallery: images, panel.html_info: info, panel.html_log: note, panel.result: result,
             panel.selected: None}
@@ -64,17 +69,18 @@ def make_generate(runtime: Any, panel: OutputPanel) -> Any:
     def generate(task_id: str | None, **values: Any) -> Iterator[dict[Any, Any]]:
         started = time.perf_counter()
         try:
-            job = submit_form(runtime, Txt2ImgForm(**values), task_id or new_task_id(TAB))
+            form, notes = round_size_fields(Txt2ImgForm(**values))
+            job = submit_form(runtime, form, task_id or new_task_id(TAB))
         except (InvalidRequestError, QueueFullError, ValueError) as e:
             yield {panel.progress: "", panel.html_log: error_html(describe_error(e))}
             return
-        yield {panel.html_log: "", panel.download: gr.update(visible=False)}
+        yield {panel.html_log: "".join(notice_html(n) for n in notes), panel.download: gr.update(visible=False)}
         poll = poll_interval(runtime.settings.get("live_preview_refresh_period", 1000))
         for update in follow_job(job, runtime.queue, poll):
             if update.result is None and update.error is None:
                 yield progress_outputs(runtime, panel, update)
             else:
-                yield final_outputs(runtime, panel, update, time.perf_counter() - started)
+                yield final_outputs(runtime, panel, update, time.perf_counter() - started, notes)
 
     return generate
 

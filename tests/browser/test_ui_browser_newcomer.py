@@ -167,3 +167,30 @@ def test_pages_render_with_every_outside_request_blocked(app_server: Any, chromi
     finally:
         context.close()
     assert blocked == [], f"{path} asked for outside resources: {blocked}"
+
+
+def test_width_100_is_rounded_and_said_and_an_error_keeps_the_previous_picture(page: Any) -> None:
+    page.get_by_role("tab", name="txt2img", exact=True).first.click()
+    page.fill("#txt2img_prompt textarea", "a red circle")
+    set_slider(page, "txt2img_width", 100)
+    page.click("#txt2img_generate")
+    page.wait_for_function("document.querySelector('#html_log_txt2img').innerText.includes('rounded down to 96')",
+                           timeout=TIMEOUT_MS)
+    page.wait_for_function("document.querySelector('#html_info_txt2img').innerText.includes('Size: 96x64')",
+                           timeout=TIMEOUT_MS)
+    page.wait_for_selector("#txt2img_gallery img", timeout=TIMEOUT_MS)
+    log_box, area = box(page, "#html_log_txt2img"), box(page, "#txt2img_gallery_container")
+    assert 0 <= log_box["y"] - (area["y"] + area["height"]) < 40, "the note sits right under the picture"
+    set_slider(page, "txt2img_width", 64)
+    set_slider(page, "txt2img_batch_size", 8)
+    set_slider(page, "txt2img_batch_count", 9)  # 72 images: more than one job may make
+    page.click("#txt2img_generate")
+    page.wait_for_function("document.querySelector('#html_log_txt2img').innerText.includes('at most')",
+                           timeout=TIMEOUT_MS)
+    page.wait_for_function("() => document.querySelector('#txt2img_generate').getClientRects().length > 0",
+                           timeout=TIMEOUT_MS)
+    screenshot(page, "ui-error-keeps-result")
+    assert page.locator("#txt2img_gallery img").count() >= 1, "the previous picture must stay"
+    assert "Size: 96x64" in page.inner_text("#html_info_txt2img")
+    set_slider(page, "txt2img_batch_size", 1)
+    set_slider(page, "txt2img_batch_count", 1)
