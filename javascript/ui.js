@@ -1,5 +1,5 @@
 // Page helpers shared by the other scripts, and what runs once gradio has built the page:
-// the --theme colour scheme and the tooltips of tool buttons.
+// the --theme colour scheme, the tooltips of tool buttons and the hints of labels (hints.js).
 
 function sduiRoot() {
     const app = document.querySelector("gradio-app");
@@ -32,7 +32,20 @@ const SDUI_TOOLTIPS = {
     "📝": "Copy the prompts of this tab into the style",
     "📂": "Show the folder where images are saved",
     "🗃️": "Save the images into log/images and download them as one zip file",
+    "🖼️": "Send the picture and its parameters to the img2img tab",
+    "🎨️": "Send the picture and its parameters to img2img's Inpaint sub-tab, to paint a mask over the part to change",
 };
+
+// Emoji are looked up without variation selectors (U+FE0F), which some keyboards and files omit.
+function sduiTooltipFor(text) {
+    const bare = text.replace(/\uFE0F/g, "");
+    for (const [key, tip] of Object.entries(SDUI_TOOLTIPS)) {
+        if (key.replace(/\uFE0F/g, "") === bare) {
+            return tip;
+        }
+    }
+    return undefined;
+}
 const SDUI_ID_TOOLTIPS = {
     "save_txt2img": "Save the selected image (all of them when none or the grid is selected) into log/images, " +
         "with its parameters in log/images/log.csv",
@@ -54,7 +67,7 @@ function sduiSetTooltips() {
         const holder = element.closest("[id]");
         const byId = SDUI_ID_TOOLTIPS[element.id] || (holder && SDUI_ID_TOOLTIPS[holder.id]);
         const text = notYet ? sduiNotYetTitle(element.id ? element : holder || element)
-            : byId || SDUI_TOOLTIPS[element.textContent.trim()];
+            : byId || sduiTooltipFor(element.textContent.trim());
         if (text) {
             element.title = text;
         }
@@ -86,12 +99,13 @@ window.sduiOnLoad = function () {
     const options = window.sduiOptions || {};
     sduiApplyTheme(options.theme);
     sduiSetTooltips();
+    sduiSetHints();
     // Tabs render their content when first opened: give new buttons their tooltips too.
     let pending = false;
     new MutationObserver(() => {
         if (!pending) {
             pending = true;
-            requestAnimationFrame(() => { pending = false; sduiSetTooltips(); });
+            requestAnimationFrame(() => { pending = false; sduiSetTooltips(); sduiSetHints(); });
         }
     }).observe(document.body, { childList: true, subtree: true });
 };

@@ -40,8 +40,11 @@ def page_head(runtime: Any) -> str:
 
 
 def page_css(runtime: Any) -> str:
-    """style.css, then the user's own user.css from the data folder (A1111 loads it too)."""
-    parts = []
+    """style.css with the tool-button icons, then the user's own user.css from the data folder
+    (A1111 loads it too)."""
+    from modules.ui.icon_css import icons_css
+
+    parts = [icons_css()]
     for path in (runtime.paths.app_root / "style.css", runtime.paths.data_dir / "user.css"):
         if path.is_file():
             parts.append(path.read_text(encoding="utf-8"))

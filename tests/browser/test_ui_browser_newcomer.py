@@ -194,3 +194,34 @@ def test_width_100_is_rounded_and_said_and_an_error_keeps_the_previous_picture(p
     assert "Size: 96x64" in page.inner_text("#html_info_txt2img")
     set_slider(page, "txt2img_batch_size", 1)
     set_slider(page, "txt2img_batch_count", 1)
+
+
+LABEL_TITLE = """(text) => {
+    const spans = Array.from(document.querySelectorAll("span[data-testid='block-info'], .label-wrap > span, label > span"));
+    const span = spans.find(s => s.textContent.trim() === text);
+    return span ? span.title : null;
+}"""
+
+
+def test_labels_and_send_buttons_have_hints_and_icons_are_svg(page: Any) -> None:
+    page.get_by_role("tab", name="txt2img", exact=True).first.click()
+    page.wait_for_timeout(500)
+    titles = {label: page.evaluate(LABEL_TITLE, label)
+              for label in ("Sampling steps", "CFG Scale", "Seed", "Clip skip", "Width", "Sampling method")}
+    assert all(titles.values()), titles
+    assert "1 ignores the prompt" in titles["CFG Scale"] and "burn" in titles["CFG Scale"]
+    for send in ("#txt2img_send_to_img2img", "#txt2img_send_to_inpaint"):
+        assert "Send the picture" in (page.get_attribute(send, "title") or ""), send
+    icons = page.evaluate("""() => Array.from(document.querySelectorAll('button.sdui-tool')).map(b => {
+        const before = getComputedStyle(b, '::before');
+        return {id: b.id, image: before.backgroundImage, width: before.width,
+                textSize: getComputedStyle(b).fontSize};
+    })""")
+    assert len(icons) >= 8
+    for icon in icons:
+        assert icon["image"].startswith('url("data:image/svg+xml'), icon
+        assert icon["width"] == "20px" and icon["textSize"] == "0px", icon
+    page.get_by_role("tab", name="img2img", exact=True).first.click()
+    page.wait_for_function(f"({LABEL_TITLE})('Denoising strength')", timeout=10_000)
+    assert "0 keeps it unchanged" in page.evaluate(LABEL_TITLE, "Denoising strength")
+    screenshot(page, "ui-icons-and-hints")
