@@ -197,7 +197,8 @@ def test_width_100_is_rounded_and_said_and_an_error_keeps_the_previous_picture(p
 
 
 LABEL_TITLE = """(text) => {
-    const spans = Array.from(document.querySelectorAll("span[data-testid='block-info'], .label-wrap > span, label > span"));
+    const found = document.querySelectorAll("span[data-testid='block-info'], .label-wrap > span, label > span");
+    const spans = Array.from(found);
     const span = spans.find(s => s.textContent.trim() === text);
     return span ? span.title : null;
 }"""
