@@ -2,7 +2,7 @@
 // newcomer. Matched by the element's own text (a label's words, a button's caption).
 
 const SDUI_HINTS = {
-    "Sampling method": "The method that turns noise into a picture step by step. Euler a and DPM++ 2M are good first choices; some need more steps than others.",
+    "Sampling method": "The method that turns noise into a picture step by step. Euler a and DPM++ 2M are good first choices; some need more steps than others. DPM adaptive ignores the step count and picks its own (it can take much longer).",
     "Schedule type": "How the noise level falls from step to step. Automatic uses the sampler's usual schedule.",
     "Sampling steps": "How many times the picture is refined. More steps take longer and change less and less; 20-30 is usually enough.",
     "Width": "Picture width in pixels (a multiple of 8). Models draw best near the size they learned: 512 for SD 1.x, 1024 for SDXL, 64 for the demo model.",
