@@ -86,3 +86,19 @@ def test_inpainting_without_a_mask_says_so() -> None:
     drawn = {"background": picture, "layers": [stroke], "composite": picture}
     req = to_request(Img2ImgForm(input_tab="Inpaint", init_img_with_mask=drawn, **base))
     assert req.mask is not None and req.mask.getbbox() == (10, 10, 30, 30)
+
+
+def test_send_to_inpaint_shows_the_inpaint_options_and_send_to_img2img_hides_them() -> None:
+    import gradio as gr
+
+    from modules.ui.send_to import SendTarget, send_updates
+
+    with gr.Blocks():
+        editor, image, sub_tabs, state, top = gr.ImageEditor(), gr.Image(), gr.Tabs(), gr.State(), gr.Tabs()
+        controls, status = gr.Group(), gr.HTML()
+    ui = SimpleNamespace(tabs=top, send_targets={
+        "inpaint": SendTarget(editor, sub_tabs, "img2img_inpaint_tab", state, "Inpaint", controls),
+        "img2img": SendTarget(image, sub_tabs, "img2img_img2img_tab", state, "img2img", controls)})
+    picture = Image.new("RGB", (8, 8))
+    assert send_updates(ui, "inpaint", picture, "", status)[controls]["visible"] is True
+    assert send_updates(ui, "img2img", picture, "", status)[controls]["visible"] is False
