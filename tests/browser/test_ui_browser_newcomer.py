@@ -62,7 +62,7 @@ def open_sub_tab(page: Any, name: str) -> None:
 def expect_controls(page: Any, shown: bool, where: str) -> None:
     check = f"() => ({CONTROLS_SHOWN})() === {'true' if shown else 'false'}"
     try:
-        page.wait_for_function(check, timeout=5_000)
+        page.wait_for_function(check, timeout=30_000)  # a first visit mounts a heavy image editor
     except Exception:  # playwright's TimeoutError: say which click went wrong
         screenshot(page, "ui-inpaint-controls")
         pytest.fail(f"inpaint options {'hidden' if shown else 'shown'} after {where}")
