@@ -17,6 +17,7 @@ from modules.engine.sdxl import sdxl_time_ids
 from modules.noise import ImageRNG
 from modules.samplers.discretization import DiscreteSchedule
 from modules.samplers.options import SamplerOptions, options_for
+from modules.samplers.progress_text import adaptive_progress_text
 from modules.samplers.sigma_plan import ScheduleSettings, build_schedule
 from modules.samplers.start import sampler_noise, txt2img_start
 
@@ -100,6 +101,8 @@ def run_sampler(state: "JobState", plan: "BatchPlan", setup: SamplingSetup, rng:
         preview = None
         if matrix is not None:
             preview = lambda: cheap_preview(d["denoised"][0], matrix)  # noqa: E731
+        if spec.ignores_steps:
+            state.control.textinfo = adaptive_progress_text(spec.name, d["i"] + 1)
         state.control.step(d["i"] + 1, preview)
 
     sigmas = full_sigmas if full_sigmas is not None else setup.sigmas

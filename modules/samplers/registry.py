@@ -11,7 +11,7 @@ aliases like k_euler_a), with one deliberate difference: an unknown name raises
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -42,6 +42,8 @@ class SamplerSpec:
     schedule. `options` is A1111's options dict as /sdapi/v1/samplers reports it.
     `extra_params` are the churn parameters A1111 passes to this sampler; `takes_eta` says
     whether eta reaches it; `cfg_scale_multiplier` and `needs_uncond` are for CFG++.
+    `description` is the user-facing hint; `ignores_steps` marks a sampler that picks its own
+    number of steps (DPM adaptive), so progress can say so instead of "Step 37/10".
     """
 
     name: str
@@ -58,6 +60,8 @@ class SamplerSpec:
     extra_params: tuple[str, ...] = ()
     cfg_scale_multiplier: float = 1.0
     needs_uncond: bool = False
+    description: str = ""
+    ignores_steps: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in SAMPLER_KINDS:
@@ -113,6 +117,11 @@ def _k(
 
 
 _NOISE_ONLY = ("s_noise",)
+DPM_ADAPTIVE_HINT = (
+    "Ignores Sampling steps: it picks its own step sizes until its error estimate is small, so the "
+    "number of steps (and the time) depends on the picture, CFG scale and size, often far more than asked"
+)
+DPM_FAST_HINT = "Spends exactly Sampling steps model calls over the model's whole noise range; low quality"
 
 
 def default_samplers() -> tuple[SamplerSpec, ...]:
@@ -198,15 +207,22 @@ def default_samplers() -> tuple[SamplerSpec, ...]:
             takes_eta=True,
             extra_params=_NOISE_ONLY,
         ),
-        _k(
-            "DPM fast",
-            ("k_dpm_fast",),
-            dpm_solver.dpm_fast,
-            uses_ensd=True,
-            takes_eta=True,
-            extra_params=_NOISE_ONLY,
+        replace(
+            _k(
+                "DPM fast",
+                ("k_dpm_fast",),
+                dpm_solver.dpm_fast,
+                uses_ensd=True,
+                takes_eta=True,
+                extra_params=_NOISE_ONLY,
+            ),
+            description=DPM_FAST_HINT,
         ),
-        _k("DPM adaptive", ("k_dpm_ad",), dpm_solver.dpm_adaptive, uses_ensd=True, takes_eta=True),
+        replace(
+            _k("DPM adaptive", ("k_dpm_ad",), dpm_solver.dpm_adaptive, uses_ensd=True, takes_eta=True),
+            description=DPM_ADAPTIVE_HINT,
+            ignores_steps=True,
+        ),
         _k("Restart", ("restart",), restart.restart, "karras", second_order=True),
         SamplerSpec("DDIM", ("ddim",), None, timestep.ddim, kind="timestep", takes_eta=True),
         SamplerSpec(
