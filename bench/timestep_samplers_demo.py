@@ -49,11 +49,12 @@ def _eps(model: Any, x_vp: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
 def pndm(model: Any, x: torch.Tensor, sigmas: torch.Tensor, *, options: SamplerOptions, **_: Any) -> torch.Tensor:
     from diffusers import PNDMScheduler
 
-    steps = len(sigmas)
+    ts = [int(round(float(options.schedule.sigma_to_t(s)))) for s in sigmas]  # A1111's timesteps
     sch = PNDMScheduler(**BETAS, skip_prk_steps=True, steps_offset=1, set_alpha_to_one=False)
-    sch.set_timesteps(steps)
+    sch.set_timesteps(1000 // (ts[0] - ts[1]))  # PNDM's step size is then A1111's spacing
+    sch.timesteps = torch.tensor([ts[0], ts[1], ts[1], *ts[2:]])  # PNDM repeats the second timestep
     x_vp = x * alpha_of(sigmas[0]) ** 0.5
-    for t in sch.timesteps[:steps]:  # A1111 stops at t=1
+    for t in sch.timesteps[: len(ts)]:  # one model call per A1111 timestep; A1111 stops at t=1
         x_vp = sch.step(_eps(model, x_vp, options.schedule.sigmas[int(t)]), t, x_vp).prev_sample
     return x_vp
 
@@ -97,7 +98,8 @@ def main() -> None:
     rt = build_runtime(parse_args(["--data-dir", tempfile.mkdtemp(), "--cpu"], environ={}))
     for name, fn in REFERENCES.items():
         rt.samplers.add(SamplerSpec(name, (), None, fn, kind="timestep"))
-    names = ["Euler", "DDIM", "PLMS", "PLMS (diffusers PNDM)", "UniPC", "UniPC (diffusers)", "ODE (DDIM, every timestep)"]
+    names = ["Euler", "DDIM", "PLMS", "PLMS (diffusers PNDM)", "UniPC", "UniPC (diffusers)",
+             "ODE (DDIM, every timestep)"]
     print(f"steps {args.steps}, CFG {args.cfg}, prompt {PROMPT!r}; colour shape/background, mean |pixel - ODE pixel|")
     try:
         for seed in args.seeds:

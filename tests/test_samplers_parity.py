@@ -427,18 +427,35 @@ def test_ddim_matches_ddim_scheduler_on_a1111s_timesteps(setup, steps):
     assert rel_diff(ours, ref) < TOLERANCE
 
 
-def test_plms_matches_pndm_at_ten_steps(setup):
-    """10 steps (timesteps 901, 801, ..., 1), the case where the demo model draws the wrong colours
-    with PLMS at CFG 3: the algorithm is diffusers' PNDM exactly (see docs/SAMPLERS.md)."""
+def pndm_on_a1111_timesteps(steps: int) -> object:
+    """diffusers' PNDM (skip_prk_steps) on A1111's PLMS timesteps range(0, 1000, 1000 // steps) + 1:
+    PNDM repeats the second timestep (its pseudo improved Euler first step); its step size
+    1000 // steps is A1111's, so only the list has to be set when 1000 // steps does not divide 1000."""
     from diffusers import PNDMScheduler
 
-    model, schedule, noise = setup
-    steps = 10
-    sigmas = _a1111_timesteps(schedule, steps)
-    ours = timestep.plms(model, noise * (1 + sigmas[0] ** 2) ** 0.5, sigmas)
+    ts = [t + 1 for t in range(0, 1000, 1000 // steps)][::-1]
     sch = PNDMScheduler(**BETAS, skip_prk_steps=True, steps_offset=1, set_alpha_to_one=False)
     sch.set_timesteps(steps)
-    assert sch.timesteps.tolist() == [901, 801, 801, 701, 601, 501, 401, 301, 201, 101, 1]
-    ref = drive(sch, noise.clone(), model, limit=steps)
+    sch.timesteps = torch.tensor([ts[0], ts[1], ts[1], *ts[2:]])
+    return sch
+
+
+@pytest.mark.parametrize("steps", [10, 30])
+def test_plms_matches_pndm_on_a1111s_timesteps(setup, steps):
+    """10 steps (timesteps 901, 801, ..., 1) is where the demo model draws the wrong colours with
+    PLMS at CFG 3: the algorithm is diffusers' PNDM exactly (see docs/SAMPLERS.md). 30 steps gives
+    31 timesteps (1, 34, ..., 991), an A1111 quirk kept."""
+    model, schedule, noise = setup
+    sigmas = _a1111_timesteps(schedule, steps)
+    ours = timestep.plms(model, noise * (1 + sigmas[0] ** 2) ** 0.5, sigmas)
+    sch = pndm_on_a1111_timesteps(steps)
+    if steps == 10:
+        from diffusers import PNDMScheduler
+
+        plain = PNDMScheduler(**BETAS, skip_prk_steps=True, steps_offset=1, set_alpha_to_one=False)
+        plain.set_timesteps(steps)
+        assert plain.timesteps.tolist() == sch.timesteps.tolist() == [901, 801, 801, 701, 601, 501, 401, 301,
+                                                                     201, 101, 1]
+    ref = drive(sch, noise.clone(), model, limit=len(sigmas))  # A1111: one model call per timestep
     assert rel_diff(ours, ref) < TOLERANCE
 
