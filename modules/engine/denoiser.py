@@ -14,8 +14,8 @@ from typing import Any
 import torch
 
 from modules.models.sd_model import LoadedModel
-from modules.prompt_parser import reconstruct_cond_batch, reconstruct_multicond_batch
 from modules.samplers.discretization import DiscreteSchedule
+from modules.text.scheduled_cond import reconstruct_cond_batch, reconstruct_multicond_batch
 
 
 @dataclass

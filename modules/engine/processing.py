@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 
 from modules.engine.context import EngineContext
+from modules.engine.control import ImageSkipped, JobControl, JobInterrupted
 from modules.engine.decode import decode_latents, to_pil
 from modules.engine.infotext_params import generation_infotext
 from modules.engine.request import GenerationRequest, GenerationResult
@@ -23,7 +24,6 @@ from modules.engine.saving import save_grid, save_sample
 from modules.engine.seeds import JobSeeds, job_seeds
 from modules.engine.tiling import circular_padding
 from modules.engine.validation import validate_request
-from modules.jobs.progress import ImageSkipped, JobControl, JobInterrupted
 from modules.text.conditioning import PromptConditioner
 from modules.text.extra_networks import parse_prompt_extra_networks
 

@@ -11,9 +11,9 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
 from modules.engine.context import EngineContext
+from modules.engine.control import JobControl
 from modules.engine.request import GenerationRequest, GenerationResult
 from modules.engine.validation import InvalidRequestError
-from modules.jobs.progress import JobControl
 from modules.scripts.outpainting import outpainting_script
 
 ScriptRunner = Callable[[GenerationRequest, EngineContext, "JobControl | None"], GenerationResult]
