@@ -83,6 +83,11 @@ class JobControl:
             self.sampling_step, self.sampling_steps = 0, steps
             self.skipped = False
 
+    def set_total_steps(self, steps: int) -> None:
+        """Correct the step count of the running job (a pass's real count is known late)."""
+        with self._lock:
+            self.sampling_steps = steps
+
     def step(self, step: int, preview: PreviewFn | None = None) -> None:
         """Record a finished step; make a live preview every N steps; honour interrupt/skip."""
         with self._lock:

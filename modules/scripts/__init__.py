@@ -34,6 +34,15 @@ def find_builtin_script(name: str | None) -> ScriptRunner | None:
     return BUILTIN_SCRIPTS.get(name.strip().lower())
 
 
+def run_script(req: GenerationRequest, ctx: EngineContext, control: JobControl | None = None) -> GenerationResult:
+    """The one script dispatch: no script -> the plain job; else the named built-in script."""
+    if is_no_script(req.script_name):
+        from modules.engine.generate import generate
+
+        return generate(req, ctx, control)
+    return run_builtin_script(req, ctx, control)
+
+
 def run_builtin_script(req: GenerationRequest, ctx: EngineContext,
                        control: JobControl | None = None) -> GenerationResult:
     """Run the script named by `req.script_name`; a clear error lists the known ones."""
