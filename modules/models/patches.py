@@ -106,7 +106,10 @@ def _part_module(part: Any) -> torch.nn.Module:
 def _parameter(part: Any, key: str, patch_name: str) -> torch.Tensor:
     root = _part_module(part)
     module_path, _, leaf = key.rpartition(".")
-    module = root.get_submodule(module_path) if module_path else root
+    try:
+        module = root.get_submodule(module_path) if module_path else root
+    except AttributeError as err:
+        raise PatchError(f"patch '{patch_name}': the model has no weight '{key}'") from err
     tensor = module._parameters.get(leaf) if leaf in module._parameters else module._buffers.get(leaf)
     if tensor is None:
         raise PatchError(f"patch '{patch_name}': the model has no weight '{key}'")
