@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from modules.models.sd_model import LoadedModel, TextEncoderBundle, TextEncoderKind
+from modules.model_types import LoadedModel, TextEncoderBundle, TextEncoderKind
 from modules.prompt_parser import get_learned_conditioning_prompt_schedules, get_multicond_prompt_list
 from modules.text.chunking import ChunkingRules, EmbeddingLookup, PromptChunk, empty_chunk, tokenize_line
 from modules.text.clip_tokenizer import tokenize_texts
