@@ -146,6 +146,21 @@ class Runtime:
     def submit(self, req: GenerationRequest) -> Job:
         return self.queue.submit(lambda control: self.generate(req, control), kind=req.mode, task_id=req.task_id)
 
+    def submit_all(self, reqs: list[GenerationRequest], task_id: str | None = None) -> Job:
+        """Several requests as one job under one task id (img2img Batch), so Interrupt stops all of
+        them and Skip skips the current picture. The job's result is the list of results."""
+
+        def run_all(control: JobControl) -> list[GenerationResult]:
+            results = []
+            for req in reqs:
+                if control.interrupted:
+                    break
+                results.append(self.generate(req, control))
+            return results
+
+        kind = reqs[0].mode if reqs else "img2img"
+        return self.queue.submit(run_all, kind=kind, task_id=task_id)
+
     def run(self, req: GenerationRequest, timeout: float | None = None) -> GenerationResult:
         return self.submit(req).wait(timeout)
 

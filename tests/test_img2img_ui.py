@@ -150,3 +150,27 @@ def test_generate_without_a_picture_shows_the_error(built: Any):
     panel = OutputPanel(*[object() for _ in range(13)])
     updates = list(make_generate(runtime, panel)(None, **{"prompt": "x"}))
     assert len(updates) == 1 and "no picture in the" in updates[0][panel.html_log]
+
+
+def test_batch_runs_as_one_job_so_interrupt_stops_every_picture(built: Any, tmp_path: Path, monkeypatch):
+    from modules.engine.request import GenerationResult
+    from modules.ui.output_panel import OutputPanel
+    from modules.ui.txt2img import interrupt_job
+
+    runtime = built[0]
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("a", "b", "c"):
+        picture().save(src / f"{name}.png")
+    seen: list[str | None] = []
+
+    def fake_generate(req, control):
+        seen.append(req.task_id)
+        interrupt_job(runtime, req.task_id)  # the user presses Interrupt during the first picture
+        return GenerationResult([picture()], ["x"], [1], [1], ["p"], ["n"], interrupted=True)
+
+    monkeypatch.setattr(runtime, "generate", fake_generate)
+    panel = OutputPanel(*[object() for _ in range(13)])
+    list(make_generate(runtime, panel)("task(img2img-BATCH01)", input_tab="Batch", batch_input_dir=str(src),
+                                       prompt="x"))
+    assert seen == ["task(img2img-BATCH01)"]  # pictures 2 and 3 never ran
