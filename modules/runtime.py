@@ -40,15 +40,17 @@ class NoCheckpointError(RuntimeError):
 
 
 def preview_matrix(model: Any) -> torch.Tensor:
-    """The live-preview projection of a model's latent space, computed once per loaded model."""
+    """The live-preview projection of a model's latent space, computed again when its VAE changed."""
     from modules.engine.preview import fit_latent_rgb, latent_to_rgb_matrix
 
-    if "preview_matrix" not in model.extra:
+    matrix = model.derived.preview_matrix_for(model.vae)
+    if matrix is None:
         if model.is_demo or model.latent_channels != 4:
-            model.extra["preview_matrix"] = fit_latent_rgb(model.vae, model.vae_scaling_factor)
+            matrix = fit_latent_rgb(model.vae, model.vae_scaling_factor)
         else:
-            model.extra["preview_matrix"] = latent_to_rgb_matrix(4, model.family.is_sdxl)
-    return model.extra["preview_matrix"]
+            matrix = latent_to_rgb_matrix(4, model.family.is_sdxl)
+        model.derived.set_preview_matrix(model.vae, matrix)
+    return matrix
 
 
 def pick_device(args: argparse.Namespace) -> torch.device:
@@ -125,7 +127,7 @@ class Runtime:
             model=model, model_name=info.filename.stem if info.filename.is_file() else info.model_name,
             model_hash=info.hash_short, settings=view, samplers=self.samplers, data_dir=self.paths.data_dir,
             device=self.device, styles=self.styles, version=self.version,
-            extras={"preview_matrix": preview_matrix(model)}, models=self.models, features=self.features.all(),
+            preview_matrix=preview_matrix(model), models=self.models, features=self.features.all(),
             hooks=self.hooks)
 
     def generate(self, req: GenerationRequest, control: JobControl) -> GenerationResult:

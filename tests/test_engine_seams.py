@@ -211,7 +211,7 @@ def test_two_pass_plan_runs_both_passes_with_their_step_counts(ctx, sd1_model) -
     snap = control.snapshot()
     assert (snap.sampling_step, snap.sampling_steps) == (8, 8)  # progress counts both passes
     params = parse_generation_parameters(result.infotexts[0])
-    assert params["Hires upscale"] == "2" and params["Steps"] == "5"
+    assert params["Hires upscale"] == "2" and params["Steps"] == "5" and params["Denoising strength"] == "0.5"
 
 
 def test_hook_host_isolates_a_failing_hook(ctx) -> None:
