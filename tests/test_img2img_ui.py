@@ -82,10 +82,22 @@ def test_resize_by_scales_the_picture_to_a_multiple_of_8():
 
 
 def test_outpainting_script_args_are_a1111_ordered():
-    req = to_request(Img2ImgForm(init_img=picture(), script_name="Outpainting mk2", outpaint_pixels=64.0,
-                                 outpaint_directions=["left"]))
+    req = to_request(Img2ImgForm.from_values(dict(init_img=picture(), script_name="Outpainting mk2",
+                                                  outpaint_pixels=64.0, outpaint_directions=["left"])))
     assert req.script_name == "Outpainting mk2"
     assert req.script_args == ("", 64, 8, ["left"], 1.0, 0.05)
+    with pytest.raises(InvalidRequestError, match="Pixels to expand must be a number"):
+        to_request(Img2ImgForm.from_values(dict(init_img=picture(), script_name="Outpainting mk2",
+                                                outpaint_pixels="lots")))
+
+
+def test_script_widgets_come_from_the_scripts_declaration(built: Any):
+    from modules.scripts.outpainting import DECLARATION
+
+    components = built[1].config["components"]
+    labels = {c["props"].get("label") for c in components}
+    assert all(p.label in labels for p in DECLARATION.params)
+    assert "script_img2img_outpainting_mk2" in built[2]
 
 
 @pytest.mark.parametrize("form,message", [

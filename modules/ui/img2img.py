@@ -62,7 +62,7 @@ def make_generate(runtime: Any, panel: OutputPanel) -> Callable[..., Iterator[di
         started = time.perf_counter()
         task = task_id or new_task_id(TAB)
         try:
-            requests = plan_requests(runtime, Img2ImgForm(**values), task)
+            requests = plan_requests(runtime, Img2ImgForm.from_values(values), task)
         except (InvalidRequestError, ValueError) as e:
             yield {panel.progress: "", panel.html_log: error_html(describe_error(e))}
             return
