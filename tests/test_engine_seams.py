@@ -334,3 +334,16 @@ def test_handles_load_once_and_least_recently_used_leave_the_device_first() -> N
     with pytest.raises(ValueError, match="Unknown model component 'controlnet/zzz'"):
         with cache.use("controlnet/zzz"):
             pass
+
+
+def test_a_feature_refusing_its_own_request_fields_is_a_named_bad_request(ctx) -> None:
+    from modules.engine.validation import InvalidRequestError
+
+    class Picky:
+        name = "ControlNet"
+
+        def contribute(self, setup, pass_):
+            raise InvalidRequestError("unit 0: module 'cany' is unknown; choose canny")
+
+    with pytest.raises(InvalidRequestError, match="ControlNet: unit 0: module 'cany' is unknown"):
+        generate(GenerationRequest(prompt="x", **SMALL), dataclasses.replace(ctx, features=(Picky(),)))
