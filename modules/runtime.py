@@ -123,11 +123,13 @@ class Runtime:
         info = self.checkpoint_for(view.get("sd_model_checkpoint"))
         model = self.load_checkpoint(info)
         self.checkpoints.ensure_hash(info)
+        with self.models.use("vae"):  # the demo's preview matrix is fitted with its VAE (on the device)
+            matrix = preview_matrix(model)
         return EngineContext(
             model=model, model_name=info.filename.stem if info.filename.is_file() else info.model_name,
             model_hash=info.hash_short, settings=view, samplers=self.samplers, data_dir=self.paths.data_dir,
             device=self.device, styles=self.styles, version=self.version,
-            preview_matrix=preview_matrix(model), models=self.models, features=self.features.all(),
+            preview_matrix=matrix, models=self.models, features=self.features.all(),
             hooks=self.hooks)
 
     def generate(self, req: GenerationRequest, control: JobControl) -> GenerationResult:
