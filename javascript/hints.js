@@ -39,8 +39,20 @@ const SDUI_HINTS = {
     "Send to extras": "Not available: this version has no Extras tab.",
 };
 
+// Entries of an open dropdown: the sampler list's descriptions come from the server (sduiOptions).
+function sduiSetOptionHints(root) {
+    const samplers = (window.sduiOptions || {}).sampler_hints || {};
+    for (const option of root.querySelectorAll("li[role='option'], ul.options > li")) {
+        const hint = samplers[(option.getAttribute("aria-label") || option.textContent).trim()];
+        if (hint && !option.title) {
+            option.title = hint;
+        }
+    }
+}
+
 function sduiSetHints() {
     const root = sduiRoot();
+    sduiSetOptionHints(root);
     // Label texts: gradio 6 draws them as span[data-testid=block-info] inside a label, or as the
     // accordion's and checkbox's own text.
     for (const element of root.querySelectorAll("span[data-testid='block-info'], .label-wrap > span, label > span, button")) {

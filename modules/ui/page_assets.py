@@ -28,6 +28,8 @@ def _inline_script(code: str) -> str:
 def js_options(runtime: Any) -> dict[str, Any]:
     options = {key: runtime.settings.get(key) for key in JS_OPTION_KEYS}
     options["theme"] = getattr(runtime.args, "theme", None)
+    # Hover hints of the sampler list's entries (javascript/hints.js), e.g. that DPM adaptive ignores steps.
+    options["sampler_hints"] = {s.name: s.description for s in runtime.samplers.list() if s.description}
     return options
 
 

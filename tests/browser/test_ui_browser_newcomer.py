@@ -222,6 +222,12 @@ def test_labels_and_send_buttons_have_hints_and_icons_are_svg(page: Any) -> None
     for icon in icons:
         assert icon["image"].startswith('url("data:image/svg+xml'), icon
         assert icon["width"] == "20px" and icon["textSize"] == "0px", icon
+    page.click("#txt2img_sampling input")  # the open list's entries carry the samplers' own hints
+    adaptive = page.locator("li[role='option']", has_text="DPM adaptive").first
+    adaptive.wait_for(timeout=10_000)
+    page.wait_for_function("() => Array.from(document.querySelectorAll(\"li[role='option']\"))"
+                           ".some(li => li.title.startsWith('Ignores Sampling steps'))", timeout=10_000)
+    page.keyboard.press("Escape")
     page.get_by_role("tab", name="img2img", exact=True).first.click()
     page.wait_for_function(f"({LABEL_TITLE})('Denoising strength')", timeout=10_000)
     assert "0 keeps it unchanged" in page.evaluate(LABEL_TITLE, "Denoising strength")
