@@ -57,17 +57,51 @@ def _add_cors(app: FastAPI, runtime: Runtime) -> None:
                        allow_origin_regex=regex, allow_methods=["*"], allow_credentials=True, allow_headers=["*"])
 
 
+def _add_body_limit(app: FastAPI, runtime: Runtime) -> None:
+    from modules.api.request_limits import BodySizeLimitMiddleware
+
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=int(runtime.args.max_request_mb * (1 << 20)))
+
+
+def server_roots(runtime: Runtime) -> list[tuple[str, str]]:
+    """(server folder, what error messages say instead), longest first: answers never show
+    where the server keeps its files."""
+    import os
+    from pathlib import Path
+
+    paths = runtime.paths
+    roots = [(paths.data_dir, ""), (paths.models_dir, "models"), (paths.app_root, ""), (Path.home(), "~")]
+    roots += [(d, d.name) for d in (*paths.ckpt_dirs, *paths.vae_dirs)]
+    out = {}
+    for folder, shown in roots:
+        text = os.path.normpath(str(folder))
+        if len(text) > 1:
+            out[text] = shown
+    return sorted(out.items(), key=lambda item: -len(item[0]))
+
+
 def create_app(runtime: Runtime) -> FastAPI:
     """Build the ASGI app for the flags in `runtime.args`."""
     args = runtime.args
+    from modules.api.auth_throttle import FailureThrottle
+    from modules.api.docs_routes import doc_urls
+
     app = FastAPI(title="Stable Diffusion web UI API", version=runtime.version,
-                  root_path=args.subpath or "")
+                  root_path=args.subpath or "", **doc_urls(args.api_auth))
+    app.state.auth_throttle = FailureThrottle()  # one per app: API auth and UI login share it
+    app.state.server_roots = server_roots(runtime)
     if not args.nowebui:
         from modules.ui.frontend_assets import FrontendAssetMiddleware
 
         app.add_middleware(FrontendAssetMiddleware)  # inside the timing middleware added next
     _add_process_time(app)
     _add_cors(app, runtime)
+    _add_body_limit(app, runtime)
+    if args.api_auth:
+        from modules.api.auth import auth_dependencies
+        from modules.api.docs_routes import add_protected_docs
+
+        add_protected_docs(app, auth_dependencies(args.api_auth, app.state.auth_throttle))
     from modules.api.internal import register_internal_routes
 
     register_internal_routes(app, runtime)

@@ -43,4 +43,5 @@ def internal_router(runtime: Runtime) -> APIRouter:
 def register_internal_routes(app: FastAPI, runtime: Runtime) -> None:
     """Mount /internal/* (called by modules/server.py for every app)."""
     register_error_handlers(app)
-    app.include_router(internal_router(runtime), dependencies=auth_dependencies(runtime.args.api_auth))
+    app.include_router(internal_router(runtime), dependencies=auth_dependencies(
+        runtime.args.api_auth, getattr(app.state, "auth_throttle", None)))

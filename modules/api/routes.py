@@ -53,7 +53,7 @@ def add_request_log(app: FastAPI) -> None:
 def register_api(app: FastAPI, runtime: Runtime) -> None:
     """Add /sdapi/v1/* and /jobs/v1/* to the app."""
     register_error_handlers(app)
-    deps = auth_dependencies(runtime.args.api_auth)
+    deps = auth_dependencies(runtime.args.api_auth, getattr(app.state, "auth_throttle", None))
     app.include_router(sdapi_router(runtime), dependencies=deps)
     app.include_router(jobs_router(runtime), dependencies=deps)
     if runtime.args.api_log:
