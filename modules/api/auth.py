@@ -64,7 +64,8 @@ def basic_auth_check(allowed: Credentials, throttle: FailureThrottle | None = No
                                 f"too many wrong passwords from {client}; try again in {wait:.0f} s",
                                 headers=retry_after_header(wait))
         if given is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Incorrect username or password (send HTTP Basic credentials)",
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED,
+                                "Incorrect username or password (send HTTP Basic credentials)",
                                 headers={"WWW-Authenticate": "Basic"})
         if not credentials_match(given, allowed):
             throttle.failed(client)

@@ -73,7 +73,8 @@ def start_job(req: GenerationRequest, ctx: EngineContext, control: JobControl) -
     validate_request(req, ctx)
     prompt, negative = apply_styles(req, ctx)
     sampler, scheduler = ctx.samplers.resolve(req.sampler_name, req.scheduler)
-    conditioner = PromptConditioner(ctx.model, text_options(ctx), embeddings=ctx.embeddings)
+    conditioner = PromptConditioner(ctx.model, text_options(ctx), embeddings=ctx.embeddings,
+                                    check=control.check)
     state = JobState(req, ctx, control, job_seeds(req), prompt, negative, conditioner, sampler, scheduler)
     _, networks = parse_prompt_extra_networks(prompt)
     if networks:

@@ -158,11 +158,11 @@ def _final_name(path: Path, action: str) -> Path:
 
 
 def _write_atomically(params: SaveParams, ext: str, info: str | None, options: SaveOptions) -> Path:
-    """Encode into a hidden temp file (`.<name>.<random>.tmp`), fsync, rename: a crash or kill
+    """Encode into a hidden temp file (`.<random>.tmp`), fsync, rename: a crash or kill
     leaves either no file or a whole one, and `remove_stale_temps` clears the temp at start."""
     target = Path(params.filename)
     extra = {k: v for k, v in params.pnginfo.items() if k != "parameters"}
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=".", suffix=TEMP_SUFFIX, dir=target.parent)  # short: any name fits
     try:
         with os.fdopen(fd, "wb") as f:
             write_image(params.image, f, ext, info, jpeg_quality=options.jpeg_quality,

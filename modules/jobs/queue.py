@@ -162,6 +162,13 @@ class JobQueue:
         if job is not None:
             job.control.skip()
 
+    def stop_all(self) -> None:
+        """Shutting down: cancel every waiting job, interrupt the running one, stop the worker."""
+        for task_id in self.pending_ids():
+            self.cancel(task_id)
+        self.interrupt_current()
+        self.stop()
+
     def stop(self) -> None:
         with self._cond:
             self._stopped = True
