@@ -72,7 +72,9 @@ def server_roots(runtime: Runtime) -> list[tuple[str, str]]:
 
     paths = runtime.paths
     roots = [(paths.data_dir, ""), (paths.models_dir, "models"), (paths.app_root, ""), (Path.home(), "~")]
-    roots += [(d, d.name) for d in (*paths.ckpt_dirs, *paths.vae_dirs)]
+    inside = (paths.data_dir, paths.models_dir)
+    roots += [(d, d.name) for d in (*paths.ckpt_dirs, *paths.vae_dirs)
+              if not any(d == r or r in d.parents for r in inside)]
     out = {}
     for folder, shown in roots:
         text = os.path.normpath(str(folder))

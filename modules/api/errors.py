@@ -10,6 +10,7 @@ serving after any error.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -98,7 +99,18 @@ def _respond(e: BaseException, status: int, detail: Any, body: Any = "",
     content["detail"], content["errors"] = scrub(content["detail"], roots), scrub(content["errors"], roots)
     if status in (429, 503) and not headers:
         headers = {"Retry-After": "5"}
-    return JSONResponse(jsonable_encoder(content), status_code=status, headers=headers)
+    return JSONResponse(_json_safe(jsonable_encoder(content)), status_code=status, headers=headers)
+
+
+def _json_safe(value: Any) -> Any:
+    """The echoed body may hold NaN/Infinity (the very values being refused): as text."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def describe_validation_errors(errors: Sequence[Any]) -> str:
