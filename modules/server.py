@@ -59,8 +59,9 @@ def _add_cors(app: FastAPI, runtime: Runtime) -> None:
 
 
 def _add_body_limit(app: FastAPI, runtime: Runtime) -> None:
-    from modules.api.request_limits import BodySizeLimitMiddleware
+    from modules.api.request_limits import ApiMethodGuard, BodySizeLimitMiddleware
 
+    app.add_middleware(ApiMethodGuard, outer=app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=int(runtime.args.max_request_mb * (1 << 20)))
 
 

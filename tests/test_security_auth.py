@@ -61,7 +61,8 @@ def test_throttle_waits_double_but_never_beyond_the_cap() -> None:
 @pytest.fixture(scope="module")
 def ui_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     data = tmp_path_factory.mktemp("ui-auth")
-    server = start_live_server(data, "--no-hashing", "--gradio-auth", "bob:secret", ckpt=placeholder_checkpoint(data))
+    server = start_live_server(data, "--no-hashing", "--api", "--gradio-auth", "bob:secret",
+                               ckpt=placeholder_checkpoint(data))
     yield server
     server.stop()
 
@@ -88,3 +89,10 @@ def test_wrong_logins_back_off(ui_live: LiveServer) -> None:
         assert c.post("/login", data={"username": "bob", "password": "secret"}).status_code == 200
 
 
+
+
+def test_wrong_method_on_an_api_path_is_405_with_the_ui_mounted(ui_live: LiveServer) -> None:
+    with ui_live.client() as c:
+        r = c.request("TRACE", "/sdapi/v1/txt2img")
+        assert r.status_code == 405 and r.headers["allow"] == "POST"
+        assert c.get("/sdapi/v1/txt2img").status_code == 405

@@ -53,6 +53,7 @@ def _documented(*codes: int) -> dict[int | str, dict[str, Any]]:
     text = {400: "Data that cannot be read (e.g. an image that is not one)", 401: "Missing or wrong credentials",
             404: "Not found", 409: "Conflict (e.g. a task id in use, or the job was cancelled)",
             413: "Too large (request body, or an input image over the pixel limit)",
+            403: "Not allowed by the server's flags (e.g. --freeze-settings)",
             422: "A field or setting that cannot be used; the detail names it",
             429: "Too many tries or jobs from this client; see Retry-After", 500: "A server fault",
             501: "A feature this server does not have", 503: "Busy or no checkpoint; see Retry-After",
@@ -62,7 +63,8 @@ def _documented(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 # The answers generation routes can give besides 200 (documented in /openapi.json).
 GENERATION_ERRORS = _documented(400, 401, 404, 409, 413, 422, 429, 500, 501, 503, 504)
-COMMON_ERRORS = _documented(401, 404, 413, 422, 429, 500)
+# Every answer any route may give besides its success (put on whole routers).
+ALL_ERRORS = _documented(400, 401, 403, 404, 409, 413, 422, 429, 500, 501, 503, 504)
 
 
 def not_available(feature: str, hint: str = "") -> ApiError:

@@ -68,3 +68,46 @@ class BodySizeLimitMiddleware:
 
 class _BodyTooLarge(Exception):
     pass
+
+
+class ApiMethodGuard:
+    """405 (with Allow) for a wrong method on an API path. With the UI mounted at "/", such a
+    request would otherwise fall through to gradio's catch-all and answer 404."""
+
+    def __init__(self, app: Any, outer: Any, prefixes: tuple[str, ...] = ("/sdapi/", "/jobs/", "/internal/")) -> None:
+        self.app = app
+        self.outer = outer
+        self.prefixes = prefixes
+        self._table: list[tuple[Any, set[str]]] | None = None
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope.get("path", "").startswith(self.prefixes):
+            allowed = self._allowed_methods(scope)
+            if allowed is not None:
+                body = json.dumps({"error": "MethodNotAllowed", "detail": f"{scope['method']} is not allowed here; "
+                                   f"use {', '.join(sorted(allowed))}", "body": "", "errors": ""}).encode()
+                await send({"type": "http.response.start", "status": 405, "headers": [
+                    (b"content-type", b"application/json"), (b"allow", ", ".join(sorted(allowed)).encode())]})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+    def _allowed_methods(self, scope: dict) -> set[str] | None:
+        """None when some route takes this method (or none knows the path); else its methods.
+        Read from the OpenAPI document (FastAPI nests included routers), compiled once."""
+        if self._table is None:
+            from starlette.routing import compile_path
+
+            self._table = []
+            for path, item in self.outer.openapi().get("paths", {}).items():
+                methods = {m.upper() for m in item if m in ("get", "put", "post", "delete", "patch", "options")}
+                if "GET" in methods:
+                    methods.add("HEAD")
+                self._table.append((compile_path(path)[0], methods))
+        methods: set[str] = set()
+        for regex, allowed in self._table:
+            if regex.match(scope.get("path", "")):
+                if scope.get("method") in allowed:
+                    return None
+                methods |= allowed
+        return methods or None
