@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from modules.settings.durable_file import Recovered, read_recovering, warn_everywhere, write_durably
+from modules.storage.durable_file import Recovered, read_recovering, warn_everywhere, write_durably
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from modules.infotext_pairs import find_pairs
-from modules.text.breaks import split_on_break
-from modules.text.weighted_pieces import WeightedPieces
+from modules.parsing.breaks import split_on_break
+from modules.parsing.infotext_pairs import find_pairs
+from modules.parsing.weighted_pieces import WeightedPieces
 
 # Longest infotext read (characters). Real ones stay far below (a 75-token prompt plus the
 # parameters is ~1 KB); the reader is linear, the cap keeps a pasted novel from costing anything.

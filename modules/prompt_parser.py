@@ -26,8 +26,8 @@ from typing import Any, NamedTuple
 
 import lark
 
-from modules.text.breaks import split_on_break
-from modules.text.weighted_pieces import WeightedPieces
+from modules.parsing.breaks import split_on_break
+from modules.parsing.weighted_pieces import WeightedPieces
 
 # The schedule grammar (A1111's language): emphasis brackets are kept as text, `[a:b:N]` is an
 # edit, `[a|b]` an alternation; stray brackets at the top level are plain text. A prompt that

@@ -87,7 +87,7 @@ def server_roots(runtime: Runtime) -> list[tuple[str, str]]:
 def create_app(runtime: Runtime) -> FastAPI:
     """Build the ASGI app for the flags in `runtime.args`."""
     args = runtime.args
-    from modules.api.auth_throttle import FailureThrottle
+    from modules.access.auth_throttle import FailureThrottle
     from modules.api.docs_routes import doc_urls
 
     app = FastAPI(title="Stable Diffusion web UI API", version=runtime.version,

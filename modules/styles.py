@@ -18,7 +18,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from modules.settings.durable_file import read_recovering, warn_everywhere, write_durably
+from modules.storage.durable_file import read_recovering, warn_everywhere, write_durably
 
 logger = logging.getLogger(__name__)
 

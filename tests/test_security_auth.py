@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from modules.api.auth_throttle import FREE_FAILURES, MAX_WAIT_S, FailureThrottle
+from modules.access.auth_throttle import FREE_FAILURES, MAX_WAIT_S, FailureThrottle
 from tests.test_api_harness import LiveServer, placeholder_checkpoint, start_live_server
 
 

@@ -13,9 +13,9 @@ import pytest
 from PIL import Image
 
 from modules.images.filenames import FilenameContext
-from modules.images.output_folders import OutsideDataFolderError, resolve_output_folder
 from modules.images.saving import SaveOptions, remove_stale_temps, save_image
 from modules.jobs.queue import JobQueue
+from modules.storage.output_folders import OutsideDataFolderError, resolve_output_folder
 from tests.test_api_harness import start_live_server
 
 

@@ -15,7 +15,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.params import Depends as DependsParam
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
-from modules.api.auth_throttle import FailureThrottle, retry_after_header
+from modules.access.auth_throttle import FailureThrottle, retry_after_header
 
 Credentials = tuple[tuple[str, str], ...]
 

@@ -182,12 +182,12 @@ def _known_errors() -> list[tuple[type[BaseException], int]]:
         (InvalidRequestError, 422), (SettingsError, 422), (QueueFullError, 503), (ClientQueueFullError, 429),
         (NoCheckpointError, 503), (JobInterrupted, 409), (TimeoutError, 504), (LookupError, 404)]
     from modules.images.codec import InputImageTooLargeError
-    from modules.images.output_folders import OutsideDataFolderError
     from modules.infotext import InfotextTooLongError
     from modules.models.cache import ModelLoadError
     from modules.models.safe_unpickle import UnsafeCheckpointError
     from modules.models.state_dict import CheckpointLoadError
     from modules.samplers.registry import UnknownSamplerError
+    from modules.storage.output_folders import OutsideDataFolderError
     from modules.styles import UnknownStyleError
     from modules.text.prompt_limits import PromptTooLongError
 

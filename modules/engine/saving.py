@@ -9,8 +9,8 @@ from PIL import Image
 
 from modules.images.filenames import FilenameContext
 from modules.images.grid import image_grid
-from modules.images.output_folders import resolve_output_folder
 from modules.images.saving import SaveOptions, save_image
+from modules.storage.output_folders import resolve_output_folder
 
 if TYPE_CHECKING:
     from modules.engine.processing import JobState

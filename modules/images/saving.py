@@ -21,8 +21,8 @@ from PIL import Image
 
 from modules.images.codec import FORMATS, fits_format, normalize_format, write_image
 from modules.images.filenames import FilenameContext, FilenameGenerator, get_next_sequence_number
-from modules.images.output_folders import OutsideDataFolderError, confined_file, is_inside
-from modules.settings.durable_file import TEMP_SUFFIX, write_durably
+from modules.storage.durable_file import TEMP_SUFFIX, write_durably
+from modules.storage.output_folders import OutsideDataFolderError, confined_file, is_inside
 
 log = logging.getLogger(__name__)
 

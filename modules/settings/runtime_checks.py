@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from modules.images.output_folders import OutsideDataFolderError, resolve_output_folder
 from modules.settings.store import SettingsStore
 from modules.settings.validation import SettingsError
+from modules.storage.output_folders import OutsideDataFolderError, resolve_output_folder
 
 FOLDER_KEYS = ("outdir_samples", "outdir_txt2img_samples", "outdir_img2img_samples", "outdir_extras_samples",
                "outdir_grids", "outdir_txt2img_grids", "outdir_img2img_grids", "outdir_save")

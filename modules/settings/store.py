@@ -18,9 +18,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from modules.settings.durable_file import read_recovering, warn_everywhere, write_durably
 from modules.settings.schema import OptionInfo, default_schema
 from modules.settings.validation import Check, SettingsError, check_value
+from modules.storage.durable_file import read_recovering, warn_everywhere, write_durably
 
 __all__ = ["SettingsError", "SettingsStore", "SettingsView", "atomic_write_text", "coerce_value"]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from modules.api.auth_throttle import FailureThrottle, retry_after_header
+from modules.access.auth_throttle import FailureThrottle, retry_after_header
 
 GUARDED = ("/gradio_api/heartbeat/", "/gradio_api/reset", "/gradio_api/cancel")
 LOGIN_PATHS = ("/login", "/login/")

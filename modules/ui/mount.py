@@ -41,7 +41,7 @@ def mount_ui(app: FastAPI, runtime: Any) -> FastAPI:
         head=page_head(runtime), js=ON_LOAD_JS, footer_links=[], show_error=True, ssr_mode=False,
         enable_monitoring=False, pwa=False, mcp_server=False)
     if auth:
-        from modules.api.auth_throttle import FailureThrottle
+        from modules.access.auth_throttle import FailureThrottle
         from modules.ui.auth_guard import GradioAuthGuard
 
         throttle = getattr(app.state, "auth_throttle", None) or FailureThrottle()

@@ -56,8 +56,8 @@ def selected_infotext(result: GenerationResult | None, index: int | None) -> str
 
 def save_folder(runtime: Any) -> Path:
     """`outdir_save` (default log/images) under the data folder, as A1111 resolves it."""
-    from modules.images.output_folders import resolve_output_folder
     from modules.runtime import allowed_output_dirs
+    from modules.storage.output_folders import resolve_output_folder
 
     configured = str(runtime.settings.get("outdir_save") or "")
     if not configured:

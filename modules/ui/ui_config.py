@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from modules.settings.durable_file import read_recovering, warn_everywhere, write_durably
 from modules.settings.store import parse_settings_json
+from modules.storage.durable_file import read_recovering, warn_everywhere, write_durably
 
 
 def _coerce(stored: Any, default: Any) -> Any:
