@@ -107,6 +107,7 @@ def test_sigterm_stops_a_busy_server_within_seconds(tmp_path: Path, tiny_sd1: Pa
         start = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
+        print(f"stopped {time.monotonic() - start:.1f} s after SIGTERM")
         assert time.monotonic() - start < 10
         waiting.join(10)
         assert answers and answers[0] != 200  # answered (cancelled) or cut, never left hanging
