@@ -82,7 +82,7 @@ def test_damaged_file_is_kept_aside_said_on_console_and_restored_from_backup(
     ("sd_model_checkpoint", 42, "text"),
     ("samples_filename_pattern", "/srv/victim", "without /"),
     ("directories_filename_pattern", "../../x", "'..'"),
-    ("jpeg_quality", "x" * 10, "integer"),
+    ("jpeg_quality", "x" * 10, "whole number"),
 ])
 def test_bad_values_are_refused_naming_key_and_allowed(tmp_path: Path, key: str, value: object, named: str) -> None:
     store = SettingsStore(tmp_path / "config.json")

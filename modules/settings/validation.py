@@ -39,7 +39,7 @@ def _fail(key: str, expected: str, value: Any) -> SettingsError:
 
 
 def _number(key: str, info: OptionInfo, value: Any, integer: bool) -> int | float:
-    kind = "an integer" if integer else "a number"
+    kind = "int (a whole number)" if integer else "float (a number)"
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise _fail(key, kind, value)
     try:
@@ -47,7 +47,7 @@ def _number(key: str, info: OptionInfo, value: Any, integer: bool) -> int | floa
     except ValueError as e:
         raise _fail(key, kind, value) from e
     if not math.isfinite(number):
-        raise _fail(key, f"a finite {kind[2:] if integer else 'number'} (not NaN or infinity)", value)
+        raise _fail(key, f"{kind}, finite (not NaN or infinity)", value)
     lo, hi = info.minimum, info.maximum
     if (lo is not None and number < lo) or (hi is not None and number > hi):
         raise _fail(key, f"{kind} from {lo} to {hi}", value)
