@@ -28,6 +28,8 @@ from modules.paths import Paths, paths_from_args
 from modules.samplers.registry import SamplerRegistry
 from modules.settings.store import SettingsStore
 from modules.styles import StyleDatabase
+from modules.upscalers.catalog import UpscalerCatalog
+from modules.upscalers.folders import upscaler_folders
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,7 @@ class Runtime:
     dtype: torch.dtype
     version: str = APP_VERSION
     warnings: list[str] = field(default_factory=list)
+    upscalers: UpscalerCatalog | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # --- checkpoints -------------------------------------------------------------------
@@ -176,7 +179,8 @@ def build_runtime(args: argparse.Namespace) -> Runtime:
         args=args, paths=paths, settings=settings, hash_cache=hash_cache, checkpoints=registry,
         models=models, samplers=SamplerRegistry(), styles=StyleDatabase(list(paths.styles_files)),
         queue=JobQueue(preview_every=preview_every), device=device, dtype=dtype,
-        warnings=list(settings.warnings))
+        warnings=list(settings.warnings),
+        upscalers=UpscalerCatalog(upscaler_folders(args, paths.models_dir), device))
     if not args.no_hashing:
         registry.start_background_hashing()
     return runtime

@@ -116,8 +116,9 @@ def _known_errors() -> list[tuple[type[BaseException], int]]:
         (NoCheckpointError, 503), (JobInterrupted, 409), (TimeoutError, 504), (LookupError, 404)]
     from modules.samplers.registry import UnknownSamplerError
     from modules.styles import UnknownStyleError
+    from modules.upscalers.catalog import UnknownUpscalerError
 
-    known += [(UnknownSamplerError, 422), (UnknownStyleError, 422)]
+    known += [(UnknownSamplerError, 422), (UnknownStyleError, 422), (UnknownUpscalerError, 422)]
     return known
 
 
