@@ -116,7 +116,7 @@ def run_job(req: GenerationRequest, ctx: EngineContext, control: JobControl, sam
             plan = plan_batch(state, it)
             with torch.inference_mode(), circular_padding(model.unet, model.vae, enabled=req.tiling):
                 latents = sample(state, plan)
-                decoded = to_pil(decode_latents(model, latents))
+                decoded = to_pil(decode_latents(model, latents, ctx.settings))
             if postprocess is not None:
                 decoded = postprocess(state, plan, decoded)
         except ImageSkipped:

@@ -52,13 +52,16 @@ def _axis_weights(starts: list[int], tile: int, scale: int, overlap: int, out_le
 
 
 def run_tiled(fn: TileFn, image: torch.Tensor, scale: int, tile: int, overlap: int,
-              on_tile: OnTile | None = None) -> torch.Tensor:
-    """`fn` applied to `image` (1xCxHxW, values 0..1) in overlapping tiles; returns 1xC'x(H*scale)x(W*scale).
+              on_tile: OnTile | None = None, cell: int = 1) -> torch.Tensor:
+    """`fn` applied to `image` (BxCxHxW) in overlapping tiles; returns BxC'x(H*scale/cell)x(W*scale/cell).
 
-    `tile <= 0` or an image no bigger than one tile runs in one piece. `fn` may run on any device;
-    its outputs are gathered on the CPU in float32.
+    Tiles are laid on a grid of `cell`-pixel cells (1 for upscalers; 8 for a VAE encoder, whose
+    output has one latent per 8x8 pixels): `tile` and `overlap` count cells, and each cell becomes
+    `scale` output pixels. `tile <= 0` or an image no bigger than one tile runs in one piece. `fn`
+    may run on any device; its outputs are gathered on the CPU in float32.
     """
-    _, _, h, w = image.shape
+    b, _, h, w = image.shape
+    h, w = h // cell, w // cell
     if tile <= 0 or (h <= tile and w <= tile):
         out = fn(image).float().cpu()
         if on_tile:
@@ -73,11 +76,12 @@ def run_tiled(fn: TileFn, image: torch.Tensor, scale: int, tile: int, overlap: i
     done, total = 0, len(ys) * len(xs)
     for iy, y in enumerate(ys):
         for ix, x in enumerate(xs):
-            piece = fn(image[:, :, y:y + th, x:x + tw]).float().cpu()
+            piece = fn(image[:, :, y * cell:(y + th) * cell, x * cell:(x + tw) * cell]).float().cpu()
             if out is None:
-                out = torch.zeros((1, piece.shape[1], h * scale, w * scale), dtype=torch.float32)
+                out = torch.zeros((b, piece.shape[1], h * scale, w * scale), dtype=torch.float32)
             weight = wy[iy][:, None] * wx[ix][None, :]
             out[:, :, y * scale:(y + th) * scale, x * scale:(x + tw) * scale] += piece * weight
+            del piece
             done += 1
             if on_tile:
                 on_tile(done, total)
