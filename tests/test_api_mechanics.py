@@ -205,7 +205,8 @@ def test_client_override_beats_infotext_setting(client: httpx.Client, engine: St
     ("/sdapi/v1/options", {"no_such_option": 1}, 422, ["no_such_option"]),
     ("/sdapi/v1/options", {"sd_model_checkpoint": "nope.ckpt"}, 422, ["nope.ckpt"]),
     ("/sdapi/v1/interrogate", {"image": "", "model": "clip"}, 501, ["Interrogation"]),
-    ("/sdapi/v1/extra-single-image", {"image": ""}, 501, ["extras"]),
+    ("/sdapi/v1/extra-single-image", {"image": ""}, 422, ["image", "no picture"]),
+    ("/sdapi/v1/extra-batch-images", {"imageList": []}, 422, ["imageList", "no pictures"]),
     ("/jobs/v1/txt2img", {"sampler_name": "Euler z"}, 422, ["Euler z"]),
 ])
 def test_bad_requests_get_a_clear_4xx(client: httpx.Client, engine: StubEngine, path: str, body: dict,

@@ -47,6 +47,8 @@ def _preview_size(shape: torch.Size, tile: int, cell: int) -> tuple[int, int]:
 def tiled_with_shared_norms(vae: Any, fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, scale: int,
                             plan: TilePlan, cell: int = 1) -> torch.Tensor:
     """Run `fn` in tiles after a low-resolution pass of the whole input recorded GroupNorm statistics."""
+    if x.shape[-2] // cell <= plan.tile and x.shape[-1] // cell <= plan.tile:
+        return fn(x).float().cpu()  # one tile: its own statistics are the whole picture's
     with shared_group_norm(vae) as state:
         small = F.interpolate(x, size=_preview_size(x.shape, plan.tile, cell), mode="area")
         fn(small)
