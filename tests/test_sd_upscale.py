@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from modules.engine.validation import InvalidRequestError
-from modules.sd_upscale.grid import combine, plan_grid, split
-from modules.sd_upscale.script import parse_script_args, run_sd_upscale
+from modules.scripts.sd_upscale import parse_script_args, run_sd_upscale
+from modules.scripts.tile_grid import combine, plan_grid, split
 from modules.upscalers.catalog import UpscalerCatalog
 
 NAMES = ["None", "Lanczos", "Nearest", "4x-tiny"]

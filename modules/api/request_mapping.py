@@ -18,6 +18,8 @@ from modules.api.infotext_fill import parse_infotext, request_values, settings_v
 from modules.api.models import GenerationBody, Img2ImgBody, Txt2ImgBody
 from modules.engine.request import GenerationRequest
 from modules.engine.validation import InvalidRequestError, validate_request
+from modules.hires.params import validate_hires
+from modules.hooks.payloads import InfotextPaste
 from modules.images.codec import decode_image_b64
 from modules.runtime import Runtime
 from modules.settings.store import SettingsError
@@ -42,6 +44,7 @@ def effective_fields(body: GenerationBody, runtime: Runtime, mode: str,
     overrides = dict(body.override_settings or {})
     if body.infotext:
         params = parse_infotext(body.infotext, runtime.settings, runtime.styles)
+        runtime.hooks.call("on_infotext_paste", InfotextPaste(body.infotext, params))
         values.update(request_values(params, mode, set(body.model_fields_set)))
         overrides.update(settings_values(params, runtime.settings, overrides, runtime.checkpoints.find))
     values["override_settings"] = overrides
@@ -74,8 +77,6 @@ def check_overrides(overrides: dict[str, Any], runtime: Runtime) -> dict[str, An
 
 def check_unsupported(values: dict[str, Any]) -> None:
     """501 for requests that need a feature this version does not have yet."""
-    if values.get("enable_hr"):
-        raise not_available("Hires fix", "send enable_hr=false (or leave it out)")
     if values.get("refiner_checkpoint") not in (None, "", "None"):
         raise not_available("The SDXL refiner", "leave refiner_checkpoint out")
     if values.get("restore_faces"):
@@ -166,6 +167,21 @@ def base_request_fields(values: dict[str, Any], overrides: dict[str, Any], runti
     return fields
 
 
+def hires_fields(values: dict[str, Any]) -> dict[str, Any]:
+    """txt2img's hires-fix fields (A1111 names); hr_additional_modules is accepted and ignored."""
+    if not values.get("enable_hr"):
+        return {}
+    denoise = values.get("denoising_strength")
+    return dict(
+        enable_hr=True, hr_scale=float(values.get("hr_scale") or 0), hr_upscaler=values.get("hr_upscaler") or None,
+        hr_second_pass_steps=int(values.get("hr_second_pass_steps") or 0),
+        hr_resize_x=int(values.get("hr_resize_x") or 0), hr_resize_y=int(values.get("hr_resize_y") or 0),
+        hr_sampler_name=values.get("hr_sampler_name") or None, hr_scheduler=values.get("hr_scheduler") or None,
+        hr_prompt=values.get("hr_prompt") or "", hr_negative_prompt=values.get("hr_negative_prompt") or "",
+        hr_checkpoint_name=values.get("hr_checkpoint_name") or None,
+        denoising_strength=0.75 if denoise is None else float(denoise))
+
+
 def img2img_fields(values: dict[str, Any]) -> dict[str, Any]:
     images = values.get("init_images")
     if not images:
@@ -208,9 +224,12 @@ def prepare(body: Txt2ImgBody | Img2ImgBody, runtime: Runtime, mode: str) -> Pre
     fields = base_request_fields(values, overrides, runtime)
     if mode == "img2img":
         fields.update(img2img_fields(values))
+    else:
+        fields.update(hires_fields(values))
     request = GenerationRequest(mode=mode, **fields)
     try:
         validate_request(request)
+        validate_hires(request, runtime.upscalers, runtime.samplers)
         if mode == "img2img":
             from modules.engine.img2img import validate_img2img_request
 

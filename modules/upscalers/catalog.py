@@ -9,7 +9,8 @@ it answers that reason instead of crashing. Describing a file needs spandrel to 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,9 +55,10 @@ class UpscalerEntry:
 class UpscalerCatalog:
     """Scans the upscaler folders and runs upscales; one loaded model is kept between calls."""
 
-    def __init__(self, folders: Mapping[str, Path], device: torch.device | None = None) -> None:
+    def __init__(self, folders: Mapping[str, Path], device: torch.device | None = None, cache: Any = None) -> None:
         self.folders = dict(folders)
         self.device = device or torch.device("cpu")
+        self.cache = cache  # the app's ModelCache: upscaler models are handles there (None: keep one here)
         self._described: dict[tuple[Path, int, int], UpscalerEntry] = {}
         self._loaded: tuple[Path, Any] | None = None
         self._lock = threading.Lock()
@@ -114,11 +116,25 @@ class UpscalerCatalog:
         return entry
 
     # --- running ---------------------------------------------------------------------
-    def _descriptor(self, path: Path) -> Any:
-        if self._loaded is None or self._loaded[0] != path:
-            self._loaded = None  # drop the previous model before building the next
-            self._loaded = (path, load_descriptor(path).to(self.device))
-        return self._loaded[1]
+    @contextmanager
+    def _using(self, entry: UpscalerEntry) -> Iterator[Any]:
+        """The model of `entry` on the compute device: through the model cache's handle when there
+        is a cache (it loads, places and evicts), else the one model this catalog keeps."""
+        path = entry.path
+        assert path is not None
+        if self.cache is None:
+            if self._loaded is None or self._loaded[0] != path:
+                self._loaded = None  # drop the previous model before building the next
+                self._loaded = (path, load_descriptor(path).to(self.device))
+            yield self._loaded[1]
+            return
+        from modules.models.handles import ModelHandle
+
+        key = f"upscaler/{entry.name} [{path.stat().st_mtime_ns}]"
+        self.cache.register(ModelHandle(key, load=lambda: load_descriptor(path), kind="upscaler",
+                                        size_bytes=path.stat().st_size))
+        with self.cache.use(key) as descriptor:
+            yield descriptor
 
     def upscale(self, image: Image.Image, name: str | None, *, scale: float | None = None,
                 size: tuple[int, int] | None = None, settings: Mapping[str, Any] | None = None,
@@ -136,9 +152,9 @@ class UpscalerCatalog:
         tile_key, overlap_key = TILE_SETTINGS.get(entry.kind, TILE_SETTINGS["ESRGAN"])
         settings = settings or {}
         tile, overlap = int(settings.get(tile_key, 192)), int(settings.get(overlap_key, 8))
-        with self._lock:
-            descriptor = self._descriptor(entry.path)
-            return run_model_upscale(descriptor, image, (width, height), tile, overlap, self.device, on_tile)
+        with self._lock, self._using(entry) as descriptor:
+            device = next(descriptor.model.parameters()).device
+            return run_model_upscale(descriptor, image, (width, height), tile, overlap, device, on_tile)
 
     def unload(self) -> None:
         with self._lock:

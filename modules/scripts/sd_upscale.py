@@ -21,7 +21,8 @@ from PIL import Image
 from modules.engine.context import EngineContext
 from modules.engine.request import GenerationRequest, GenerationResult
 from modules.engine.validation import InvalidRequestError
-from modules.sd_upscale.grid import combine, plan_grid, split
+from modules.scripts.declaration import ScriptDeclaration, ScriptParam
+from modules.scripts.tile_grid import combine, plan_grid, split
 
 TITLE = "SD upscale"
 
@@ -126,3 +127,17 @@ def _save(image: Image.Image, infotext: str, ctx: EngineContext) -> str | None:
     options = SaveOptions.from_settings(settings)
     path, _ = save_image(image, folder, "", extension=options.samples_format, info=infotext, options=options)
     return path
+
+
+def upscaler_names(runtime: Any) -> tuple[str, ...]:
+    catalog = getattr(runtime, "upscalers", None)
+    return tuple(catalog.names()) if catalog is not None else ("None",)
+
+
+DECLARATION = ScriptDeclaration(
+    TITLE, run_sd_upscale, img2img_only=True, field_prefix="sd_upscale",
+    params=(
+        ScriptParam("overlap", "Tile overlap", "slider", SdUpscaleArgs.overlap, 0, 256, 16, integer=True),
+        ScriptParam("upscaler", "Upscaler", "radio", "None", choices_of=upscaler_names),
+        ScriptParam("scale_factor", "Scale Factor", "slider", SdUpscaleArgs.scale_factor, 1.0, 4.0, 0.05),
+    ))
