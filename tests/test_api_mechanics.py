@@ -193,7 +193,10 @@ def test_client_override_beats_infotext_setting(client: httpx.Client, engine: St
     ("/sdapi/v1/txt2img", {"override_settings": {"sd_vae": "kl-f8-anime2.safetensors"}}, 501, ["sd_vae"]),
     ("/sdapi/v1/options", {"sd_vae": "kl-f8-anime2.safetensors"}, 501, ["sd_vae"]),
     ("/sdapi/v1/txt2img", {"infotext": "x\nSteps: lots, Seed: 1, CFG scale: 7"}, 422, ["Steps"]),
-    ("/sdapi/v1/txt2img", {"enable_hr": True, "denoising_strength": 0.5}, 501, ["Hires fix"]),
+    ("/sdapi/v1/txt2img", {"enable_hr": True, "hr_scale": 0}, 422, ["hr_scale", "between 1 and 8"]),
+    ("/sdapi/v1/txt2img", {"enable_hr": True, "hr_scale": 100}, 422, ["hr_scale", "between 1 and 8"]),
+    ("/sdapi/v1/txt2img", {"enable_hr": True, "hr_upscaler": "4x-Nope"}, 422, ["hr_upscaler", "4x-Nope"]),
+    ("/sdapi/v1/txt2img", {"enable_hr": True, "hr_sampler_name": "Euler z"}, 422, ["Euler z"]),
     ("/sdapi/v1/txt2img", {"restore_faces": True}, 501, ["Face restoration"]),
     ("/sdapi/v1/txt2img", {"force_task_id": "task(x)", "steps": 1, "n_iter": 1000}, 422, ["at most"]),
     ("/sdapi/v1/img2img", {"prompt": "x"}, 422, ["init_images"]),
@@ -465,7 +468,7 @@ def test_lists(client: httpx.Client, live: LiveServer) -> None:
     assert set(models[0]) == {"title", "model_name", "hash", "sha256", "filename", "config"}
     assert client.get("/sdapi/v1/prompt-styles").json() == [
         {"name": "cinematic", "prompt": "{prompt}, cinematic light", "negative_prompt": "blurry"}]
-    assert client.get("/sdapi/v1/scripts").json() == {"txt2img": [], "img2img": ["outpainting mk2"]}
+    assert client.get("/sdapi/v1/scripts").json() == {"txt2img": [], "img2img": ["outpainting mk2", "sd upscale"]}
     assert client.get("/sdapi/v1/script-info").json() == []
     flags = client.get("/sdapi/v1/cmd-flags").json()
     assert flags["nowebui"] is True and flags["api_auth"] is None and flags["port"] == 7861
