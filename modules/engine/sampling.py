@@ -58,6 +58,8 @@ def guidance_inputs(state: "JobState", plan: "BatchPlan", image_cond: torch.Tens
     tid_c = tid_u = None
     if ctx.model.family.is_sdxl:
         tid_c, tid_u = sdxl_time_ids(ctx.model, spec.width, spec.height, len(plan.prompts), ctx.settings)
+        # On the sampling device: the denoiser indexes them with row indices made beside the latents.
+        tid_c, tid_u = tid_c.to(ctx.device), tid_u.to(ctx.device)
     return GuidanceInputs(cond, uncond, spec.cfg_scale, image_cond=image_cond, time_ids_cond=tid_c,
                           time_ids_uncond=tid_u, pad_cond_uncond=bool(ctx.settings["pad_cond_uncond"]))
 
