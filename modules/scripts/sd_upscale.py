@@ -109,8 +109,20 @@ def run_sd_upscale(req: GenerationRequest, ctx: EngineContext, control: Any = No
     n = len(pictures)
     return GenerationResult(images=pictures, infotexts=infotexts, seeds=seeds, subseeds=seeds,
                             prompts=[req.prompt] * n, negative_prompts=[req.negative_prompt] * n,
-                            info={**(result.info if result else {}), "extra_generation_params": info},
+                            info=_job_info(result, info, infotexts, seeds),
                             saved_paths=[s for s in saved if s], interrupted=n < req.n_iter)
+
+
+def _job_info(result: GenerationResult | None, extra: dict[str, Any], infotexts: list[str],
+              seeds: list[int]) -> dict[str, Any]:
+    """The last tile job's info (A1111 reports the tile size as width/height), with the script's
+    entries and the whole pictures' infotexts and seeds."""
+    base = dict(result.info) if result else {}
+    base["extra_generation_params"] = {**base.get("extra_generation_params", {}), **extra}
+    base.update(infotexts=infotexts, all_seeds=seeds, index_of_first_image=0)
+    if seeds:
+        base["seed"] = seeds[0]
+    return base
 
 
 def _save(image: Image.Image, infotext: str, ctx: EngineContext) -> str | None:
