@@ -140,3 +140,17 @@ def test_upscaler_folders_follow_the_flags(tmp_path: Path) -> None:
 def test_unpickling_never_ran_the_evil_file(capsys: pytest.CaptureFixture[str], catalog: UpscalerCatalog) -> None:
     catalog.list()
     assert "pwned" not in capsys.readouterr().out
+
+
+def test_upscaler_models_are_handles_in_the_model_cache(tmp_path: Path) -> None:
+    from modules.models.cache import ModelCache
+    from modules.models.memory import MemoryPolicy
+
+    write_tiny_esrgan(tmp_path / "ESRGAN" / "4x-tiny.safetensors")
+    cache = ModelCache(MemoryPolicy.from_flags(use_cpu=True))
+    catalog = UpscalerCatalog({"ESRGAN": tmp_path / "ESRGAN"}, cache=cache)
+    assert catalog.upscale(_image(8, 8), "4x-tiny", scale=4.0).size == (32, 32)
+    keys = [k for k in cache._handles if k.startswith("upscaler/4x-tiny")]
+    assert len(keys) == 1 and cache.handle(keys[0]).loaded and cache.handle(keys[0]).kind == "upscaler"
+    catalog.upscale(_image(8, 8), "4x-tiny", scale=2.0)
+    assert [k for k in cache._handles if k.startswith("upscaler/")] == keys  # reused, not loaded again

@@ -1,4 +1,4 @@
-"""Settings of upscaling, hires fix, tiled VAE and face restoration (A1111's keys where A1111 has them)."""
+"""Settings of upscaling, hires fix and tiled VAE (A1111's keys where A1111 has them)."""
 
 from __future__ import annotations
 
@@ -19,16 +19,10 @@ UPSCALING_OPTIONS: dict[str, OptionInfo] = {
     "SWIN_tile": _slider(192, "Tile size for SwinIR upscalers. 0 = no tiling.", "upscaling", 0, 512, 16),
     "SWIN_tile_overlap": _slider(8, "Tile overlap for SwinIR upscalers. Low values = visible seam.",
                                  "upscaling", 0, 48, 1),
-    "upscaler_for_img2img": OptionInfo("None", "Upscaler for img2img", "upscaling", "textbox"),
     "save_images_before_highres_fix": OptionInfo(False, "Save a copy of image before applying highres fix.",
                                                  "saving-images"),
     "hires_fix_show_sampler": OptionInfo(False, "Hires fix: show hires checkpoint and sampler selection", "ui"),
     "hires_fix_show_prompts": OptionInfo(False, "Hires fix: show hires prompt and negative prompt", "ui"),
-    "hires_fix_use_firstpass_conds": OptionInfo(False, "For hires fix, calculate conds of second pass using "
-                                                "extra networks of first pass.", "sd"),
-    "use_old_hires_fix_width_height": OptionInfo(False, "For hires fix, use width/height sliders to set final "
-                                                 "resolution rather than first pass (disables Upscale by, Resize "
-                                                 "width/height to).", "sd"),
     "tiled_vae": OptionInfo("Automatic", "Tiled VAE: Automatic decodes/encodes large images (and retries after "
                             "running out of memory) in tiles; Always and Never force it", "vae", "radio",
                             choices=("Automatic", "Always", "Never")),
@@ -36,8 +30,4 @@ UPSCALING_OPTIONS: dict[str, OptionInfo] = {
     "tiled_vae_overlap": _slider(64, "Tiled VAE: overlap between tiles in pixels", "vae", 0, 256, 8),
     "tiled_vae_min_pixels": _slider(1048576, "Tiled VAE: in Automatic, images with more pixels than this use tiles",
                                     "vae", 65536, 16777216, 65536),
-    "face_restoration": OptionInfo(False, "Restore faces", "face-restoration", infotext="Face restoration"),
-    "face_restoration_model": OptionInfo("CodeFormer", "Face restoration model", "face-restoration", "textbox"),
-    "code_former_weight": _slider(0.5, "CodeFormer weight (0 = maximum effect, 1 = minimum effect)",
-                                  "face-restoration", 0, 1, 0.01),
 }
