@@ -19,6 +19,7 @@ import torch
 from modules.engine.context import APP_VERSION, EngineContext
 from modules.engine.features import FeatureRegistry
 from modules.engine.request import GenerationRequest, GenerationResult
+from modules.face_restoration.models import FaceModels
 from modules.hashing import HashCache
 from modules.hooks.host import HookHost
 from modules.hooks.payloads import ModelLoaded
@@ -85,6 +86,7 @@ class Runtime:
     features: FeatureRegistry = field(default_factory=FeatureRegistry)
     hooks: HookHost = field(default_factory=HookHost)
     upscalers: UpscalerCatalog | None = None
+    faces: FaceModels | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # --- checkpoints -------------------------------------------------------------------
@@ -200,7 +202,8 @@ def build_runtime(args: argparse.Namespace) -> Runtime:
         models=models, samplers=SamplerRegistry(), styles=StyleDatabase(list(paths.styles_files)),
         queue=JobQueue(preview_every=preview_every), device=device, dtype=dtype,
         warnings=list(settings.warnings),
-        upscalers=UpscalerCatalog(upscaler_folders(args, paths.models_dir), device, cache=models))
+        upscalers=UpscalerCatalog(upscaler_folders(args, paths.models_dir), device, cache=models),
+        faces=FaceModels.from_args(args, paths.models_dir))
     from modules.engine.hook_feature import HookFeature
     from modules.features import register_builtin_features
 

@@ -43,7 +43,30 @@ def test_latent_modes_realesrgan_and_face_restorers(live: LiveServer) -> None:
                      "Latent (nearest)", "Latent (nearest-exact)"]
     assert [(r["name"], r["scale"]) for r in real] == [("R-ESRGAN 2x+", 2.0)]
     assert Path(real[0]["path"]).name == "RealESRGAN_x2plus.pth"
-    assert faces.status_code == 200 and faces.json() == []
+    assert faces.status_code == 200 and faces.json() == []  # no face model installed
+
+
+def test_face_restorers_lists_an_installed_model(live: LiveServer) -> None:
+    from tests.test_face_restoration import write_tiny_restoreformer
+
+    folder = live.runtime.paths.models_dir / "GFPGAN"
+    write_tiny_restoreformer(folder / "tiny.safetensors")
+    with live.client() as c:
+        assert c.get("/sdapi/v1/face-restorers").json() == [{"name": "GFPGAN", "cmd_dir": str(folder)}]
+        r = c.post("/sdapi/v1/extra-single-image", json={"image": _tiny_png(), "gfpgan_visibility": 1})
+    assert r.status_code == 422 and "no face detector" in r.json()["detail"] and "face_detection" in r.json()["detail"]
+    (folder / "tiny.safetensors").unlink()
+
+
+def _tiny_png() -> str:
+    import base64
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buf, format="PNG")
+    return base64.b64encode(buf.getvalue()).decode()
 
 
 def test_a_model_added_later_appears_without_restart(live: LiveServer) -> None:

@@ -69,7 +69,7 @@ def test_upscaler_none_leaves_the_picture_alone(catalog: UpscalerCatalog) -> Non
     (ExtrasParams(upscaling_resize=100), "at most 8"),
     (ExtrasParams(resize_mode=1, upscaling_resize_w=0), "upscaling_resize_w"),
     (ExtrasParams(extras_upscaler_2_visibility=2), "visibility"),
-    (ExtrasParams(gfpgan_visibility=1), "face restoration"),
+    (ExtrasParams(gfpgan_visibility=2), "gfpgan_visibility must be between 0 and 1"),
 ])
 def test_bad_parameters_name_the_field(params: ExtrasParams, needle: str) -> None:
     with pytest.raises(ExtrasInputError, match=needle):

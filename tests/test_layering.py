@@ -18,7 +18,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"text"}),
     frozenset({"models", "samplers"}),
     frozenset({"upscalers"}),  # model upscalers and the tiled runner the VAE tiling shares
-    frozenset({"vae_tiling"}),
+    frozenset({"vae_tiling", "face_restoration"}),
     frozenset({"engine"}),
     # Feature folders (lora/, controlnet/, hires/, ...) belong here, beside the scripts.
     frozenset({"jobs", "scripts", "training", "hires", "extras"}),

@@ -114,11 +114,13 @@ def _known_errors() -> list[tuple[type[BaseException], int]]:
     known: list[tuple[type[BaseException], int]] = [
         (InvalidRequestError, 422), (SettingsError, 422), (QueueFullError, 503),
         (NoCheckpointError, 503), (JobInterrupted, 409), (TimeoutError, 504), (LookupError, 404)]
+    from modules.face_restoration.models import FaceRestorationError
     from modules.samplers.registry import UnknownSamplerError
     from modules.styles import UnknownStyleError
     from modules.upscalers.catalog import UnknownUpscalerError
 
-    known += [(UnknownSamplerError, 422), (UnknownStyleError, 422), (UnknownUpscalerError, 422)]
+    known += [(UnknownSamplerError, 422), (UnknownStyleError, 422), (UnknownUpscalerError, 422),
+              (FaceRestorationError, 422)]
     return known
 
 

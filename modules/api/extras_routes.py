@@ -64,7 +64,8 @@ def _run(runtime: Runtime, inputs: list[ExtrasInput], body: ExtrasBaseRequest) -
     except ExtrasInputError as err:
         raise ApiError(422, str(err)) from err
     settings = runtime.settings.view()
-    return runtime.queue.run(lambda control: run_extras(inputs, params, catalog, settings, control), kind="extras")
+    return runtime.queue.run(lambda control: run_extras(inputs, params, catalog, settings, control,
+                                                        faces=runtime.faces), kind="extras")
 
 
 def extras_router(runtime: Runtime) -> APIRouter:

@@ -41,7 +41,7 @@ def upscaler_router(runtime: Runtime) -> APIRouter:
 
     @router.get("/face-restorers")
     def face_restorers() -> list[dict[str, Any]]:
-        """Installed face restorers; empty: face restoration is not part of this version yet."""
-        return []
+        """The face restorers whose folder holds a model file: `[{"name", "cmd_dir"}]`."""
+        return runtime.faces.installed() if runtime.faces is not None else []
 
     return router

@@ -40,6 +40,6 @@ class ExtrasParams:
         if not 0 <= self.extras_upscaler_2_visibility <= 1:
             raise ExtrasInputError("extras_upscaler_2_visibility must be between 0 and 1, got "
                                    f"{self.extras_upscaler_2_visibility:g}")
-        if self.gfpgan_visibility > 0 or self.codeformer_visibility > 0:
-            raise ExtrasInputError("face restoration (gfpgan_visibility, codeformer_visibility) is not available "
-                                   "in this version; set both to 0")
+        for name in ("gfpgan_visibility", "codeformer_visibility", "codeformer_weight"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ExtrasInputError(f"{name} must be between 0 and 1, got {getattr(self, name):g}")

@@ -38,6 +38,36 @@ def _center_crop(image: Image.Image, width: int, height: int) -> Image.Image:
     return image.crop((left, top, left + width, top + height))
 
 
+def restore_for_extras(out: ExtrasOutput, p: ExtrasParams, faces: Any) -> None:
+    """GFPGAN, then CodeFormer, each blended by its visibility (A1111's Extras order)."""
+    from modules.face_restoration.run import restore_faces
+
+    for name, visibility in (("GFPGAN", p.gfpgan_visibility), ("CodeFormer", p.codeformer_visibility)):
+        if visibility > 0:
+            out.image = restore_faces(out.image, name, faces, visibility)
+            out.info[f"{name} visibility"] = f"{visibility:g}"
+            if name == "CodeFormer":
+                out.info["CodeFormer weight"] = f"{p.codeformer_weight:g}"
+
+
+def run_extras_steps(image: Image.Image, p: ExtrasParams, catalog: UpscalerCatalog,
+                     settings: Mapping[str, Any] | None = None, on_tile: Callable[[int, int], None] | None = None,
+                     faces: Any = None) -> ExtrasOutput:
+    """Face restoration and upscaling, in the order `upscale_first` says."""
+    wants_faces = p.gfpgan_visibility > 0 or p.codeformer_visibility > 0
+    if not wants_faces:
+        return upscale_for_extras(image, p, catalog, settings, on_tile)
+    if p.upscale_first:
+        out = upscale_for_extras(image, p, catalog, settings, on_tile)
+        restore_for_extras(out, p, faces)
+        return out
+    restored = ExtrasOutput(image)
+    restore_for_extras(restored, p, faces)
+    out = upscale_for_extras(restored.image, p, catalog, settings, on_tile)
+    out.info = {**restored.info, **out.info}
+    return out
+
+
 def upscale_for_extras(image: Image.Image, p: ExtrasParams, catalog: UpscalerCatalog,
                        settings: Mapping[str, Any] | None = None,
                        on_tile: Callable[[int, int], None] | None = None) -> ExtrasOutput:

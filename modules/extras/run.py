@@ -10,7 +10,7 @@ from typing import Any
 from PIL import Image
 
 from modules.extras.params import ExtrasParams
-from modules.extras.process import ExtrasOutput, upscale_for_extras
+from modules.extras.process import ExtrasOutput, run_extras_steps
 from modules.extras.saving import save_extras_image
 from modules.upscalers.catalog import UpscalerCatalog
 
@@ -32,7 +32,8 @@ class ExtrasJobResult:
 
 
 def run_extras(inputs: Sequence[ExtrasInput], params: ExtrasParams, catalog: UpscalerCatalog,
-               settings: Mapping[str, Any], control: Any = None, save_to: Path | None = None) -> ExtrasJobResult:
+               settings: Mapping[str, Any], control: Any = None, save_to: Path | None = None,
+               faces: Any = None) -> ExtrasJobResult:
     """Upscale every input in order; `control` (a JobControl) reports progress and stops on Interrupt."""
     params.validate()
     outputs: list[ExtrasOutput] = []
@@ -46,7 +47,7 @@ def run_extras(inputs: Sequence[ExtrasInput], params: ExtrasParams, catalog: Ups
             if control is not None:
                 control.check()
 
-        out = upscale_for_extras(item.image, params, catalog, settings, on_tile)
+        out = run_extras_steps(item.image, params, catalog, settings, on_tile, faces)
         outputs.append(out)
         if save_to is not None:
             generation = item.image.info.get("parameters") if isinstance(item.image.info, dict) else None

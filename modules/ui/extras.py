@@ -16,6 +16,7 @@ from modules.extras.folders import confined_folder, images_in, input_roots, outp
 from modules.extras.params import ExtrasInputError, ExtrasParams
 from modules.extras.run import ExtrasInput, run_extras
 from modules.extras.saving import extras_folder
+from modules.face_restoration.models import FaceRestorationError
 from modules.ui.build_context import UiBuild
 from modules.ui.progress_view import error_html
 from modules.upscalers.catalog import UnknownUpscalerError
@@ -55,12 +56,14 @@ def gather_inputs(runtime: Any, mode: str, single: Image.Image | None, files: li
 
 def run_from_ui(runtime: Any, mode: str, single: Image.Image | None, files: list[Any] | None, input_dir: str,
                 output_dir: str, show_results: bool, resize_tab: str, scale_by: float, width: int, height: int,
-                crop: bool, upscaler_1: str, upscaler_2: str, visibility: float) -> tuple[list[Any], str, str]:
+                crop: bool, upscaler_1: str, upscaler_2: str, visibility: float, gfpgan: float = 0.0,
+                codeformer: float = 0.0, codeformer_weight: float = 0.0) -> tuple[list[Any], str, str]:
     """(gallery, infotext html, error html) for the Generate button."""
     params = ExtrasParams(resize_mode=1 if resize_tab == "Scale to" else 0, upscaling_resize=float(scale_by),
                           upscaling_resize_w=int(width), upscaling_resize_h=int(height), upscaling_crop=bool(crop),
                           upscaler_1=upscaler_1 or "None", upscaler_2=upscaler_2 or "None",
-                          extras_upscaler_2_visibility=float(visibility))
+                          extras_upscaler_2_visibility=float(visibility), gfpgan_visibility=float(gfpgan),
+                          codeformer_visibility=float(codeformer), codeformer_weight=float(codeformer_weight))
     settings = runtime.settings.view()
     try:
         params.validate()
@@ -70,8 +73,9 @@ def run_from_ui(runtime: Any, mode: str, single: Image.Image | None, files: list
             save_to = confined_folder(output_dir, runtime.paths.data_dir, output_roots(runtime.args),
                                       "output folder", "--allowed-output-dir")
         result = runtime.queue.run(lambda control: run_extras(inputs, params, runtime.upscalers, settings, control,
-                                                              save_to=save_to), kind="extras")
-    except (ExtrasInputError, UnknownUpscalerError, UnidentifiedImageError, OSError) as err:
+                                                              save_to=save_to, faces=runtime.faces),
+                                   kind="extras")
+    except (ExtrasInputError, UnknownUpscalerError, FaceRestorationError, UnidentifiedImageError, OSError) as err:
         return [], "", error_html(str(err))
     shown = [o.image for o in result.outputs] if (show_results or mode != MODES[2]) else []
     return shown, f"<p>{html.escape(result.html_info)}</p>", ""
@@ -117,6 +121,14 @@ def build_tab(ui: UiBuild) -> None:
                 upscaler_2 = gr.Dropdown(names, value="None", label="Upscaler 2", elem_id="extras_upscaler_2")
                 visibility = gr.Slider(0.0, 1.0, value=0.0, step=0.001, label="Upscaler 2 visibility",
                                        elem_id="extras_upscaler_2_visibility")
+            with gr.Row():
+                gfpgan = gr.Slider(0.0, 1.0, value=0.0, step=0.001, label="GFPGAN visibility",
+                                   elem_id="extras_gfpgan_visibility")
+                codeformer = gr.Slider(0.0, 1.0, value=0.0, step=0.001, label="CodeFormer visibility",
+                                       elem_id="extras_codeformer_visibility")
+                codeformer_weight = gr.Slider(0.0, 1.0, value=0.0, step=0.001,
+                                              label="CodeFormer weight (0 = maximum effect, 1 = minimum effect)",
+                                              elem_id="extras_codeformer_weight")
         with gr.Column(variant="panel"):
             gallery = gr.Gallery(label="Result", show_label=False, elem_id="extras_gallery", columns=4)
             info = gr.HTML(elem_id="extras_html_info")
@@ -124,5 +136,5 @@ def build_tab(ui: UiBuild) -> None:
     del mode_tabs
     submit.click(lambda *a: run_from_ui(runtime, *a),
                  inputs=[mode, single, files, input_dir, output_dir, show_results, resize_tab, scale_by, width,
-                         height, crop, upscaler_1, upscaler_2, visibility],
+                         height, crop, upscaler_1, upscaler_2, visibility, gfpgan, codeformer, codeformer_weight],
                  outputs=[gallery, info, error])
