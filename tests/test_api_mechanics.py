@@ -197,7 +197,7 @@ def test_client_override_beats_infotext_setting(client: httpx.Client, engine: St
     ("/sdapi/v1/txt2img", {"enable_hr": True, "hr_scale": 100}, 422, ["hr_scale", "between 1 and 8"]),
     ("/sdapi/v1/txt2img", {"enable_hr": True, "hr_upscaler": "4x-Nope"}, 422, ["hr_upscaler", "4x-Nope"]),
     ("/sdapi/v1/txt2img", {"enable_hr": True, "hr_sampler_name": "Euler z"}, 422, ["Euler z"]),
-    ("/sdapi/v1/txt2img", {"restore_faces": True}, 501, ["Face restoration"]),
+    ("/sdapi/v1/txt2img", {"restore_faces": True}, 422, ["restore_faces", "no CodeFormer model"]),
     ("/sdapi/v1/txt2img", {"force_task_id": "task(x)", "steps": 1, "n_iter": 1000}, 422, ["at most"]),
     ("/sdapi/v1/img2img", {"prompt": "x"}, 422, ["init_images"]),
     ("/sdapi/v1/img2img", {"init_images": ["%%%not base64%%%"]}, 400, ["init_images[0]", "base64"]),

@@ -104,3 +104,30 @@ def test_extras_gfpgan_visibility_then_upscale(models: FaceModels, tmp_path: Pat
     missing = FaceModels({"GFPGAN": tmp_path / "none", "CodeFormer": tmp_path / "none"}, tmp_path / "none")
     with pytest.raises(FaceRestorationError, match="no face detector"):
         run_extras_steps(_picture(), p, catalog, faces=missing)
+
+
+def test_restore_faces_in_txt2img_over_the_api(tmp_path: Path, tiny_sd1: Path) -> None:
+    import base64
+    import io
+
+    from tests.test_api_harness import start_live_server
+
+    data = tmp_path / "data"
+    write_tiny_restoreformer(data / "models" / "GFPGAN" / "tiny.safetensors")
+    live = start_live_server(data, "--nowebui", "--no-hashing", ckpt=tiny_sd1)
+    try:
+        body = dict(prompt="a face", steps=2, width=64, height=64, sampler_name="Euler", seed=4,
+                    override_settings={"face_restoration_model": "GFPGAN"})
+        with live.client() as c:
+            refused = c.post("/sdapi/v1/txt2img", json={**body, "restore_faces": True})
+            assert refused.status_code == 422 and "no face detector" in refused.json()["detail"]
+            live.runtime.faces = dataclasses.replace(live.runtime.faces, detector=FixedFaces((4.0, 6.0), 0.08))
+            plain = c.post("/sdapi/v1/txt2img", json=body).json()
+            restored = c.post("/sdapi/v1/txt2img", json={**body, "restore_faces": True}).json()
+        a, b = (np.asarray(Image.open(io.BytesIO(base64.b64decode(r["images"][0]))).convert("RGB"), dtype=int)
+                for r in (plain, restored))
+        assert "Face restoration: GFPGAN" in restored["info"] and "Face restoration" not in plain["info"]
+        assert np.array_equal(a[50:, :], b[50:, :])  # below the face frame (rows 6..47): untouched
+        assert np.abs(a[20:30, 15:30] - b[20:30, 15:30]).mean() > 5  # the face itself was restored
+    finally:
+        live.stop()

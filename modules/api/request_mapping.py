@@ -79,8 +79,6 @@ def check_unsupported(values: dict[str, Any]) -> None:
     """501 for requests that need a feature this version does not have yet."""
     if values.get("refiner_checkpoint") not in (None, "", "None"):
         raise not_available("The SDXL refiner", "leave refiner_checkpoint out")
-    if values.get("restore_faces"):
-        raise not_available("Face restoration", "send restore_faces=false")
     if values.get("firstpass_image"):
         raise not_available("firstpass_image")
     if values.get("latent_mask"):
@@ -163,8 +161,28 @@ def base_request_fields(values: dict[str, Any], overrides: dict[str, Any], runti
         sampler_name=sampler, scheduler=scheduler, cfg_scale=float(values["cfg_scale"]), tiling=bool(tiling),
         override_settings=overrides, save_images=save, save_grid=save,
         comments=comments_text(values.get("comments")), task_id=values.get("force_task_id") or None,
-        script_name=values.get("script_name") or None, script_args=tuple(values.get("script_args") or ()))
+        script_name=values.get("script_name") or None, script_args=tuple(values.get("script_args") or ()),
+        restore_faces=values.get("restore_faces"))
     return fields
+
+
+def check_face_restoration(request: GenerationRequest, runtime: Runtime) -> None:
+    """With restore_faces, the chosen restorer and the face detector must be installed (else 422)."""
+    from modules.face_restoration.models import FaceRestorationError
+    from modules.restore_faces.feature import wants_restoration
+
+    settings = runtime.settings.view(request.override_settings)
+    if runtime.faces is None or not wants_restoration(request, settings):
+        return
+    name = str(settings.get("face_restoration_model", "CodeFormer"))
+    try:
+        if runtime.faces.restorer_file(name) is None:
+            raise FaceRestorationError(f"restore_faces: no {name} model; put one into {runtime.faces.folders[name]} "
+                                       "or choose another face_restoration_model")
+        if runtime.faces.detector is None:
+            runtime.faces.detector_file()
+    except FaceRestorationError as err:
+        raise ApiError(422, str(err)) from err
 
 
 def hires_fields(values: dict[str, Any]) -> dict[str, Any]:
@@ -230,6 +248,7 @@ def prepare(body: Txt2ImgBody | Img2ImgBody, runtime: Runtime, mode: str) -> Pre
     try:
         validate_request(request)
         validate_hires(request, runtime.upscalers, runtime.samplers)
+        check_face_restoration(request, runtime)
         if mode == "img2img":
             from modules.engine.img2img import validate_img2img_request
 

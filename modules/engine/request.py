@@ -71,6 +71,7 @@ class GenerationRequest:
     hr_prompt: str = ""
     hr_negative_prompt: str = ""
     hr_checkpoint_name: str | None = None
+    restore_faces: bool | None = None  # None: the "face_restoration" setting (modules/restore_faces)
     # img2img / inpainting
     init_images: tuple[Image.Image, ...] = ()
     mask: Image.Image | None = None

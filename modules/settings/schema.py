@@ -18,6 +18,7 @@ SECTIONS: dict[str, str] = {
     "sdxl": "Stable Diffusion XL",
     "vae": "VAE",
     "upscaling": "Upscaling",
+    "face-restoration": "Face restoration",
     "img2img": "img2img",
     "infotext": "Infotext",
     "ui": "User interface",

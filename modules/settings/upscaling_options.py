@@ -23,6 +23,9 @@ UPSCALING_OPTIONS: dict[str, OptionInfo] = {
                                                  "saving-images"),
     "hires_fix_show_sampler": OptionInfo(False, "Hires fix: show hires checkpoint and sampler selection", "ui"),
     "hires_fix_show_prompts": OptionInfo(False, "Hires fix: show hires prompt and negative prompt", "ui"),
+    "face_restoration": OptionInfo(False, "Restore faces", "face-restoration", infotext="Face restoration"),
+    "face_restoration_model": OptionInfo("CodeFormer", "Face restoration model", "face-restoration", "radio",
+                                         choices=("CodeFormer", "GFPGAN")),
     "tiled_vae": OptionInfo("Automatic", "Tiled VAE: Automatic decodes/encodes large images (and retries after "
                             "running out of memory) in tiles; Always and Never force it", "vae", "radio",
                             choices=("Automatic", "Always", "Never")),
