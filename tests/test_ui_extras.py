@@ -45,7 +45,8 @@ def test_tab_has_a1111_ids_and_lists_the_upscalers(runtime: Any) -> None:
     comps = {c["props"]["elem_id"]: c for c in demo.config["components"] if c["props"].get("elem_id")}
     for elem in ("tab_extras", "extras_image", "extras_image_batch", "extras_batch_input_dir",
                  "extras_batch_output_dir", "extras_upscaling_resize", "extras_upscaling_resize_w",
-                 "extras_upscaler_1", "extras_upscaler_2", "extras_upscaler_2_visibility", "extras_generate"):
+                 "extras_upscaler_1", "extras_upscaler_2", "extras_upscaler_2_visibility", "extras_generate",
+                 "extras_gfpgan_visibility", "extras_codeformer_visibility", "extras_codeformer_weight"):
         assert elem in comps, elem
     choices = [c[0] for c in comps["extras_upscaler_1"]["props"]["choices"]]
     assert choices == ["None", "Lanczos", "Nearest", "4x-tiny"]
