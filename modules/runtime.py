@@ -21,6 +21,7 @@ import torch
 from modules.engine.context import APP_VERSION, EngineContext
 from modules.engine.features import FeatureRegistry
 from modules.engine.request import GenerationRequest, GenerationResult
+from modules.face_restoration.models import FaceModels
 from modules.hashing import HashCache
 from modules.hooks.host import HookHost
 from modules.hooks.payloads import ModelLoaded
@@ -34,6 +35,8 @@ from modules.samplers.registry import SamplerRegistry
 from modules.settings.runtime_checks import install_checks
 from modules.settings.store import SettingsStore
 from modules.styles import StyleDatabase
+from modules.upscalers.catalog import UpscalerCatalog
+from modules.upscalers.folders import upscaler_folders
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +88,8 @@ class Runtime:
     warnings: list[str] = field(default_factory=list)
     features: FeatureRegistry = field(default_factory=FeatureRegistry)
     hooks: HookHost = field(default_factory=HookHost)
+    upscalers: UpscalerCatalog | None = None
+    faces: FaceModels | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _unloadable: set[Path] = field(default_factory=set)  # default candidates that failed to load
 
@@ -155,7 +160,8 @@ class Runtime:
             model_hash=info.hash_short, settings=view, samplers=self.samplers, data_dir=self.paths.data_dir,
             device=self.device, styles=self.styles, version=self.version,
             preview_matrix=matrix, models=self.models, features=self.features.all(),
-            hooks=self.hooks, extras={"allowed_output_dirs": allowed_output_dirs(self.args)})
+            hooks=self.hooks, extras={"allowed_output_dirs": allowed_output_dirs(self.args),
+                                      "upscalers": self.upscalers})
 
     def generate(self, req: GenerationRequest, control: JobControl) -> GenerationResult:
         """Run one request inside the worker thread."""
@@ -226,7 +232,9 @@ def build_runtime(args: argparse.Namespace) -> Runtime:
         args=args, paths=paths, settings=settings, hash_cache=hash_cache, checkpoints=registry,
         models=models, samplers=SamplerRegistry(), styles=StyleDatabase(list(paths.styles_files)),
         queue=JobQueue(preview_every=preview_every, per_client=args.queue_per_client), device=device,
-        dtype=dtype, warnings=[])
+        dtype=dtype, warnings=[],
+        upscalers=UpscalerCatalog(upscaler_folders(args, paths.models_dir), device, cache=models),
+        faces=FaceModels.from_args(args, paths.models_dir))
     start_guards(runtime)
     from modules.engine.hook_feature import HookFeature
     from modules.features import register_builtin_features
