@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -172,6 +173,15 @@ class Runtime:
         self.queue.stop()
 
 
+def prefer_cmd_checkpoint(registry: CheckpointRegistry, settings: SettingsStore, files: tuple[Path, ...]) -> None:
+    """`--ckpt FILE` is the model loaded at start, as in A1111, even over a saved
+    sd_model_checkpoint (set in memory, written only when settings are next saved, like A1111)."""
+    wanted = [f.resolve() for f in files if f.is_file()]
+    info = next((i for i in registry.list() if wanted and i.filename.resolve() == wanted[0]), None)
+    if info is not None:
+        settings.update({"sd_model_checkpoint": info.title}, save=False)
+
+
 def build_runtime(args: argparse.Namespace) -> Runtime:
     """Wire every part together. Cheap: nothing heavy loads here (models load on first use)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -184,6 +194,7 @@ def build_runtime(args: argparse.Namespace) -> Runtime:
         search_dirs=list(paths.ckpt_dirs), extra_files=list(paths.ckpt_files),
         hash_cache=hash_cache, demo_checkpoint=paths.demo_model, hashing_enabled=not args.no_hashing)
     registry.refresh()
+    prefer_cmd_checkpoint(registry, settings, paths.ckpt_files)
     device = pick_device(args)
     dtype = pick_dtype(args, device)
     policy = MemoryPolicy.from_flags(medvram=args.medvram, lowvram=args.lowvram, use_cpu=device.type == "cpu",
