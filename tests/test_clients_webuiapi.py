@@ -10,6 +10,9 @@ every field A1111 accepts with the values real scripts send.
 
 from __future__ import annotations
 
+import base64
+import io
+import json
 import shutil
 import threading
 import time
@@ -17,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 import webuiapi
@@ -260,3 +264,87 @@ def test_interrogate_answers_a_caption_or_a_clear_error(api: webuiapi.WebUIApi) 
         assert status in (404, 422, 501, 503) and "detail" in text
     else:
         assert isinstance(result.info, str) and result.info
+
+
+# --- the raw JSON other known clients send and read (Open WebUI, SillyTavern) ----------------
+
+
+@pytest.fixture()
+def http(live: LiveServer) -> Iterator[httpx.Client]:
+    with live.client() as c:
+        yield c
+
+
+def test_open_webui_switches_model_by_posting_back_every_option(http: httpx.Client) -> None:
+    """Open WebUI lists models as {id: title, name: model_name}, then GETs /options, changes
+    sd_model_checkpoint and POSTs the whole dict back."""
+    models = {m["title"]: m["model_name"] for m in http.get("/sdapi/v1/sd-models").json()}
+    target = next(t for t, name in models.items() if name == "tiny-sd1-inpaint")
+    options = http.get("/sdapi/v1/options").json()
+    assert options["sd_model_checkpoint"] != target
+    options["sd_model_checkpoint"] = target
+    answer = http.post("/sdapi/v1/options", json=options)
+    assert answer.status_code == 200, answer.text
+    assert http.get("/sdapi/v1/options").json()["sd_model_checkpoint"] == target
+    back = next(t for t, name in models.items() if name == "tiny-sd1")
+    assert http.post("/sdapi/v1/options", json={**options, "sd_model_checkpoint": back}).status_code == 200
+
+
+def test_open_webui_txt2img_payload(http: httpx.Client) -> None:
+    data = {"prompt": "a fox", "batch_size": 2, "width": 64, "height": 64, "steps": 1, "negative_prompt": "dull"}
+    answer = http.post("/sdapi/v1/txt2img", json=data)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    info = json.loads(body["info"])  # Open WebUI stores res["info"] beside each file
+    assert len(info["all_seeds"]) == 2 and info["negative_prompt"] == "dull"
+    for b64 in body["images"]:  # every entry is plain base64 (no data: prefix) of a PNG
+        image = Image.open(io.BytesIO(base64.b64decode(b64, validate=True)))
+        assert image.format == "PNG"
+
+
+def test_sillytavern_lists_and_generation_payload(http: httpx.Client) -> None:
+    options = http.get("/sdapi/v1/options").json()
+    assert isinstance(options["sd_model_checkpoint"], str) and "forge_preset" not in options
+    samplers = [s["name"] for s in http.get("/sdapi/v1/samplers").json()]
+    schedulers = [s["name"] for s in http.get("/sdapi/v1/schedulers").json()]
+    titles = [m["title"] for m in http.get("/sdapi/v1/sd-models").json()]
+    assert "Euler a" in samplers and "karras" in schedulers and options["sd_model_checkpoint"] in titles
+    for route, feature, fields in (("upscalers", "Upscalers", {"name"}),
+                                   ("latent-upscale-modes", "Latent upscale modes", {"name"}),
+                                   ("sd-vae", "VAE", {"model_name"})):
+        answer = http.get(f"/sdapi/v1/{route}")
+        assert answer.status_code in (200, 501), answer.text
+        listed(answer.json(), feature, fields)
+    payload = {  # what SillyTavern's image generation extension posts to txt2img
+        "prompt": "a knight", "negative_prompt": "blurry", "sampler_name": "Euler a", "scheduler": "Automatic",
+        "steps": 1, "cfg_scale": 7, "width": 64, "height": 64, "restore_faces": False, "enable_hr": False,
+        "hr_upscaler": "Latent", "hr_scale": 2, "hr_additional_modules": [], "denoising_strength": 0.5,
+        "hr_second_pass_steps": 0, "seed": 42, "clip_skip": 1, "send_images": True, "save_images": False,
+        "override_settings": {"CLIP_stop_at_last_layers": 1}, "override_settings_restore_afterwards": True}
+    answer = http.post("/sdapi/v1/txt2img", json=payload)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert len(body["images"]) == 1 and json.loads(body["info"])["seed"] == 42
+
+
+def test_progress_skip_current_image_and_catalog_shapes(http: httpx.Client, live: LiveServer) -> None:
+    results: list[httpx.Response] = []
+    with live.client() as other:
+        runner = threading.Thread(target=lambda: results.append(other.post("/sdapi/v1/txt2img", json={
+            "prompt": "slow", "width": 64, "height": 64, "steps": 30, "n_iter": 2})))
+        runner.start()
+        wait_until(lambda: http.get("/sdapi/v1/progress").json()["state"]["sampling_step"] > 1, timeout=60)
+        with_image = wait_until(lambda: (p := http.get("/sdapi/v1/progress").json())["current_image"] and p)
+        Image.open(io.BytesIO(base64.b64decode(with_image["current_image"]))).load()
+        skipped = http.get("/sdapi/v1/progress", params={"skip_current_image": "true"}).json()
+        assert skipped["current_image"] is None and skipped["state"]["job_count"] >= 1
+        assert http.post("/sdapi/v1/interrupt").status_code == 200
+        runner.join(timeout=120)
+    assert results and results[0].status_code == 200
+    flags = http.get("/sdapi/v1/cmd-flags").json()
+    assert flags["api"] is not None and "listen" in flags and "ckpt_dir" in flags
+    memory = http.get("/sdapi/v1/memory").json()
+    assert set(memory["ram"]) == {"free", "used", "total"} and ("error" in memory["cuda"] or "system" in memory["cuda"])
+    loras = http.get("/sdapi/v1/loras")
+    assert loras.status_code in (200, 501), loras.text
+    listed(loras.json(), "LoRA", {"name", "alias", "path", "metadata"})
