@@ -180,7 +180,14 @@ def test_model_lists_and_switching_models(api: webuiapi.WebUIApi, live: LiveServ
         assert {"title", "model_name", "hash", "sha256", "filename", "config"} <= set(model)
         assert Path(model["filename"]).is_file()
     assert api.util_get_current_model().startswith("tiny-sd1.safetensors")  # --ckpt is the model at start
+    folder = Path(models[0]["filename"]).parent
+    shutil.copy(folder / "tiny-sd1.safetensors", folder / "tiny-copy.safetensors")
+    assert not any(n.startswith("tiny-copy") for n in api.util_get_model_names())
+    api.refresh_checkpoints()  # a file added while running shows up, as in A1111
+    assert any(n.startswith("tiny-copy.safetensors") for n in api.util_get_model_names())
+    (folder / "tiny-copy.safetensors").unlink()
     api.refresh_checkpoints()
+    assert len(api.util_get_model_names()) == 2
     api.util_set_model("tiny-sd1-inpaint")
     assert api.util_get_current_model().startswith("tiny-sd1-inpaint.safetensors")
     result = api.txt2img(prompt="a bird", seed=1, **SMALL)
