@@ -26,7 +26,7 @@ import pytest
 import webuiapi
 from PIL import Image
 
-from tests.test_api_harness import LiveServer, start_live_server, wait_until
+from tests.test_api_harness import LiveServer, placeholder_checkpoint, start_live_server, wait_until
 
 SMALL = {"width": 64, "height": 64, "steps": 2, "cfg_scale": 5.0}
 
@@ -355,3 +355,23 @@ def test_progress_skip_current_image_and_catalog_shapes(http: httpx.Client, live
     loras = http.get("/sdapi/v1/loras")
     assert loras.status_code in (200, 501), loras.text
     listed(loras.json(), "LoRA", {"name", "alias", "path", "metadata"})
+
+
+def test_webuiapi_with_api_auth(tmp_path: Path) -> None:
+    """`WebUIApi(username=..., password=...)` sends HTTP Basic on every call, as --api-auth needs."""
+    server = start_live_server(tmp_path, "--nowebui", "--no-hashing", "--api-auth", "alice:s3cret",
+                               ckpt=placeholder_checkpoint(tmp_path))
+    try:
+        base = f"{server.url}/sdapi/v1"
+        authed = webuiapi.WebUIApi(baseurl=base, username="alice", password="s3cret")
+        assert authed.util_get_model_names() == ["placeholder.safetensors"]
+        assert "sd_model_checkpoint" in authed.get_options()
+        wrong = webuiapi.WebUIApi(baseurl=base, username="alice", password="nope")
+        with pytest.raises(RuntimeError) as raised:
+            wrong.png_info(Image.new("RGB", (8, 8)))
+        assert raised.value.args[0] == 401
+        anonymous = webuiapi.WebUIApi(baseurl=base)
+        answer = anonymous.get_sd_models()  # webuiapi returns the 401 body as is
+        assert isinstance(answer, dict) and set(answer) == {"error", "detail", "body", "errors"}, answer
+    finally:
+        server.stop()
