@@ -146,6 +146,14 @@ def test_img2img_with_init_image_and_inpainting_mask(api: webuiapi.WebUIApi) -> 
     assert np.abs(out[:, :24] - source[:, :24]).mean() > 8  # masked half repainted
     assert result.info["seed"] == 12 and "Denoising strength: 0.9" in result.info["infotexts"][0]
     assert result.parameters["init_images"] is None and result.parameters["mask"] is None
+    # webuiapi's defaults: "Only masked" (inpaint_full_res=True), blur 4, fill 0
+    only_masked = api.img2img(images=[init], mask_image=mask, prompt="a boat", seed=12, denoising_strength=0.9,
+                              **SMALL)
+    kept = rgb(only_masked.image).astype(int)
+    assert only_masked.image.size == (64, 64)
+    assert np.abs(kept[:, 48:] - source[:, 48:]).max() <= 8
+    assert np.abs(kept[:, :24] - source[:, :24]).mean() > 8
+    assert "Inpaint area: Only masked" in only_masked.info["infotexts"][0]
 
 
 def test_img2img_without_mask_changes_the_picture(api: webuiapi.WebUIApi) -> None:
@@ -164,6 +172,7 @@ def test_png_info_reads_back_the_infotext(api: webuiapi.WebUIApi) -> None:
     assert result.parameters["Prompt"] == "a lighthouse"
     assert result.parameters["Seed"] == "77" or result.parameters["Seed"] == 77
     assert result.parameters["Steps"] in ("2", 2) and result.parameters["Sampler"] == "Euler a"
+    assert result.parameters["Clip skip"] == "1"  # A1111 fills the keys an infotext leaves out
     assert "parameters" not in result.json["items"]  # A1111 moves it to "info"
 
 
