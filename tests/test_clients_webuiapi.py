@@ -95,8 +95,9 @@ def test_txt2img_same_seed_same_picture_other_seed_other_picture(api: webuiapi.W
 
 def test_txt2img_batch_gives_consecutive_seeds(api: webuiapi.WebUIApi) -> None:
     result = api.txt2img(prompt="dots", seed=50, batch_size=2, n_iter=2, steps=1, width=64, height=64)
-    # A1111 returns the grid first when there is more than one picture (return_grid is on).
-    pictures = result.images[-4:]
+    # No grid: A1111's API makes one only with save_images=true (do_not_save_grid = not save_images).
+    assert len(result.images) == 4 and result.info["index_of_first_image"] == 0
+    pictures = result.images
     assert len(pictures) == 4 and all(p.size == (64, 64) for p in pictures)
     assert result.info["all_seeds"] == [50, 51, 52, 53]
     assert len(result.info["infotexts"]) == len(result.images)
