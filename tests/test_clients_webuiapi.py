@@ -93,6 +93,14 @@ def test_txt2img_same_seed_same_picture_other_seed_other_picture(api: webuiapi.W
     assert "Schedule type: Karras" in first.info["infotexts"][0]
 
 
+def test_txt2img_ddim_gets_webuiapis_default_eta(api: webuiapi.WebUIApi) -> None:
+    """webuiapi always sends eta=1.0; A1111 then runs DDIM with eta 1 (not the setting's 0) and says so."""
+    sent = api.txt2img(prompt="a hill", seed=6, sampler_name="DDIM", **SMALL)
+    zero = api.txt2img(prompt="a hill", seed=6, sampler_name="DDIM", eta=0.0, **SMALL)
+    assert "Eta DDIM: 1.0" in sent.info["infotexts"][0] and "Eta DDIM" not in zero.info["infotexts"][0]
+    assert not np.array_equal(rgb(sent.image), rgb(zero.image))
+
+
 def test_txt2img_batch_gives_consecutive_seeds(api: webuiapi.WebUIApi) -> None:
     result = api.txt2img(prompt="dots", seed=50, batch_size=2, n_iter=2, steps=1, width=64, height=64)
     # No grid: A1111's API makes one only with save_images=true (do_not_save_grid = not save_images).
@@ -387,3 +395,14 @@ def test_webuiapi_with_api_auth(tmp_path: Path) -> None:
         assert isinstance(answer, dict) and set(answer) == {"error", "detail", "body", "errors"}, answer
     finally:
         server.stop()
+
+
+def test_extras_answer_an_image_or_a_clear_501(api: webuiapi.WebUIApi) -> None:
+    image = Image.new("RGB", (32, 32), (10, 200, 10))
+    try:
+        result = api.extra_single_image(image, upscaling_resize=2, upscaler_1="Lanczos")
+    except RuntimeError as error:  # the extras feature has not landed in this build
+        status, text = error.args
+        assert status == 501 and "extras" in text.lower(), text
+    else:
+        assert result.image.size == (64, 64)
