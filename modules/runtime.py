@@ -203,6 +203,15 @@ class Runtime:
         self.queue.stop()
 
 
+def prefer_cmd_checkpoint(registry: CheckpointRegistry, settings: SettingsStore, files: tuple[Path, ...]) -> None:
+    """`--ckpt FILE` is the model loaded at start, as in A1111, even over a saved
+    sd_model_checkpoint (set in memory, written only when settings are next saved, like A1111)."""
+    wanted = [f.resolve() for f in files if f.is_file()]
+    info = next((i for i in registry.list() if wanted and i.filename.resolve() == wanted[0]), None)
+    if info is not None:
+        settings.update({"sd_model_checkpoint": info.title}, save=False)
+
+
 def allowed_output_dirs(args: argparse.Namespace) -> tuple[Path, ...]:
     """Folders outside the data folder that `--allowed-output-dir` opened for output."""
     return tuple(Path(d).expanduser().resolve() for d in getattr(args, "allowed_output_dir", None) or ())
@@ -220,6 +229,7 @@ def build_runtime(args: argparse.Namespace) -> Runtime:
         search_dirs=list(paths.ckpt_dirs), extra_files=list(paths.ckpt_files),
         hash_cache=hash_cache, demo_checkpoint=paths.demo_model, hashing_enabled=not args.no_hashing)
     registry.refresh()
+    prefer_cmd_checkpoint(registry, settings, paths.ckpt_files)
     device = pick_device(args)
     dtype = pick_dtype(args, device)
     policy = MemoryPolicy.from_flags(medvram=args.medvram, lowvram=args.lowvram, use_cpu=device.type == "cpu",
