@@ -36,7 +36,13 @@ const SDUI_HINTS = {
     "Send to txt2img": "Send these parameters to the txt2img tab.",
     "Send to img2img": "Send the picture and its parameters to the img2img tab.",
     "Send to inpaint": "Send the picture and its parameters to img2img's Inpaint sub-tab, to paint a mask over the part to change.",
-    "Send to extras": "Not available: this version has no Extras tab.",
+    "Send to extras": "Not available: this version cannot send pictures to Extras yet; save the picture and drop it there.",
+    "Upscaler": "How the first picture is enlarged before its details are redrawn: Latent is fast and soft; ESRGAN-type upscalers keep edges sharp.",
+    "Hires steps": "Sampling steps of the second (redrawing) pass; 0 uses the same number as Sampling steps.",
+    "Upscale by": "How many times larger the final picture is than Width x Height.",
+    "Resize width to": "Final width instead of Upscale by (0: keep the proportions from the height).",
+    "Resize height to": "Final height instead of Upscale by (0: keep the proportions from the width).",
+    "Hires checkpoint": "Another model for the second pass; Use same checkpoint keeps the current one.",
 };
 
 // Entries of an open dropdown: the sampler list's descriptions come from the server (sduiOptions).

@@ -55,7 +55,7 @@ const SDUI_NOT_YET = { img2img: "img2img", inpaint: "inpaint", extras: "Extras" 
 function sduiNotYetTitle(element) {
     for (const [key, tab] of Object.entries(SDUI_NOT_YET)) {
         if ((element.id || "").includes(key)) {
-            return "Not available: this version has no " + tab + " tab";
+            return "Not available: this version cannot send pictures to " + tab + " yet; save the picture and drop it there";
         }
     }
     return "Not available yet";

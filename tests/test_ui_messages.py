@@ -38,11 +38,10 @@ def test_png_info_reads_a_real_png_through_the_same_widget(tmp_path: Path) -> No
 
 
 def test_no_user_facing_text_speaks_of_internal_work() -> None:
-    from modules.ui.txt2img_params import HIRES_NOTE
-
     root = Path(__file__).resolve().parents[1]
-    assert "issue" not in HIRES_NOTE and "not available" in HIRES_NOTE
-    assert "arrives" not in (root / "javascript" / "ui.js").read_text(encoding="utf-8")
+    for script in ("ui.js", "hints.js"):
+        text = (root / "javascript" / script).read_text(encoding="utf-8")
+        assert "arrives" not in text and "issue" not in text and "later version" not in text, script
 
 
 def test_not_available_reads_right_for_plural_feature_names() -> None:
