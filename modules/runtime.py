@@ -24,6 +24,7 @@ from modules.jobs.queue import Job, JobQueue
 from modules.models.cache import ModelCache
 from modules.models.memory import MemoryPolicy
 from modules.models.registry import CheckpointInfo, CheckpointRegistry
+from modules.networks.services import build_network_services
 from modules.paths import Paths, paths_from_args
 from modules.samplers.registry import SamplerRegistry
 from modules.settings.store import SettingsStore
@@ -75,6 +76,7 @@ class Runtime:
     dtype: torch.dtype
     version: str = APP_VERSION
     warnings: list[str] = field(default_factory=list)
+    networks: Any = None  # modules.networks.services.NetworkServices (LoRA, embeddings, VAE, hypernetworks)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # --- checkpoints -------------------------------------------------------------------
@@ -116,7 +118,8 @@ class Runtime:
             model=model, model_name=info.filename.stem if info.filename.is_file() else info.model_name,
             model_hash=info.hash_short, settings=view, samplers=self.samplers, data_dir=self.paths.data_dir,
             device=self.device, styles=self.styles, version=self.version,
-            extras={"preview_matrix": preview_matrix(model)})
+            extras={"preview_matrix": preview_matrix(model)},
+            extra_networks=self.networks.registry if self.networks else None)
 
     def generate(self, req: GenerationRequest, control: JobControl) -> GenerationResult:
         """Run one request inside the worker thread."""
@@ -176,7 +179,7 @@ def build_runtime(args: argparse.Namespace) -> Runtime:
         args=args, paths=paths, settings=settings, hash_cache=hash_cache, checkpoints=registry,
         models=models, samplers=SamplerRegistry(), styles=StyleDatabase(list(paths.styles_files)),
         queue=JobQueue(preview_every=preview_every), device=device, dtype=dtype,
-        warnings=list(settings.warnings))
+        warnings=list(settings.warnings), networks=build_network_services([paths.lora_dir], hash_cache))
     if not args.no_hashing:
         registry.start_background_hashing()
     return runtime

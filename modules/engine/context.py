@@ -28,7 +28,8 @@ class EngineContext:
     data_dir: Path
     device: torch.device
     styles: Any = None  # modules.styles.StyleDatabase
-    embeddings: Any = None  # textual-inversion lookup (extra-networks issue)
+    embeddings: Any = None  # textual-inversion lookup (modules/networks/embeddings.py)
+    extra_networks: Any = None  # ExtraNetworkRegistry: LoRA, hypernetworks (modules/networks)
     vae_name: str | None = None
     vae_hash: str | None = None
     version: str = APP_VERSION

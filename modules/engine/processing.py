@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,7 @@ from modules.engine.seeds import JobSeeds, job_seeds
 from modules.engine.tiling import circular_padding
 from modules.engine.validation import validate_request
 from modules.jobs.progress import ImageSkipped, JobControl, JobInterrupted
+from modules.networks.job import NetworkJob, activate_networks
 from modules.text.conditioning import PromptConditioner
 from modules.text.extra_networks import parse_prompt_extra_networks
 
@@ -54,6 +56,7 @@ class JobState:
     scheduler: Any  # SchedulerSpec
     extra_params: dict[str, Any] = field(default_factory=dict)
     comments: list[str] = field(default_factory=list)
+    networks: NetworkJob | None = None  # the job's LoRA/hypernetwork patches (applied around sampling)
     job_timestamp: str = field(default_factory=lambda: time.strftime("%Y%m%d%H%M%S"))
 
 
@@ -76,9 +79,9 @@ def start_job(req: GenerationRequest, ctx: EngineContext, control: JobControl) -
     conditioner = PromptConditioner(ctx.model, text_options(ctx), embeddings=ctx.embeddings)
     state = JobState(req, ctx, control, job_seeds(req), prompt, negative, conditioner, sampler, scheduler)
     _, networks = parse_prompt_extra_networks(prompt)
-    if networks:
-        # No silent drops: say that the tags did nothing (LoRA & co. arrive with the extra-networks issue).
-        state.comments.append(f"Extra-network tags were not applied (not supported yet): {', '.join(networks)}")
+    state.networks = activate_networks(ctx.extra_networks, ctx.model, ctx.settings, networks)
+    state.extra_params.update(state.networks.extra_params)
+    state.comments.extend(state.networks.warnings)
     return state
 
 
@@ -107,8 +110,16 @@ def run_job(req: GenerationRequest, ctx: EngineContext, control: JobControl, sam
     infotexts: list[str] = []
     saved: list[str] = []
     indices: list[int] = []
+    with state.networks.scope() if state.networks else nullcontext():
+        interrupted = _run_batches(state, sample, postprocess, images, infotexts, saved, indices)
+    return finish_job(state, images, infotexts, indices, saved, interrupted)
+
+
+def _run_batches(state: JobState, sample: BatchSampler, postprocess: PostProcess | None, images: list[Image.Image],
+                 infotexts: list[str], saved: list[str], indices: list[int]) -> bool:
+    """The batch loop of run_job; returns whether the job was interrupted."""
+    req, ctx, control, model = state.req, state.ctx, state.control, state.ctx.model
     interrupted = False
-    model = ctx.model
     for it in range(req.n_iter):
         try:
             control.check()
@@ -133,7 +144,7 @@ def run_job(req: GenerationRequest, ctx: EngineContext, control: JobControl, sam
             indices.append(index)
             if req.save_images and ctx.settings["samples_save"]:
                 saved.append(save_sample(state, image, index, text))
-    return finish_job(state, images, infotexts, indices, saved, interrupted)
+    return interrupted
 
 
 def finish_job(state: JobState, images: list[Image.Image], infotexts: list[str], indices: list[int],

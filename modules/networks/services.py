@@ -1,0 +1,33 @@
+"""The extra-network parts of one running app, built from its folders (no scanning here).
+
+The Runtime owns one `NetworkServices`; the engine receives its registry (LoRA, hypernetworks)
+and its embedding lookup per job, the API and the card browser read the catalogs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from modules.hashing import HashCache
+from modules.networks.catalog import NetworkCatalog
+from modules.networks.lora_handler import LORA_EXTENSIONS, LoraHandler
+from modules.text.extra_networks import ExtraNetworkRegistry
+
+
+@dataclass
+class NetworkServices:
+    loras: NetworkCatalog
+    lora_handler: LoraHandler
+    registry: ExtraNetworkRegistry
+
+    def refresh_loras(self) -> None:
+        self.loras.refresh()
+
+
+def build_network_services(lora_dirs: list[Path], hash_cache: HashCache | None) -> NetworkServices:
+    loras = NetworkCatalog(lora_dirs, LORA_EXTENSIONS)
+    handler = LoraHandler(loras, hash_cache)
+    registry = ExtraNetworkRegistry()
+    registry.register("lora", handler, aliases=("lyco",))
+    return NetworkServices(loras=loras, lora_handler=handler, registry=registry)
