@@ -119,7 +119,8 @@ class Runtime:
             model_hash=info.hash_short, settings=view, samplers=self.samplers, data_dir=self.paths.data_dir,
             device=self.device, styles=self.styles, version=self.version,
             extras={"preview_matrix": preview_matrix(model)},
-            extra_networks=self.networks.registry if self.networks else None)
+            extra_networks=self.networks.registry if self.networks else None,
+            embeddings=self.networks.embeddings.lookup(model) if self.networks else None)
 
     def generate(self, req: GenerationRequest, control: JobControl) -> GenerationResult:
         """Run one request inside the worker thread."""
@@ -179,7 +180,8 @@ def build_runtime(args: argparse.Namespace) -> Runtime:
         args=args, paths=paths, settings=settings, hash_cache=hash_cache, checkpoints=registry,
         models=models, samplers=SamplerRegistry(), styles=StyleDatabase(list(paths.styles_files)),
         queue=JobQueue(preview_every=preview_every), device=device, dtype=dtype,
-        warnings=list(settings.warnings), networks=build_network_services([paths.lora_dir], hash_cache))
+        warnings=list(settings.warnings), networks=build_network_services(
+            [paths.lora_dir], hash_cache, [paths.embeddings_dir]))
     if not args.no_hashing:
         registry.start_background_hashing()
     return runtime

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from modules.infotext import build_infotext, ordered_generation_params
+from modules.networks.embeddings import ti_hashes
 from modules.samplers.sigma_plan import resolved_schedule_label
 
 if TYPE_CHECKING:
@@ -25,6 +26,8 @@ def generation_params(state: "JobState", index: int) -> dict[str, Any]:
     resized = req.seed_resize_from_w > 0 and req.seed_resize_from_h > 0
     extras = dict(state.extra_params)
     extras.setdefault("Emphasis", _emphasis_note(state))
+    if s.get("textual_inversion_add_hashes_to_infotext", True):
+        extras.setdefault("TI hashes", ti_hashes(state.conditioner.used_embeddings, ctx.embeddings))
     return ordered_generation_params(
         steps=req.steps, sampler=state.sampler.name,
         schedule_type=resolved_schedule_label(state.sampler, state.scheduler), cfg_scale=req.cfg_scale,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from modules.hashing import HashCache
 from modules.networks.catalog import NetworkCatalog
+from modules.networks.embeddings import EmbeddingDatabase
 from modules.networks.lora_handler import LORA_EXTENSIONS, LoraHandler
 from modules.text.extra_networks import ExtraNetworkRegistry
 
@@ -20,14 +21,17 @@ class NetworkServices:
     loras: NetworkCatalog
     lora_handler: LoraHandler
     registry: ExtraNetworkRegistry
+    embeddings: EmbeddingDatabase
 
     def refresh_loras(self) -> None:
         self.loras.refresh()
 
 
-def build_network_services(lora_dirs: list[Path], hash_cache: HashCache | None) -> NetworkServices:
+def build_network_services(lora_dirs: list[Path], hash_cache: HashCache | None,
+                           embedding_dirs: list[Path] | None = None) -> NetworkServices:
     loras = NetworkCatalog(lora_dirs, LORA_EXTENSIONS)
     handler = LoraHandler(loras, hash_cache)
     registry = ExtraNetworkRegistry()
     registry.register("lora", handler, aliases=("lyco",))
-    return NetworkServices(loras=loras, lora_handler=handler, registry=registry)
+    return NetworkServices(loras=loras, lora_handler=handler, registry=registry,
+                           embeddings=EmbeddingDatabase(list(embedding_dirs or []), hash_cache))

@@ -97,12 +97,11 @@ def encode(model, images: np.ndarray, batch: int = 64) -> tuple[torch.Tensor, to
 
 
 def train(args: argparse.Namespace) -> Path:
-    from modules.models.loader import load_checkpoint
+    from modules.models.loader import alphas_cumprod, load_checkpoint
     from modules.training.captions import empty_row, token_rows
     from modules.training.lora_adapters import attach
     from modules.training.stage_loop import StageBudget, lr_at, run_stage, step_seed
     from modules.training.unet_stage import LINEAR_END, LINEAR_START, TIMESTEPS, UnetSettings, diffusion_loss
-    from modules.models.loader import alphas_cumprod
 
     model = load_checkpoint(args.base, dtype=torch.float32, vae_dtype=torch.float32)
     unet, text = model.unet.float(), model.text_encoders[0].model.float()
@@ -135,13 +134,18 @@ def train(args: argparse.Namespace) -> Path:
         opt.step()
         return {"loss": loss.item()}
 
-    budget = StageBudget(args.steps, args.minutes, 1e9)
+    out = Path(args.out) / f"{LORA_NAME}.safetensors"
+
+    def save_fn(step: int, planned: int) -> None:
+        """The LoRA file as of `step` (also mid-run, so an interrupted run still leaves a usable file)."""
+        meta = {"ss_output_name": LORA_NAME, "ss_base_model_version": "sd_v1", "ss_network_dim": str(args.rank),
+                "ss_network_alpha": str(args.rank), "ss_steps": str(step), "ss_seed": str(args.seed),
+                "ss_training_comment": f"teaches the demo model the shape word '{NEW_SHAPE}'"}
+        adapters.save(out, meta)
+
+    budget = StageBudget(args.steps, args.minutes, 120.0)
     t0 = time.monotonic()
-    total = run_stage("lora", step_fn, lambda *_: None, budget)
-    meta = {"ss_output_name": LORA_NAME, "ss_base_model_version": "sd_v1", "ss_network_dim": str(args.rank),
-            "ss_network_alpha": str(args.rank), "ss_steps": str(total), "ss_seed": str(args.seed),
-            "ss_training_comment": f"teaches the demo model the shape word '{NEW_SHAPE}'"}
-    out = adapters.save(Path(args.out) / f"{LORA_NAME}.safetensors", meta)
+    total = run_stage("lora", step_fn, save_fn, budget)
     record = {"steps": total, "seconds": round(time.monotonic() - t0, 1), **{k: str(v) for k, v in vars(args).items()}}
     (Path(args.out) / "run.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
     return out
