@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -114,13 +115,26 @@ class Runtime:
         info = self.checkpoint_for(view.get("sd_model_checkpoint"))
         model = self.load_checkpoint(info)
         self.checkpoints.ensure_hash(info)
+        vae_name, vae_hash = self._choose_vae(model, info, view.get("sd_vae"))
         return EngineContext(
             model=model, model_name=info.filename.stem if info.filename.is_file() else info.model_name,
             model_hash=info.hash_short, settings=view, samplers=self.samplers, data_dir=self.paths.data_dir,
             device=self.device, styles=self.styles, version=self.version,
             extras={"preview_matrix": preview_matrix(model)},
-            extra_networks=self.networks.registry if self.networks else None,
+            extra_networks=self.networks.registry if self.networks else None, vae_name=vae_name, vae_hash=vae_hash,
             embeddings=self.networks.embeddings.lookup(model) if self.networks else None)
+
+    def _choose_vae(self, model: Any, info: CheckpointInfo, setting: str | None) -> tuple[str | None, str | None]:
+        """Put the VAE the settings ask for into the model; returns infotext (VAE, VAE hash)."""
+        if self.networks is None:
+            return None, None
+        from modules.networks.vae_choice import apply_vae
+
+        choice = self.networks.vae.choose(setting, None if info.is_folder else info.filename)
+        apply_vae(model, choice)
+        if choice.path is None:
+            return None, None
+        return choice.name, None if self.args.no_hashing else self.networks.vae.short_hash(choice.path)
 
     def generate(self, req: GenerationRequest, control: JobControl) -> GenerationResult:
         """Run one request inside the worker thread."""
@@ -181,7 +195,11 @@ def build_runtime(args: argparse.Namespace) -> Runtime:
         models=models, samplers=SamplerRegistry(), styles=StyleDatabase(list(paths.styles_files)),
         queue=JobQueue(preview_every=preview_every), device=device, dtype=dtype,
         warnings=list(settings.warnings), networks=build_network_services(
-            [paths.lora_dir], hash_cache, [paths.embeddings_dir]))
+            [paths.lora_dir, *([paths.demo_model.parent / "Lora"] if paths.demo_model else [])], hash_cache,
+            [paths.embeddings_dir], list(paths.vae_dirs),
+            Path(args.vae_path).expanduser().resolve() if args.vae_path else None,
+            [Path(args.hypernetwork_dir).expanduser().resolve() if args.hypernetwork_dir
+             else paths.models_dir / "hypernetworks"]))
     if not args.no_hashing:
         registry.start_background_hashing()
     return runtime

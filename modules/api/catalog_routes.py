@@ -19,13 +19,6 @@ from modules.runtime import Runtime
 MISSING: tuple[tuple[str, str, str, str], ...] = (
     ("/upscalers", "GET", "Upscalers", "there is no extras tab or hires fix yet"),
     ("/latent-upscale-modes", "GET", "Latent upscale modes", "they belong to hires fix, not landed yet"),
-    ("/sd-vae", "GET", "Separate VAE files", "the VAE built into each checkpoint is used"),
-    ("/refresh-vae", "POST", "Separate VAE files", "the VAE built into each checkpoint is used"),
-    ("/embeddings", "GET", "Textual-inversion embeddings", ""),
-    ("/refresh-embeddings", "POST", "Textual-inversion embeddings", ""),
-    ("/loras", "GET", "LoRA", ""),
-    ("/refresh-loras", "POST", "LoRA", ""),
-    ("/hypernetworks", "GET", "Hypernetworks", ""),
     ("/face-restorers", "GET", "Face restoration", ""),
     ("/realesrgan-models", "GET", "Real-ESRGAN upscalers", ""),
     ("/extensions", "GET", "The extension list", ""),

@@ -2,22 +2,39 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import torch
 from PIL import Image
 
 from modules.models.sd_model import LoadedModel
 
+log = logging.getLogger(__name__)
+
 
 def decode_latents(model: LoadedModel, latents: torch.Tensor) -> torch.Tensor:
-    """VAE-decode (B, C, h, w) latents to (B, 3, H, W) in [-1, 1] (float32, CPU)."""
-    vae = model.vae
-    param = next(vae.parameters())
-    with torch.no_grad():
-        out = vae.decode((latents / model.vae_scaling_factor).to(param), return_dict=False)[0]
+    """VAE-decode (B, C, h, w) latents to (B, 3, H, W) in [-1, 1] (float32, CPU).
+
+    A half-precision VAE that overflows gives NaNs (A1111's black pictures): the VAE is then
+    converted to float32 for good (logged once per model) and the decode repeated.
+    """
+    out = _decode(model, latents)
+    if torch.isnan(out).any() and next(model.vae.parameters()).dtype != torch.float32:
+        log.warning("The VAE produced NaNs in half precision; it now runs in float32 (use --no-half-vae "
+                    "to start that way)")
+        model.vae = model.vae.float()
+        model.extra["vae_upcast"] = True
+        out = _decode(model, latents)
     if torch.isnan(out).any():
-        raise FloatingPointError("the VAE produced NaNs; try --no-half-vae")
+        raise FloatingPointError("the VAE produced NaNs even in float32; the latents or the VAE file are broken")
     return out.float().cpu()
+
+
+def _decode(model: LoadedModel, latents: torch.Tensor) -> torch.Tensor:
+    param = next(model.vae.parameters())
+    with torch.no_grad():
+        return model.vae.decode((latents / model.vae_scaling_factor).to(param), return_dict=False)[0]
 
 
 def encode_images(model: LoadedModel, images: torch.Tensor, generator: torch.Generator | None = None,

@@ -7,6 +7,7 @@ skip between batches, decoding, infotexts, saving and the grid — is the same f
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -28,6 +29,8 @@ from modules.jobs.progress import ImageSkipped, JobControl, JobInterrupted
 from modules.networks.job import NetworkJob, activate_networks
 from modules.text.conditioning import PromptConditioner
 from modules.text.extra_networks import parse_prompt_extra_networks
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -82,6 +85,8 @@ def start_job(req: GenerationRequest, ctx: EngineContext, control: JobControl) -
     state.networks = activate_networks(ctx.extra_networks, ctx.model, ctx.settings, networks)
     state.extra_params.update(state.networks.extra_params)
     state.comments.extend(state.networks.warnings)
+    for warning in state.networks.warnings:
+        log.warning("%s", warning)
     return state
 
 
@@ -192,4 +197,5 @@ def result_info(state: JobState, result: GenerationResult) -> dict[str, Any]:
         "clip_skip": int(ctx.settings["CLIP_stop_at_last_layers"]),
         "is_using_inpainting_conditioning": ctx.model.family.is_inpainting,
         "version": ctx.version,
+        "comments": list(state.comments),  # not in A1111's info: warnings such as a LoRA that was not found
     }

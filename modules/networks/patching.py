@@ -8,12 +8,13 @@ Two ways to apply the same deltas, chosen by the setting `lora_apply_mode`:
 - "hooks": the weights are never touched; a forward hook adds `F.linear(x, delta)` (or the
   matching convolution) to each patched layer's output. No weight copies, but every step pays
   an extra matmul per patched layer. Norm layers are always merged (they have no cheap hook).
+Input wrappers (hypernetworks) are forward pre-hooks, removed on exit like the rest.
 A job without networks creates no scope at all, so it runs exactly as before.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,11 @@ class PatchSet:
 
     def __init__(self) -> None:
         self._patches: dict[int, LayerPatch] = {}
+        self._input_wrappers: list[tuple[Any, Callable[[torch.Tensor], torch.Tensor]]] = []
+
+    def wrap_input(self, module: Any, fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        """Transform a layer's first input before it runs (hypernetworks on the cross-attention keys/values)."""
+        self._input_wrappers.append((module, fn))
 
     def add(self, module: Any, weight: torch.Tensor | None, bias: torch.Tensor | None = None) -> None:
         patch = self._patches.get(id(module))
@@ -53,7 +59,7 @@ class PatchSet:
             patch.add(weight, bias)
 
     def __len__(self) -> int:
-        return len(self._patches)
+        return len(self._patches) + len(self._input_wrappers)
 
     @property
     def patches(self) -> list[LayerPatch]:
@@ -89,6 +95,13 @@ def _hook_for(patch: LayerPatch) -> Any:
     return hook
 
 
+def _pre_hook(fn: Callable[[torch.Tensor], torch.Tensor]) -> Any:
+    def hook(_module: Any, inputs: tuple[Any, ...]) -> tuple[Any, ...]:
+        return (fn(inputs[0]), *inputs[1:])
+
+    return hook
+
+
 @contextmanager
 def applied(patches: PatchSet, mode: str = "merge") -> Iterator[None]:
     """Apply every patch for the duration of the block; restore exactly on exit, even on errors."""
@@ -97,6 +110,8 @@ def applied(patches: PatchSet, mode: str = "merge") -> Iterator[None]:
     saved: list[tuple[torch.Tensor, torch.Tensor]] = []
     handles: list[Any] = []
     try:
+        for module, fn in patches._input_wrappers:
+            handles.append(module.register_forward_pre_hook(_pre_hook(fn)))
         with torch.no_grad():
             for patch in patches.patches:
                 if mode == "hooks" and isinstance(patch.module, (torch.nn.Linear, torch.nn.Conv2d)):
