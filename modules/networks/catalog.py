@@ -81,10 +81,11 @@ def read_header_metadata(path: Path) -> tuple[dict[str, str], str | None]:
     return ({str(k): str(v) for k, v in meta.items()} if isinstance(meta, dict) else {}), None
 
 
-def scan_folders(roots: Sequence[Path], extensions: Iterable[str],
-                 exclude_suffixes: Iterable[str] = ()) -> list[NetworkFile]:
+def scan_folders(roots: Sequence[Path], extensions: Iterable[str], exclude_suffixes: Iterable[str] = (),
+                 siblings: dict[Path, frozenset[str]] | None = None) -> list[NetworkFile]:
     """Every file with one of `extensions` under the roots (subfolders too, hidden ones skipped),
-    sorted by relative path; only `stat` is called per file."""
+    sorted by relative path; only `stat` is called per file. `siblings`, when given, receives
+    every folder's file names (so previews and `.json` notes are found without more disk calls)."""
     exts = tuple(e.lower() for e in extensions)
     excluded = tuple(e.lower() for e in exclude_suffixes)
     found: list[NetworkFile] = []
@@ -94,6 +95,8 @@ def scan_folders(roots: Sequence[Path], extensions: Iterable[str],
             continue
         for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            if siblings is not None:
+                siblings[Path(dirpath)] = frozenset(filenames)
             for filename in sorted(filenames):
                 low = filename.lower()
                 if not low.endswith(exts) or low.endswith(excluded) or filename.startswith("."):
@@ -120,13 +123,20 @@ class NetworkCatalog:
         self.extensions = tuple(extensions)
         self.exclude_suffixes = tuple(exclude_suffixes)
         self._files: list[NetworkFile] | None = None
+        self._siblings: dict[Path, frozenset[str]] = {}
         self._lock = threading.Lock()
 
     def refresh(self) -> list[NetworkFile]:
-        files = scan_folders(self.roots, self.extensions, self.exclude_suffixes)
+        siblings: dict[Path, frozenset[str]] = {}
+        files = scan_folders(self.roots, self.extensions, self.exclude_suffixes, siblings)
         with self._lock:
-            self._files = files
+            self._files, self._siblings = files, siblings
         return files
+
+    def sibling_names(self, folder: Path) -> frozenset[str]:
+        """File names in a scanned folder (as of the last scan)."""
+        self.files()
+        return self._siblings.get(folder, frozenset())
 
     def files(self) -> list[NetworkFile]:
         with self._lock:

@@ -1,0 +1,77 @@
+"""The card browser in a real browser, with 5,000 LoRA files: open the Lora tab, search, click a
+card (the tag appears in the prompt at the card's preferred weight), click again (it goes away)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from tests.browser.conftest import LiveServer, open_app, screenshot, start_live_server
+
+pytestmark = pytest.mark.browser
+LORA_COUNT = 5000
+
+
+def fill_lora_folder(folder: Path, count: int = LORA_COUNT) -> None:
+    """`count` small (header-only) LoRA files in 50 subfolders, one with a preview and notes."""
+    header = json.dumps({"__metadata__": {"ss_output_name": "x"}}).encode()
+    blob = len(header).to_bytes(8, "little") + header
+    for i in range(count):
+        sub = folder / f"group{i % 50:02d}"
+        sub.mkdir(parents=True, exist_ok=True)
+        (sub / f"style_{i:05d}.safetensors").write_bytes(blob)
+    Image.new("RGB", (32, 32), (200, 30, 30)).save(folder / "group07" / "style_00007.preview.png")
+    (folder / "group07" / "style_00007.json").write_text(
+        json.dumps({"preferred weight": 0.7, "description": "a red test style"}), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def app_server(tiny_sd1: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    data = tmp_path_factory.mktemp("ui-extra-networks")
+    fill_lora_folder(data / "models" / "Lora")
+    server = start_live_server(data, tiny_sd1)
+    yield server
+    server.stop()
+
+
+def _wait(page: Any, js: str, timeout_s: float = 15) -> float:
+    started = time.perf_counter()
+    page.wait_for_function(js, timeout=timeout_s * 1000)
+    return time.perf_counter() - started
+
+
+def test_lora_tab_search_and_click_inserts_and_removes_the_tag(app_server: LiveServer, chromium_browser: Any):
+    assert not app_server.runtime.networks.loras.scanned  # start-up did not list the folder
+    page = open_app(chromium_browser, app_server.url)
+    root = "#txt2img_extra_networks"
+    try:
+        page.fill("#txt2img_prompt textarea", "a cat")
+        page.click(f"{root} .sdui-en-tab[data-page=lora]")
+        opened = _wait(page, f"document.querySelectorAll('{root} .sdui-en-card').length > 0")
+        count = page.inner_text(f"{root} .sdui-en-count")
+        assert count == f"120 of {LORA_COUNT}" or count.endswith(f"of {LORA_COUNT}")
+        started = time.perf_counter()
+        page.fill(f"{root} .sdui-en-search", "style_00007")
+        _wait(page, f"document.querySelectorAll('{root} .sdui-en-card').length === 1")
+        searched = time.perf_counter() - started
+        card = page.locator(f"{root} .sdui-en-card")
+        assert "a red test style" in card.inner_text()
+        assert card.locator("img").evaluate("img => img.complete && img.naturalWidth") == 32
+        card.click()
+        _wait(page, "document.querySelector('#txt2img_prompt textarea').value.includes('<lora:style_00007:0.7>')")
+        assert page.input_value("#txt2img_prompt textarea") == "a cat <lora:style_00007:0.7>"
+        card.click()
+        _wait(page, "!document.querySelector('#txt2img_prompt textarea').value.includes('<lora:')")
+        assert page.input_value("#txt2img_prompt textarea") == "a cat"
+        render_ms = int(page.get_attribute(root + " .sdui-en", "data-render-ms") or 0)
+        print(f"\n5000 LoRAs: tab open {opened:.2f} s, search {searched:.3f} s, last render {render_ms} ms, "
+              f"server start {app_server.seconds_to_start:.2f} s")
+        assert opened < 5 and searched < 1.5
+    finally:
+        screenshot(page, "extra-networks-lora")
+        page.context.close()
