@@ -56,6 +56,16 @@ class AdapterSet:
             out[f"{a.key}.alpha"] = torch.tensor(self.alpha)
         return out
 
+    @torch.no_grad()
+    def load(self, path: Path) -> None:
+        """Start from a file this class saved (same layers and rank)."""
+        from safetensors.torch import load_file
+
+        tensors = load_file(str(path))
+        for a in self.adapters:
+            a.down.copy_(tensors[f"{a.key}.lora_down.weight"].flatten(1))
+            a.up.copy_(tensors[f"{a.key}.lora_up.weight"].flatten(1))
+
     def save(self, path: Path, metadata: dict[str, str]) -> Path:
         from safetensors.torch import save_file
 

@@ -65,6 +65,28 @@ def dataset(seed: int, per_key: int) -> tuple[list[str], np.ndarray]:
     return [world.caption_for(c, s, b) for c, s, b in keys], images
 
 
+def hole_fraction(image: object) -> float:
+    """How much of the drawn shape's outline is hollow: ~0.3 for a ring, ~0 for a filled shape.
+
+    The background colour is read from the border; the shape is the largest region of pixels far
+    from it; the hole is what filling that region's holes adds.
+    """
+    from scipy import ndimage
+
+    from modules.training.judge import _as_rgb_array, _border_pixels
+
+    img = _as_rgb_array(image)
+    background = np.median(_border_pixels(img), axis=0)
+    far = np.linalg.norm(img - background, axis=2) > 60
+    labels, count = ndimage.label(far)
+    if count == 0:
+        return 0.0
+    sizes = ndimage.sum(far, labels, index=range(1, count + 1))
+    shape = labels == (1 + int(np.argmax(sizes)))
+    filled = ndimage.binary_fill_holes(shape)
+    return float((filled & ~shape).sum()) / float(max(1, filled.sum()))
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Train the demo model's ring LoRA.")
     p.add_argument("--out", type=Path, required=True)
@@ -78,6 +100,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--per-key", type=int, default=12)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int)
+    p.add_argument("--init", type=Path, help="continue from this LoRA file (same rank) instead of from zero")
     args = p.parse_args(argv)
     if args.minutes is None and args.steps is None:
         args.minutes = 15.0
@@ -111,6 +134,8 @@ def train(args: argparse.Namespace) -> Path:
     mean, std = encode(model, images)
     tokens = token_rows(model.text_encoders[0].tokenizer, captions)
     adapters = attach({"unet": unet, "te": text}, rank=args.rank, alpha=float(args.rank), seed=args.seed)
+    if args.init:
+        adapters.load(args.init)
     params = adapters.parameters()
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
     settings = UnetSettings(seed=args.seed, batch=args.batch)
