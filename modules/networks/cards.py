@@ -75,12 +75,13 @@ def cards(page: str, catalog: NetworkCatalog, default_weight: float = 1.0) -> li
         names = catalog.sibling_names(file.path.parent)
         meta = user_metadata(file, names)
         preview = preview_file(file, names)
+        rel = file.rel
         out.append({
             "name": file.name, "prompt": _prompt(page, file, meta, default_weight), "folder": file.folder,
-            "path": file.rel, "mtime": file.mtime, "size": file.size,
+            "path": rel, "mtime": file.mtime, "size": file.size,
             "preview": f"{file.folder}/{preview}".lstrip("/") if preview else None,
             "description": str(meta.get("description") or ""),
-            "search": f"{file.rel} {meta.get('description') or ''} {meta.get('activation text') or ''}".lower(),
+            "search": f"{rel} {meta.get('description') or ''} {meta.get('activation text') or ''}".lower(),
         })
     return out
 

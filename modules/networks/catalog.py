@@ -29,18 +29,15 @@ class NetworkFile:
     root: Path
     mtime: float
     size: int
+    folder: str = ""  # the subfolder under the root ("" at the top), with "/", for the card browser's tree
     _metadata: dict[str, str] | None = field(default=None, repr=False)
     _error: str | None = field(default=None, repr=False)
 
     @property
     def rel(self) -> str:
-        return self.path.relative_to(self.root).as_posix()
-
-    @property
-    def folder(self) -> str:
-        """The subfolder under the root ("" at the top), for the card browser's tree."""
-        parent = Path(self.rel).parent.as_posix()
-        return "" if parent == "." else parent
+        """The path under the root, with "/"."""
+        filename = self.path.name
+        return f"{self.folder}/{filename}" if self.folder else filename
 
     def metadata(self) -> dict[str, str]:
         """The safetensors `__metadata__` strings (empty for other formats); read once."""
@@ -95,6 +92,8 @@ def scan_folders(roots: Sequence[Path], extensions: Iterable[str], exclude_suffi
             continue
         for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            folder = os.path.relpath(dirpath, root).replace(os.sep, "/")
+            folder = "" if folder == "." else folder
             if siblings is not None:
                 siblings[Path(dirpath)] = frozenset(filenames)
             for filename in sorted(filenames):
@@ -110,7 +109,7 @@ def scan_folders(roots: Sequence[Path], extensions: Iterable[str], exclude_suffi
                 except OSError:
                     continue
                 stem = filename[: filename.rfind(".")] if "." in filename else filename
-                found.append(NetworkFile(stem, path, root, st.st_mtime, st.st_size))
+                found.append(NetworkFile(stem, path, root, st.st_mtime, st.st_size, folder))
     return found
 
 
