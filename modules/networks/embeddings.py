@@ -39,6 +39,14 @@ class Embedding:
     sd_checkpoint: str | None = None
     sd_checkpoint_name: str | None = None
     shorthash: str | None = None
+    hasher: Any = None  # (path) -> full sha256, set by the database (uses its hash cache)
+
+    def short_hash(self) -> str:
+        """sha256 of the file, 12 hex digits (`TI hashes` in the infotext)."""
+        if self.shorthash is None:
+            full = self.hasher(self.filename) if self.hasher is not None else sha256_file(self.filename)
+            self.shorthash = full[:12]
+        return self.shorthash
 
     @property
     def vectors(self) -> int:
@@ -123,7 +131,6 @@ class EmbeddingLookup:
     loaded: dict[str, Embedding] = field(default_factory=dict)
     skipped: dict[str, Embedding] = field(default_factory=dict)
     skip_reasons: dict[str, str] = field(default_factory=dict)
-    database: EmbeddingDatabase | None = None  # for the files' hashes
     _by_first_token: dict[int, list[tuple[list[int], Embedding]]] = field(default_factory=dict)
 
     def index(self, tokenizer: Any) -> None:
@@ -161,6 +168,7 @@ class EmbeddingDatabase:
             return cached
         try:
             result: Embedding | str = parse_embedding(file.name, file.path, _read(file.path))
+            result.hasher = self._hash
         except Exception as exc:  # any unreadable file is reported, never fatal
             result = f"could not be read: {exc}"
         with self._lock:
@@ -169,7 +177,7 @@ class EmbeddingDatabase:
 
     def lookup(self, model: LoadedModel | None) -> EmbeddingLookup:
         """Split the files into usable and skipped (with reasons) for `model`."""
-        view = EmbeddingLookup(database=self)
+        view = EmbeddingLookup()
         for file in self.catalog.files():
             loaded = self._load(file)
             if isinstance(loaded, str):
@@ -184,20 +192,13 @@ class EmbeddingDatabase:
             view.index(model.text_encoders[0].tokenizer)
         return view
 
-    def shorthash(self, embedding: Embedding) -> str:
-        """sha256 of the file, 12 hex digits (`TI hashes` in the infotext)."""
-        if embedding.shorthash is None:
-            path = embedding.filename
-            full = (self.hash_cache.get_or_compute(HASH_KIND, path.name, path) if self.hash_cache
-                    else sha256_file(path))
-            embedding.shorthash = full[:12]
-        return embedding.shorthash
+    def _hash(self, path: Path) -> str:
+        if self.hash_cache is None:
+            return sha256_file(path)
+        return self.hash_cache.get_or_compute(HASH_KIND, path.name, path)
 
 
-def ti_hashes(used: Mapping[str, Any], lookup: Any) -> str | None:
+def ti_hashes(used: Mapping[str, Any], lookup: Any = None) -> str | None:
     """`TI hashes` value: "name: 12hex, ..." for the embeddings a job's prompts used."""
-    database = getattr(lookup, "database", None)
-    if not used or database is None:
-        return None
-    parts = [f"{name}: {database.shorthash(emb)}" for name, emb in used.items() if isinstance(emb, Embedding)]
+    parts = [f"{name}: {emb.short_hash()}" for name, emb in used.items() if isinstance(emb, Embedding)]
     return ", ".join(parts) or None
