@@ -65,6 +65,10 @@ class PatchSet:
     def patches(self) -> list[LayerPatch]:
         return list(self._patches.values())
 
+    @property
+    def input_wrappers(self) -> list[tuple[Any, Callable[[torch.Tensor], torch.Tensor]]]:
+        return list(self._input_wrappers)
+
 
 def _merge(patch: LayerPatch, saved: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
     module = patch.module
@@ -110,7 +114,7 @@ def applied(patches: PatchSet, mode: str = "merge") -> Iterator[None]:
     saved: list[tuple[torch.Tensor, torch.Tensor]] = []
     handles: list[Any] = []
     try:
-        for module, fn in patches._input_wrappers:
+        for module, fn in patches.input_wrappers:
             handles.append(module.register_forward_pre_hook(_pre_hook(fn)))
         with torch.no_grad():
             for patch in patches.patches:
