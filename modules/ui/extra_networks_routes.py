@@ -37,6 +37,16 @@ def page_catalog(runtime: Any, page: str) -> NetworkCatalog:
     return catalog
 
 
+def mark_skipped_embeddings(items: list[dict[str, Any]], runtime: Any) -> None:
+    """Say on the card why an embedding does not work with the loaded model."""
+    reasons = runtime.networks.embeddings.lookup(runtime.models.current).skip_reasons
+    for item in items:
+        reason = reasons.get(item["name"])
+        if reason:
+            item["description"] = f"Skipped: {reason}"
+            item["skipped"] = True
+
+
 def _logged_in(request: Request, gradio_app: Any) -> bool:
     """True without a UI login; with one, only for the session cookie gradio issued."""
     if gradio_app is None or getattr(gradio_app, "auth", None) is None:
@@ -61,6 +71,8 @@ def register_card_routes(app: FastAPI, runtime: Any, blocks: Any) -> None:
             catalog.refresh()
         weight = float(runtime.settings.get("extra_networks_default_multiplier", 1.0))
         items = cards(page, catalog, weight)
+        if page == "textual_inversion":
+            mark_skipped_embeddings(items, runtime)
         return {"page": page, "items": items, "folders": folders(items),
                 "seconds": round(time.perf_counter() - started, 4)}
 
