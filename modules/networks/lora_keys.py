@@ -103,10 +103,11 @@ _PATCHABLE = (torch.nn.Linear, torch.nn.Conv2d, torch.nn.LayerNorm, torch.nn.Gro
 
 
 def model_targets(model: LoadedModel) -> dict[TargetKey, TargetModule]:
-    """Every patchable layer of the model under each name a LoRA may use for it (cached on the model)."""
-    cached = model.extra.get("lora_targets")
-    if cached is not None:
-        return cached
+    """Every patchable layer of the model under each name a LoRA may use for it.
+
+    Built per call (a few ms for a full SD1 UNet): caching it on the model would outlive a VAE or
+    module swap, and there is no module-level state to keep it in.
+    """
     index: dict[TargetKey, TargetModule] = {}
     unet_layers = {n: m for n, m in model.unet.named_modules() if isinstance(m, _PATCHABLE)}
     original = _original_unet_names(model, list(unet_layers))
@@ -123,7 +124,6 @@ def model_targets(model: LoadedModel) -> dict[TargetKey, TargetModule]:
                 if not flat.startswith("text_model_"):
                     flat = "text_model_" + flat
                 index[(component, flat)] = TargetModule(component, name, module)
-    model.extra["lora_targets"] = index
     return index
 
 
