@@ -39,8 +39,9 @@ def _request(prompt: str):
 
 def demo_jobs() -> None:
     from modules.engine.generate import generate
+    from modules.models.patches import applied
+    from modules.networks.feature import NetworksFeature, to_seam_patches
     from modules.networks.job import NetworkJob
-    from modules.networks.patching import applied
     from modules.networks.services import build_network_services
     from modules.paths import DEMO_MODEL_FILE
     from modules.text.extra_networks import parse_prompt_extra_networks
@@ -50,34 +51,41 @@ def demo_jobs() -> None:
     services = build_network_services([ROOT / "models-demo" / "Lora"], None)
     for mode in ("merge", "hooks"):
         ctx = engine_context(DEMO_MODEL_FILE, Path("/tmp/bench-lora"), {"lora_apply_mode": mode}, model=model)
-        ctx.extra_networks = services.registry
+        ctx.features = (NetworksFeature(services),)
         plain = _best(lambda c=ctx: generate(_request("a red ring on a blue background"), c), 3)
         lora = _best(lambda c=ctx: generate(_request("a red ring on a blue background <lora:demo-ring:1>"), c), 3)
         print(f"demo job, {mode}: no LoRA {plain:.3f} s, with LoRA {lora:.3f} s ({(lora / plain - 1) * 100:+.0f} %)")
     job = NetworkJob(model)
     services.registry.activate(parse_prompt_extra_networks("<lora:demo-ring:1>")[1], job)
 
+    parts = {"unet": model.unet, "text_encoders": model.text_encoders}
+    seam = to_seam_patches(job.patches, model, "merge")
+
     def apply_restore() -> None:
-        with applied(job.patches, "merge"):
+        with applied(parts, [seam]):
             pass
 
     print(f"merge apply+restore of {len(job.patches)} layers: {_best(apply_restore) * 1000:.1f} ms per job")
 
 
 def big_layer() -> None:
-    from modules.networks.patching import PatchSet, applied
+    from modules.models import patches as seam
+    from modules.networks.feature import _delta_wrapper
+    from modules.networks.patching import LayerPatch
 
     torch.manual_seed(0)
     layer = torch.nn.Linear(1280, 1280)
     x = torch.randn(2, 1024, 1280)
     down, up = torch.randn(16, 1280) * 0.01, torch.randn(1280, 16) * 0.01
-    patches = PatchSet()
-    patches.add(layer, up @ down)
+    parts = {"layer": layer}
+    merge = seam.PatchSet("merge", weight_deltas=(seam.WeightDelta("layer", "weight", up @ down),))
+    hooks = seam.PatchSet("hooks", wrappers=(seam.ForwardWrapper("layer", "", _delta_wrapper(
+        LayerPatch(layer, up @ down))),))
     with torch.no_grad():
         plain = statistics.median(_best(lambda: layer(x)) for _ in range(3))
-        with applied(patches, "merge"):
+        with seam.applied(parts, [merge]):
             merged = _best(lambda: layer(x))
-        with applied(patches, "hooks"):
+        with seam.applied(parts, [hooks]):
             hooked = _best(lambda: layer(x))
     extra_mb = layer.weight.numel() * 4 / 2**20
     print(f"1280x1280 layer, 2x1024 tokens: plain {plain * 1000:.1f} ms, merged {merged * 1000:.1f} ms, "

@@ -7,6 +7,7 @@ import pytest
 
 from modules.engine.generate import generate
 from modules.engine.request import GenerationRequest
+from modules.networks.feature import NetworksFeature
 from modules.networks.services import build_network_services
 from modules.paths import APP_ROOT, DEMO_MODEL_FILE
 from modules.training.judge import judge_image
@@ -21,7 +22,7 @@ SCENES = (("green", "orange", 1), ("yellow", "purple", 2), ("white", "black", 2)
 def demo_ctx(tmp_path_factory: pytest.TempPathFactory):
     model = load_cpu_model(DEMO_MODEL_FILE)
     ctx = engine_context(DEMO_MODEL_FILE, tmp_path_factory.mktemp("demo-lora"), model=model)
-    ctx.extra_networks = build_network_services([DEMO_LORA_DIR], None).registry
+    ctx.features = (NetworksFeature(build_network_services([DEMO_LORA_DIR], None)),)
     return ctx
 
 

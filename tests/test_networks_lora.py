@@ -12,6 +12,8 @@ from modules.engine.generate import generate
 from modules.engine.request import GenerationRequest
 from modules.hashing import HashCache, addnet_hash_safetensors
 from modules.infotext import parse_generation_parameters
+from modules.models.patches import applied
+from modules.networks.feature import NetworksFeature, to_seam_patches
 from modules.networks.job import NetworkJob
 from modules.networks.services import build_network_services
 from modules.text.conditioning import PromptConditioner
@@ -42,7 +44,7 @@ def lora_dir(tmp_path_factory: pytest.TempPathFactory, sd1) -> Path:
 def _ctx(ckpt: Path, model, data_dir: Path, lora_dir: Path, overrides: dict | None = None):
     ctx = engine_context(ckpt, data_dir, overrides, model=model)
     services = build_network_services([lora_dir], HashCache(data_dir / "hashes.json"))
-    ctx.extra_networks = services.registry
+    ctx.features = (NetworksFeature(services),)
     return ctx, services
 
 
@@ -109,7 +111,8 @@ def test_lora_applies_to_chunks_after_break(tiny_sd1, sd1, lora_dir, tmp_path):
     plain = PromptConditioner(sd1).encode_texts([text]).crossattn
     job = NetworkJob(sd1)
     services.registry.activate(parse_prompt_extra_networks("<lora:textonly:1>")[1], job)
-    with job.scope():
+    parts = {"unet": sd1.unet, "text_encoders": sd1.text_encoders}
+    with applied(parts, [to_seam_patches(job.patches, sd1, "merge")]):
         patched = PromptConditioner(sd1).encode_texts([text]).crossattn
     assert plain.shape[1] == 154
     assert (patched[:, 77:] - plain[:, 77:]).abs().max() > 1e-3  # the second chunk is changed too
