@@ -217,7 +217,7 @@ def build_runtime(args: argparse.Namespace) -> Runtime:
             [paths.embeddings_dir], list(paths.vae_dirs),
             Path(args.vae_path).expanduser().resolve() if args.vae_path else None,
             [Path(args.hypernetwork_dir).expanduser().resolve() if args.hypernetwork_dir
-             else paths.models_dir / "hypernetworks"]))
+             else paths.models_dir / "hypernetworks"], list(paths.ckpt_dirs)))
     from modules.engine.hook_feature import HookFeature
     from modules.features import register_builtin_features
 

@@ -26,6 +26,7 @@ class NetworkServices:
     embeddings: EmbeddingDatabase
     vae: VaeSelector
     hypernetworks: NetworkCatalog
+    checkpoint_cards: NetworkCatalog  # the Checkpoints tab of the card browser (the registry stays the truth)
 
     def refresh_loras(self) -> None:
         self.loras.refresh()
@@ -34,7 +35,7 @@ class NetworkServices:
 def build_network_services(lora_dirs: list[Path], hash_cache: HashCache | None,
                            embedding_dirs: list[Path] | None = None, vae_dirs: list[Path] | None = None,
                            vae_path: Path | None = None, hypernetwork_dirs: list[Path] | None = None,
-                           ) -> NetworkServices:
+                           checkpoint_dirs: list[Path] | None = None) -> NetworkServices:
     loras = NetworkCatalog(lora_dirs, LORA_EXTENSIONS)
     handler = LoraHandler(loras, hash_cache)
     registry = ExtraNetworkRegistry()
@@ -43,4 +44,6 @@ def build_network_services(lora_dirs: list[Path], hash_cache: HashCache | None,
     registry.register("hypernet", HypernetworkHandler(hypernetworks))
     return NetworkServices(loras=loras, lora_handler=handler, registry=registry,
                            embeddings=EmbeddingDatabase(list(embedding_dirs or []), hash_cache),
-                           vae=VaeSelector(list(vae_dirs or []), hash_cache, vae_path), hypernetworks=hypernetworks)
+                           vae=VaeSelector(list(vae_dirs or []), hash_cache, vae_path), hypernetworks=hypernetworks,
+                           checkpoint_cards=NetworkCatalog(list(checkpoint_dirs or []), (".safetensors", ".ckpt"),
+                                                           (".vae.safetensors", ".vae.ckpt")))

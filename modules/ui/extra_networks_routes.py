@@ -18,8 +18,6 @@ from fastapi.responses import FileResponse
 from modules.networks.cards import PAGES, cards, folders, preview_path, save_user_metadata
 from modules.networks.catalog import NetworkCatalog
 
-CHECKPOINT_EXTENSIONS = (".safetensors", ".ckpt")
-
 
 def page_catalog(runtime: Any, page: str) -> NetworkCatalog:
     services = runtime.networks
@@ -29,12 +27,7 @@ def page_catalog(runtime: Any, page: str) -> NetworkCatalog:
         return services.loras
     if page == "textual_inversion":
         return services.embeddings.catalog
-    catalog = getattr(runtime, "_checkpoint_cards", None)
-    if catalog is None:
-        catalog = NetworkCatalog(list(runtime.paths.ckpt_dirs), CHECKPOINT_EXTENSIONS,
-                                 (".vae.safetensors", ".vae.ckpt"))
-        runtime._checkpoint_cards = catalog
-    return catalog
+    return services.checkpoint_cards
 
 
 def mark_skipped_embeddings(items: list[dict[str, Any]], runtime: Any) -> None:
