@@ -156,3 +156,14 @@ def test_tags_inside_prompt_editing_and_and_activate_for_the_whole_job(tiny_sd1,
     _, result = _image(ctx, "[a cat:a dog <lora:lora:1>:2] AND a bird <lora:second:0.5>")
     info = parse_generation_parameters(result.infotexts[0])
     assert info["Lora hashes"].startswith("lora: ") and "second: " in info["Lora hashes"]
+
+
+def test_a_job_without_tags_gets_no_patches(tiny_sd1, sd1, lora_dir, tmp_path):
+    from modules.engine.features import FeatureSetup, PassContext
+    from modules.engine.passes import first_pass
+
+    ctx, services = _ctx(tiny_sd1, sd1, tmp_path, lora_dir)
+    req = GenerationRequest(prompt="a cat", **SMALL)
+    setup = FeatureSetup(req, "a cat", "", {}, ctx.settings, None, sd1, torch.device("cpu"))
+    contribution = NetworksFeature(services).contribute(setup, PassContext(0, first_pass(req), sd1))
+    assert contribution.patches == [] and not contribution.infotext and not contribution.comments
