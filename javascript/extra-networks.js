@@ -55,8 +55,9 @@ function sduiEnCardHtml(page, item) {
     const thumb = item.preview
         ? `<img loading="lazy" alt="" src="./sd_extra_networks/thumb?page=${page}&path=${encodeURIComponent(item.preview)}">`
         : `<div class="sdui-en-noimage">${sduiEnEscape(item.name.slice(0, 2))}</div>`;
+    const edit = page === "checkpoints" ? "" : '<button type="button" class="sdui-en-edit" title="Edit this card\'s notes (name.json)">✎</button>';
     return `<div class="sdui-en-card" data-path="${sduiEnEscape(item.path)}" title="${sduiEnEscape(item.path)}">` +
-        `${thumb}<div class="sdui-en-name">${sduiEnEscape(item.name)}</div>` +
+        `${thumb}${edit}<div class="sdui-en-name">${sduiEnEscape(item.name)}</div>` +
         (item.description ? `<div class="sdui-en-desc">${sduiEnEscape(item.description)}</div>` : "") + "</div>";
 }
 
@@ -107,6 +108,45 @@ function sduiEnToggleTag(textarea, tag, name, page) {
     sduiUpdateInput(textarea);
 }
 
+const SDUI_EN_FIELDS = [["description", "Description"], ["activation text", "Activation text"],
+    ["preferred weight", "Preferred weight"], ["notes", "Notes"]];
+
+// The card's name.json as a small form in place of the card list; Save writes it and reloads the cards.
+function sduiEnEditor(root, item) {
+    const meta = item.user_metadata || {};
+    const fields = SDUI_EN_FIELDS.map(([key, label]) => `<label>${label}<textarea data-key="${key}" rows="${key === "notes" ? 3 : 1}">` +
+        `${sduiEnEscape(meta[key] ?? "")}</textarea></label>`).join("");
+    root.querySelector(".sdui-en-cards").innerHTML = `<div class="sdui-en-editor" data-path="${sduiEnEscape(item.path)}">` +
+        `<b>${sduiEnEscape(item.name)}</b>${fields}<div class="sdui-en-editor-error"></div>` +
+        '<button type="button" class="sdui-en-save">Save</button> <button type="button" class="sdui-en-cancel">Cancel</button></div>';
+}
+
+async function sduiEnSave(root, editor) {
+    const state = sduiEnStateOf(root);
+    const data = {};
+    editor.querySelectorAll("textarea").forEach((t) => {
+        const value = t.value.trim();
+        if (t.dataset.key === "preferred weight") {
+            data[t.dataset.key] = value === "" ? 0 : Number(value);
+        } else {
+            data[t.dataset.key] = value;
+        }
+    });
+    if (Number.isNaN(data["preferred weight"])) {
+        editor.querySelector(".sdui-en-editor-error").textContent = "The preferred weight must be a number, e.g. 0.8.";
+        return;
+    }
+    const response = await fetch("./sd_extra_networks/user-metadata", {
+        method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ page: state.page, path: editor.dataset.path, data }),
+    });
+    if (!response.ok) {
+        editor.querySelector(".sdui-en-editor-error").textContent = `Could not save (${response.status}): ${await response.text()}`;
+        return;
+    }
+    await sduiEnLoad(root, state.page, true);
+}
+
 async function sduiEnCardClick(root, card) {
     const state = sduiEnStateOf(root);
     const item = state.data[state.page].items.find((i) => i.path === card.dataset.path);
@@ -148,6 +188,22 @@ document.addEventListener("click", (event) => {
         if (!same) {
             sduiEnLoad(root, state.page, false);
         }
+        return;
+    }
+    const edit = target.closest(".sdui-en-edit");
+    if (edit) {
+        const item = state.data[state.page].items.find((i) => i.path === edit.closest(".sdui-en-card").dataset.path);
+        if (item) {
+            sduiEnEditor(root, item);
+        }
+        return;
+    }
+    if (target.closest(".sdui-en-save")) {
+        sduiEnSave(root, target.closest(".sdui-en-editor"));
+        return;
+    }
+    if (target.closest(".sdui-en-cancel")) {
+        sduiEnRender(root);
         return;
     }
     const card = target.closest(".sdui-en-card");

@@ -81,6 +81,7 @@ def cards(page: str, catalog: NetworkCatalog, default_weight: float = 1.0) -> li
             "path": rel, "mtime": file.mtime, "size": file.size,
             "preview": f"{file.folder}/{preview}".lstrip("/") if preview else None,
             "description": str(meta.get("description") or ""),
+            "user_metadata": {k: meta[k] for k in USER_METADATA_KEYS if k in meta},
             "search": f"{rel} {meta.get('description') or ''} {meta.get('activation text') or ''}".lower(),
         })
     return out

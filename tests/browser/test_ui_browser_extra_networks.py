@@ -68,6 +68,16 @@ def test_lora_tab_search_and_click_inserts_and_removes_the_tag(app_server: LiveS
         card.click()
         _wait(page, "!document.querySelector('#txt2img_prompt textarea').value.includes('<lora:')")
         assert page.input_value("#txt2img_prompt textarea") == "a cat"
+        card.locator(".sdui-en-edit").click()
+        page.fill(f"{root} .sdui-en-editor textarea[data-key='preferred weight']", "0.4")
+        page.fill(f"{root} .sdui-en-editor textarea[data-key='notes']", "my note")
+        page.click(f"{root} .sdui-en-save")
+        _wait(page, f"document.querySelectorAll('{root} .sdui-en-card').length === 1")
+        notes = json.loads((app_server.data_dir / "models" / "Lora" / "group07" / "style_00007.json").read_text())
+        assert notes == {"preferred weight": 0.4, "description": "a red test style", "activation text": "",
+                         "notes": "my note"}
+        page.locator(f"{root} .sdui-en-card").click()
+        _wait(page, "document.querySelector('#txt2img_prompt textarea').value.includes('<lora:style_00007:0.4>')")
         render_ms = int(page.get_attribute(root + " .sdui-en", "data-render-ms") or 0)
         print(f"\n5000 LoRAs: tab open {opened:.2f} s, search {searched:.3f} s, last render {render_ms} ms, "
               f"server start {app_server.seconds_to_start:.2f} s")
