@@ -85,3 +85,22 @@ def test_lora_tab_search_and_click_inserts_and_removes_the_tag(app_server: LiveS
     finally:
         screenshot(page, "extra-networks-lora")
         page.context.close()
+
+
+def test_card_routes_refuse_paths_outside_and_unknown_names(app_server: LiveServer, chromium_browser: Any):
+    context = chromium_browser.new_context()
+    try:
+        request = context.request
+        base = app_server.url
+        outside = request.get(f"{base}/sd_extra_networks/thumb?page=lora&path=../../config.json")
+        assert outside.status == 404
+        inside = request.get(f"{base}/sd_extra_networks/thumb?page=lora&path=group07/style_00007.preview.png")
+        assert inside.status == 200 and inside.headers["content-type"] == "image/png"
+        assert request.get(f"{base}/sd_extra_networks/cards?page=secrets").status == 404
+        bad = request.post(f"{base}/sd_extra_networks/select-checkpoint", data={"name": "nope.safetensors"})
+        assert bad.status == 404 and "nope.safetensors" in bad.text()
+        wrong = request.post(f"{base}/sd_extra_networks/user-metadata",
+                             data={"page": "lora", "path": "group01/style_00001.safetensors", "data": {"evil": 1}})
+        assert wrong.status == 422 and "unknown card metadata" in wrong.text()
+    finally:
+        context.close()
