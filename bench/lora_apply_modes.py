@@ -5,7 +5,8 @@
 1. The demo model with the shipped demo LoRA: one txt2img job (Euler, 20 steps, 64x64) without a
    LoRA, with it merged, and with it hooked; plus the merge's own apply+restore cost per job.
 2. One SD1-sized attention projection (1280x1280, 1024 tokens = a 32x32 latent) with a rank-16
-   LoRA: the per-call cost of the plain layer, the merged layer (the same) and the hooked one.
+   LoRA: the per-call cost of the plain layer, the merged layer (the same), the low-rank hook
+   (plain LoRA on a linear layer) and a dense-delta hook (what the other formats use).
 """
 
 from __future__ import annotations
@@ -80,6 +81,8 @@ def big_layer() -> None:
     parts = {"layer": layer}
     merge = seam.PatchSet("merge", weight_deltas=(seam.WeightDelta("layer", "weight", up @ down),))
     hooks = seam.PatchSet("hooks", wrappers=(seam.ForwardWrapper("layer", "", _delta_wrapper(
+        LayerPatch(layer, None, factors=[(down, up)]))),))
+    dense = seam.PatchSet("dense hooks", wrappers=(seam.ForwardWrapper("layer", "", _delta_wrapper(
         LayerPatch(layer, up @ down))),))
     with torch.no_grad():
         plain = statistics.median(_best(lambda: layer(x)) for _ in range(3))
@@ -87,10 +90,13 @@ def big_layer() -> None:
             merged = _best(lambda: layer(x))
         with seam.applied(parts, [hooks]):
             hooked = _best(lambda: layer(x))
+        with seam.applied(parts, [dense]):
+            dense_hooked = _best(lambda: layer(x))
     extra_mb = layer.weight.numel() * 4 / 2**20
-    print(f"1280x1280 layer, 2x1024 tokens: plain {plain * 1000:.1f} ms, merged {merged * 1000:.1f} ms, "
-          f"hooked {hooked * 1000:.1f} ms; merge keeps a {extra_mb:.1f} MiB copy of the weight, hooks a "
-          f"{extra_mb:.1f} MiB delta")
+    print(f"1280x1280 layer, 2x1024 tokens, rank-16 LoRA: plain {plain * 1000:.1f} ms, merged {merged * 1000:.1f} ms, "
+          f"hooked (low-rank) {hooked * 1000:.1f} ms, hooked (dense delta, LyCORIS formats) "
+          f"{dense_hooked * 1000:.1f} ms; merge keeps a {extra_mb:.1f} MiB copy of the weight, low-rank hooks "
+          f"{(down.numel() + up.numel()) * 4 / 2**20:.2f} MiB")
 
 
 if __name__ == "__main__":

@@ -32,12 +32,17 @@ def module_paths(model: Any) -> dict[int, tuple[str, str]]:
 
 
 def _delta_wrapper(patch: LayerPatch) -> Any:
+    """Add the patch's output to the layer's: low-rank pairs as two small matmuls, the rest dense."""
     module = patch.module
 
     def wrap(original: Any, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
         out = original(x, *args, **kwargs)
+        for down, up in patch.factors:
+            out = out + F.linear(F.linear(x, down.to(x)), up.to(x))
         weight = patch.weight.to(x) if patch.weight is not None else None
         bias = patch.bias.to(x) if patch.bias is not None else None
+        if weight is None and bias is None:
+            return out
         if isinstance(module, torch.nn.Conv2d):
             if weight is None:
                 return out + bias.view(1, -1, 1, 1)
@@ -65,7 +70,7 @@ def to_seam_patches(patches: PatchSet, model: Any, mode: str) -> seam_patches.Pa
         if mode == "hooks" and hookable:
             wrappers.append(seam_patches.ForwardWrapper(target, path, _delta_wrapper(patch)))
             continue
-        for leaf, delta in (("weight", patch.weight), ("bias", patch.bias)):
+        for leaf, delta in (("weight", patch.full_weight()), ("bias", patch.bias)):
             if delta is not None:
                 deltas.append(seam_patches.WeightDelta(target, f"{path}.{leaf}", delta))
     for module, fn in patches.input_wrappers:

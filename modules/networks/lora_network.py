@@ -17,7 +17,7 @@ import torch
 from modules.models.sd_model import LoadedModel
 from modules.models.state_dict import read_state_dict
 from modules.networks.lora_keys import TargetKey, group_lora_keys, model_targets
-from modules.networks.lora_weights import LoraFormatError, format_of, layer_delta
+from modules.networks.lora_weights import LoraFormatError, format_of, layer_delta, linear_factors
 from modules.networks.patching import PatchSet
 
 
@@ -108,15 +108,19 @@ def add_patches(network: LoraNetwork, model: LoadedModel, te_multiplier: float, 
             continue
         multiplier = unet_multiplier if target.component == "unet" else te_multiplier
         try:
-            delta = layer_delta(params, target.module.weight)
+            factors = linear_factors(params, target.module.weight)
+            delta = None if factors is not None else layer_delta(params, target.module.weight)
         except (LoraFormatError, RuntimeError, KeyError) as exc:
             report.misfit.append(f"{target.name}: {exc}")
             continue
         report.matched += 1
         if multiplier == 0:
             continue
-        patches.add(target.module, None if delta.weight is None else delta.weight * multiplier,
-                    None if delta.bias is None else delta.bias * multiplier)
+        if factors is not None:
+            patches.add_factors(target.module, factors[0], factors[1] * multiplier)
+        else:
+            patches.add(target.module, None if delta.weight is None else delta.weight * multiplier,
+                        None if delta.bias is None else delta.bias * multiplier)
     if report.matched == 0:
         label = FAMILY_LABELS.get(made_for or "", "another model family")
         raise LoraMismatchError(f"LoRA '{network.name}' matches no layer of the loaded {FAMILY_LABELS[have]} model "

@@ -99,6 +99,22 @@ def _lokr(params: Mapping[str, torch.Tensor], shape: torch.Size) -> torch.Tensor
     return torch.kron(w1, w2) * (_scale(params, rank) if rank else 1.0)
 
 
+def linear_factors(params: Mapping[str, torch.Tensor],
+                   weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """(down, up * alpha/rank) of a plain LoRA on a linear layer, or None for any other case.
+
+    Why: a forward hook can then add `(x @ down.T) @ up.T`, rank-sized matmuls, instead of a full
+    delta matrix of the layer's size (less memory and less compute in "hooks" mode).
+    """
+    if format_of(params) != "LoRA" or "lora_mid" in params or weight.dim() != 2:
+        return None
+    down, up = params["lora_down"].float().flatten(1), params["lora_up"].float().flatten(1)
+    if down.shape[1] != weight.shape[1] or up.shape[0] != weight.shape[0]:
+        raise LoraFormatError(f"LoRA factors {tuple(up.shape)} x {tuple(down.shape)} do not fit a layer of "
+                              f"shape {tuple(weight.shape)}")
+    return down, up * _scale(params, down.shape[0])
+
+
 def layer_delta(params: Mapping[str, torch.Tensor], weight: torch.Tensor) -> LayerDelta:
     """The change to a layer with this `weight`, at multiplier 1 (float32, weight's shape)."""
     kind = format_of(params)

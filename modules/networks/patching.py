@@ -17,7 +17,7 @@ Norm layers are always merged (they have no cheap output form).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -27,17 +27,30 @@ APPLY_MODES = ("merge", "hooks")
 
 @dataclass
 class LayerPatch:
-    """The summed change to one layer (already multiplied by each network's strength)."""
+    """The summed change to one layer (already multiplied by each network's strength).
+
+    `factors` are low-rank (down, up) pairs of plain LoRAs on linear layers, kept unmultiplied so
+    that hooks can use them as they are; `full_weight()` adds them into one delta for merging.
+    """
 
     module: Any
     weight: torch.Tensor | None
     bias: torch.Tensor | None = None
+    factors: list[tuple[torch.Tensor, torch.Tensor]] = field(default_factory=list)
 
     def add(self, weight: torch.Tensor | None, bias: torch.Tensor | None) -> None:
         if weight is not None:
             self.weight = weight if self.weight is None else self.weight + weight
         if bias is not None:
             self.bias = bias if self.bias is None else self.bias + bias
+
+    def full_weight(self) -> torch.Tensor | None:
+        """The whole weight delta: the dense part plus every low-rank pair multiplied out."""
+        total = self.weight
+        for down, up in self.factors:
+            product = up @ down
+            total = product if total is None else total + product
+        return total
 
 
 class PatchSet:
@@ -53,6 +66,13 @@ class PatchSet:
             self._patches[id(module)] = LayerPatch(module, weight, bias)
         else:
             patch.add(weight, bias)
+
+    def add_factors(self, module: Any, down: torch.Tensor, up: torch.Tensor) -> None:
+        """A low-rank change `up @ down` (strength already in `up`) to a linear layer."""
+        patch = self._patches.get(id(module))
+        if patch is None:
+            patch = self._patches[id(module)] = LayerPatch(module, None)
+        patch.factors.append((down, up))
 
     def wrap_input(self, module: Any, fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
         """Transform a layer's first input before it runs (hypernetworks on the cross-attention keys/values)."""
