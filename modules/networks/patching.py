@@ -9,8 +9,9 @@ weights bit-identically afterwards.
 How it is applied is the setting `lora_apply_mode`:
 - "merge" (default): weight deltas, added in place for the scope (the engine keeps a copy of the
   original and writes it back), so sampling runs at the plain model's speed;
-- "hooks": forward wrappers that add the delta's output (`layer(x; delta)`) to the layer's
-  output; the weights are never touched, but each call pays a second matmul of the layer's size.
+- "hooks": forward wrappers that add the change's output to the layer's output; the weights are
+  never touched. Plain LoRAs on linear layers stay low-rank factors (two rank-sized matmuls per
+  call); other formats pay a second matmul of the layer's size.
 Norm layers are always merged (they have no cheap output form).
 """
 
