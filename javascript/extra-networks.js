@@ -87,8 +87,25 @@ function sduiEnRender(root) {
     root.dataset.renderMs = String(Math.round(performance.now() - started));
 }
 
+// The prompt box a card click writes into: the positive one, or the negative one when that was
+// the last of the two to have the focus (as A1111 does, so "EasyNegative" lands in the negative).
+const sduiEnActiveBox = {};
+
+document.addEventListener("focusin", (event) => {
+    const target = event.target;
+    if (!(target instanceof HTMLTextAreaElement)) {
+        return;
+    }
+    const holder = target.closest("[id$='_prompt'], [id$='_neg_prompt']");
+    const match = holder && holder.id.match(/^(.*?)_(prompt|neg_prompt)$/);
+    if (match) {
+        sduiEnActiveBox[match[1]] = match[2];
+    }
+});
+
 function sduiEnPromptBox(root) {
-    return sduiRoot().querySelector(`#${root.dataset.tab}_prompt textarea`);
+    const tab = root.dataset.tab;
+    return sduiRoot().querySelector(`#${tab}_${sduiEnActiveBox[tab] || "prompt"} textarea`);
 }
 
 // Insert `tag` at the cursor, or remove it (any weight, for <lora:name:...>) when present.

@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 from PIL import Image
+from safetensors.torch import save_file
 
 from tests.browser.conftest import LiveServer, open_app, screenshot, start_live_server
 
@@ -34,6 +36,8 @@ def fill_lora_folder(folder: Path, count: int = LORA_COUNT) -> None:
 def app_server(tiny_sd1: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
     data = tmp_path_factory.mktemp("ui-extra-networks")
     fill_lora_folder(data / "models" / "Lora")
+    (data / "embeddings").mkdir()
+    save_file({"emb_params": torch.randn(2, 32)}, str(data / "embeddings" / "easyneg.safetensors"))
     server = start_live_server(data, tiny_sd1)
     yield server
     server.stop()
@@ -104,3 +108,22 @@ def test_card_routes_refuse_paths_outside_and_unknown_names(app_server: LiveServ
         assert wrong.status == 422 and "unknown card metadata" in wrong.text()
     finally:
         context.close()
+
+
+def test_embedding_card_goes_into_the_negative_prompt_when_that_was_focused(app_server: LiveServer,
+                                                                            chromium_browser: Any):
+    page = open_app(chromium_browser, app_server.url)
+    root = "#txt2img_extra_networks"
+    try:
+        page.fill("#txt2img_neg_prompt textarea", "blurry")
+        page.click(f"{root} .sdui-en-tab[data-page=textual_inversion]")
+        _wait(page, f"document.querySelectorAll('{root} .sdui-en-card').length === 1")
+        page.click(f"{root} .sdui-en-card")
+        _wait(page, "document.querySelector('#txt2img_neg_prompt textarea').value.includes('easyneg')")
+        assert page.input_value("#txt2img_neg_prompt textarea") == "blurry easyneg"
+        page.click("#txt2img_prompt textarea")
+        page.click(f"{root} .sdui-en-card")
+        _wait(page, "document.querySelector('#txt2img_prompt textarea').value.includes('easyneg')")
+        assert page.input_value("#txt2img_neg_prompt textarea") == "blurry easyneg"
+    finally:
+        page.context.close()
