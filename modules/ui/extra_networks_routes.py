@@ -17,6 +17,8 @@ from fastapi.responses import FileResponse
 
 from modules.networks.cards import PAGES, cards, folders, preview_path, save_user_metadata
 from modules.networks.catalog import NetworkCatalog
+from modules.ui.auth import credentials_from_args
+from modules.ui.auth_guard import find_gradio_app
 
 
 def page_catalog(runtime: Any, page: str) -> NetworkCatalog:
@@ -41,18 +43,21 @@ def mark_skipped_embeddings(items: list[dict[str, Any]], runtime: Any) -> None:
 
 
 def _logged_in(request: Request, gradio_app: Any) -> bool:
-    """True without a UI login; with one, only for the session cookie gradio issued."""
-    if gradio_app is None or getattr(gradio_app, "auth", None) is None:
-        return True
+    """True for the session cookie the mounted gradio app issued at login."""
+    if gradio_app is None:
+        return False
     cookie_id = getattr(gradio_app, "cookie_id", "")
     token = (request.cookies.get(f"access-token-{cookie_id}")
              or request.cookies.get(f"access-token-unsecure-{cookie_id}"))
     return token is not None and token in getattr(gradio_app, "tokens", {})
 
 
-def register_card_routes(app: FastAPI, runtime: Any, blocks: Any) -> None:
+def register_card_routes(app: FastAPI, runtime: Any) -> None:
+    """Add the routes to `app`; with a UI login (`--gradio-auth`) each needs the logged-in session."""
+    login_required = credentials_from_args(runtime.args) is not None
+
     def check(request: Request) -> None:
-        if not _logged_in(request, getattr(blocks, "server_app", None)):
+        if login_required and not _logged_in(request, find_gradio_app(app)):
             raise HTTPException(401, "log in to the web UI first")
 
     @app.get("/sd_extra_networks/cards", include_in_schema=False)

@@ -35,7 +35,7 @@ def mount_ui(app: FastAPI, runtime: Any) -> FastAPI:
     auth = credentials_from_args(runtime.args)
     demo = create_blocks(runtime)
     demo.queue(max_size=QUEUE_MAX_SIZE)
-    register_card_routes(app, runtime, demo)
+    register_card_routes(app, runtime)
     log.info("web UI mounted%s", " with login" if auth else "")
     app = gr.mount_gradio_app(
         app, demo, path="/", auth=auth, auth_message="Log in to Stable Diffusion web UI" if auth else None,
