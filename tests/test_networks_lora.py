@@ -167,3 +167,21 @@ def test_a_job_without_tags_gets_no_patches(tiny_sd1, sd1, lora_dir, tmp_path):
     setup = FeatureSetup(req, "a cat", "", {}, ctx.settings, None, sd1, torch.device("cpu"))
     contribution = NetworksFeature(services).contribute(setup, PassContext(0, first_pass(req), sd1))
     assert contribution.patches == [] and not contribution.infotext and not contribution.comments
+
+
+def test_lora_applies_in_both_hires_passes_and_weights_return(tiny_sd1, sd1, lora_dir, tmp_path):
+    from modules.hires.feature import HiresFeature
+    from modules.upscalers.catalog import UpscalerCatalog
+
+    ctx, services = _ctx(tiny_sd1, sd1, tmp_path, lora_dir)
+    hires = HiresFeature(UpscalerCatalog({}), tmp_path)
+    ctx.features = (NetworksFeature(services), hires)
+    before = _weights(sd1)
+    fields = dict(SMALL, enable_hr=True, hr_scale=2.0, hr_second_pass_steps=2, denoising_strength=0.5)
+    plain = generate(GenerationRequest(prompt="a cat", **fields), ctx)
+    styled = generate(GenerationRequest(prompt="a cat <lora:lora:1>", **fields), ctx)
+    assert styled.images[0].size == (128, 128) and not styled.comments, styled.comments
+    assert np.abs(pixels(styled.images[0]) - pixels(plain.images[0])).mean() > 1.0
+    assert "Lora hashes" in parse_generation_parameters(styled.infotexts[0])
+    after = _weights(sd1)
+    assert all(torch.equal(before[k], after[k]) for k in before)
