@@ -22,7 +22,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"vae_tiling", "face_restoration"}),
     frozenset({"engine"}),
     # Feature folders (lora/, controlnet/, hires/, ...) belong here, beside the scripts.
-    frozenset({"jobs", "scripts", "training", "hires", "extras", "restore_faces"}),
+    frozenset({"jobs", "scripts", "training", "networks", "hires", "extras", "restore_faces"}),
     frozenset({"features"}),
     frozenset({"runtime"}),
     frozenset({"ui", "api"}),

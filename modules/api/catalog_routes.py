@@ -17,13 +17,6 @@ from modules.runtime import Runtime
 
 # path -> (method, feature, hint): every A1111 route whose feature is not in this version.
 MISSING: tuple[tuple[str, str, str, str], ...] = (
-    ("/sd-vae", "GET", "Separate VAE files", "the VAE built into each checkpoint is used"),
-    ("/refresh-vae", "POST", "Separate VAE files", "the VAE built into each checkpoint is used"),
-    ("/embeddings", "GET", "Textual-inversion embeddings", ""),
-    ("/refresh-embeddings", "POST", "Textual-inversion embeddings", ""),
-    ("/loras", "GET", "LoRA", ""),
-    ("/refresh-loras", "POST", "LoRA", ""),
-    ("/hypernetworks", "GET", "Hypernetworks", ""),
     ("/extensions", "GET", "The extension list", ""),
     ("/create/embedding", "POST", "Embedding training", ""),
     ("/create/hypernetwork", "POST", "Hypernetworks", ""),

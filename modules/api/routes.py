@@ -19,6 +19,7 @@ from modules.api.errors import ALL_ERRORS, register_error_handlers
 from modules.api.extras_routes import extras_router
 from modules.api.generation_routes import generation_router
 from modules.api.jobs import jobs_router
+from modules.api.network_routes import network_router
 from modules.api.server_routes import server_router
 from modules.api.settings_routes import settings_router
 from modules.api.upscaler_routes import upscaler_router
@@ -30,7 +31,7 @@ LOGGED_PREFIXES = (API_PREFIX, "/jobs/")
 
 def sdapi_router(runtime: Runtime) -> APIRouter:
     router = APIRouter(prefix=API_PREFIX, tags=["sdapi"])
-    for part in (generation_router, settings_router, catalog_router, upscaler_router,
+    for part in (generation_router, settings_router, network_router, catalog_router, upscaler_router,
                  extras_router):
         router.include_router(part(runtime))
     if runtime.args.api_server_stop:

@@ -21,6 +21,7 @@ from modules.engine.validation import InvalidRequestError, validate_request
 from modules.jobs.queue import QueueFullError, new_task_id
 from modules.settings.schema import infotext_to_option_keys
 from modules.ui.build_context import UiBuild
+from modules.ui.extra_networks_ui import build_extra_networks
 from modules.ui.generation_runner import RunUpdate, describe_error, follow_job, poll_interval
 from modules.ui.img2img_batch import batch_requests, merge_results
 from modules.ui.img2img_form import MASK_TABS, PASTE_FIELDS, Img2ImgForm, to_request
@@ -146,6 +147,7 @@ def _register_targets(ui: UiBuild, fields: dict[str, Any], inputs: Img2ImgInputs
 def build_img2img_tab(ui: UiBuild) -> None:
     """Build the img2img tab into the current Blocks context (a `TabSpec` build function)."""
     row = build_prompt_row(ui, TAB)
+    build_extra_networks(TAB)
     with gr.Row(elem_id=f"{TAB}_main", equal_height=False):
         with gr.Column(scale=1, elem_id=f"{TAB}_settings"):
             inputs = build_input_tabs()
