@@ -47,6 +47,8 @@ def _add_paths(p: argparse.ArgumentParser) -> None:
     g.add_argument("--hypernetwork-dir", default=None)
     g.add_argument("--controlnet-dir", default=None)
     g.add_argument("--esrgan-models-path", default=None)
+    g.add_argument("--clip-models-path", default=None, help="folder of CLIP models for Interrogate "
+                   "(default <models dir>/CLIP)")
     g.add_argument("--styles-file", action="append", default=None)
     g.add_argument("--ui-config-file", default=None)
     g.add_argument("--ui-settings-file", default=None)

@@ -1,0 +1,116 @@
+"""What the Interrogate tab, the img2img buttons and the API call: one object per running app.
+
+It resolves model names to files (folders.py), loads them on first use, keeps one Interrogator per
+CLIP model (its term tables are the expensive part) and places the models on the compute device
+only for the duration of a call (placement.py), so under --medvram/--lowvram they leave the GPU
+after use and a checkpoint's parts make room while they run.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from modules.interrogate import modes
+from modules.interrogate.caption_loader import CaptionBundle, load_caption
+from modules.interrogate.clip_loader import ClipBundle, load_clip
+from modules.interrogate.folders import InterrogateFolders
+from modules.interrogate.placement import ModelPlacement
+from modules.interrogate.session import LocalInterrogator, TableTiming, bind, build_interrogator
+
+
+class CaptionModelMissingError(LookupError):
+    """A mode needs a caption model and none is chosen or installed."""
+
+
+@dataclass
+class InterrogateService:
+    """Interrogation for one app: model lookup, loading, placement and the package's modes."""
+
+    folders: InterrogateFolders
+    cache_root: Path
+    placement: ModelPlacement
+    file_hash: Callable[[str, Path], str]  # (model name, file) -> sha256
+    default_clip: Callable[[], str] = lambda: ""
+    default_caption: Callable[[], str] = lambda: ""
+    term_lists: Path | None = None  # the package's data folder unless set (tests use short lists)
+    last_timing: TableTiming | None = None
+    _interrogators: dict[str, LocalInterrogator] = field(default_factory=dict)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+
+    # --- names ---------------------------------------------------------------------------
+    def clip_names(self) -> list[str]:
+        return [m.name for m in self.folders.clip_models()]
+
+    def caption_names(self) -> list[str]:
+        return [m.name for m in self.folders.caption_models()]
+
+    def resolve_clip(self, name: str | None) -> str:
+        """`name`, else the setting, else the first installed model; an error when none is."""
+        wanted = name or self.default_clip() or next(iter(self.clip_names()), "")
+        return self.folders.find_clip(wanted or "ViT-L-14/openai").name
+
+    def resolve_caption(self, name: str | None) -> str:
+        wanted = name or self.default_caption() or next(iter(self.caption_names()), "")
+        if not wanted:
+            raise CaptionModelMissingError(
+                f"No caption model is installed: put a transformers BLIP folder into {self.folders.caption_dir} "
+                "(or use the 'negative' mode, which needs none).")
+        return self.folders.find_caption(wanted).name
+
+    # --- models --------------------------------------------------------------------------
+    def _clip_key(self, name: str) -> str:
+        file = self.folders.find_clip(name)
+        return self.placement.register(f"interrogate/clip/{name}", lambda: load_clip(file), kind="interrogator")
+
+    def _caption_key(self, name: str) -> str:
+        folder = self.folders.find_caption(name)
+        return self.placement.register(f"interrogate/caption/{name}", lambda: load_caption(folder),
+                                       kind="interrogator")
+
+    def _interrogator(self, name: str, clip: ClipBundle) -> LocalInterrogator:
+        ci = self._interrogators.get(name)
+        if ci is None:
+            sha = self.file_hash(name, self.folders.find_clip(name).path)
+            ci, self.last_timing = build_interrogator(clip, sha, self.cache_root, self.placement.device,
+                                                      self.term_lists)
+            self._interrogators[name] = ci
+        return ci
+
+    def _run(self, clip_name: str | None, caption_name: str | None, fn: Callable[[Any], Any]) -> Any:
+        clip_name = self.resolve_clip(clip_name)
+        keys = [self._clip_key(clip_name)]
+        if caption_name is not None:
+            keys.append(self._caption_key(caption_name))
+        with self._lock, self.placement.use(keys) as parts:
+            clip = parts[keys[0]]
+            caption: CaptionBundle | None = parts[keys[1]] if caption_name is not None else None
+            ci = self._interrogator(clip_name, clip)
+            bind(ci, clip, caption, self.placement.device)
+            return fn(ci)
+
+    # --- features ------------------------------------------------------------------------
+    def prompt(self, image: Image.Image, clip_name: str | None = None, mode: str = "best",
+               caption_name: str | None = None) -> str:
+        """The prompt for `image` in `mode` (clip-interrogator-ext's `/interrogator/prompt`)."""
+        modes.check_mode(mode)
+        caption = self.resolve_caption(caption_name) if mode in modes.NEEDS_CAPTION else None
+        image = image.convert("RGB")
+        return self._run(clip_name, caption, lambda ci: modes.run_mode(ci, image, mode))
+
+    def analyze(self, image: Image.Image, clip_name: str | None = None,
+                labels: list[str] | None = None) -> dict[str, dict[str, float]]:
+        """Top terms per list and the user's labels with probabilities (`/interrogator/analyze`)."""
+        image = image.convert("RGB")
+        return self._run(clip_name, None, lambda ci: modes.analyze(ci, image, labels))
+
+    def unload(self) -> None:
+        """Drop every interrogation model and table from memory (the disk cache stays)."""
+        with self._lock:
+            self._interrogators.clear()
+            self.placement.unload()
