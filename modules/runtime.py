@@ -19,6 +19,7 @@ import torch
 from modules.engine.context import APP_VERSION, EngineContext
 from modules.engine.request import GenerationRequest, GenerationResult
 from modules.hashing import HashCache
+from modules.interrogate.service import build_interrogate_service
 from modules.jobs.progress import JobControl
 from modules.jobs.queue import Job, JobQueue
 from modules.models.cache import ModelCache
@@ -74,6 +75,7 @@ class Runtime:
     device: torch.device
     dtype: torch.dtype
     version: str = APP_VERSION
+    interrogator: Any = None  # modules.interrogate.service.InterrogateService
     warnings: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -177,6 +179,7 @@ def build_runtime(args: argparse.Namespace) -> Runtime:
         models=models, samplers=SamplerRegistry(), styles=StyleDatabase(list(paths.styles_files)),
         queue=JobQueue(preview_every=preview_every), device=device, dtype=dtype,
         warnings=list(settings.warnings))
+    runtime.interrogator = build_interrogate_service(args, paths, settings, hash_cache, device)
     if not args.no_hashing:
         registry.start_background_hashing()
     return runtime

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Body
 
 from modules.api.errors import not_available
-from modules.api.models import ExtrasBody, InterrogateBody
+from modules.api.models import ExtrasBody
 from modules.runtime import Runtime
 
 # path -> (method, feature, hint): every A1111 route whose feature is not in this version.
@@ -63,10 +63,6 @@ def missing_feature_routes(router: APIRouter) -> None:
     @router.post("/extra-batch-images", status_code=501, summary="Extras: not available yet (501)")
     def extra_batch_images(body: dict[str, Any] = Body(...)) -> None:
         raise not_available("The extras tab (upscaling, face restoration)")
-
-    @router.post("/interrogate", status_code=501, summary="Interrogate: not available yet (501)")
-    def interrogate(body: InterrogateBody) -> None:
-        raise not_available(f"Interrogation ({body.model})", "no CLIP/DeepDanbooru interrogator yet")
 
 
 def catalog_router(runtime: Runtime) -> APIRouter:

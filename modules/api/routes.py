@@ -17,6 +17,7 @@ from modules.api.auth import auth_dependencies
 from modules.api.catalog_routes import catalog_router
 from modules.api.errors import register_error_handlers
 from modules.api.generation_routes import generation_router
+from modules.api.interrogate_routes import interrogator_router, sdapi_interrogate_router
 from modules.api.jobs import jobs_router
 from modules.api.server_routes import server_router
 from modules.api.settings_routes import settings_router
@@ -28,7 +29,7 @@ LOGGED_PREFIXES = (API_PREFIX, "/jobs/")
 
 def sdapi_router(runtime: Runtime) -> APIRouter:
     router = APIRouter(prefix=API_PREFIX, tags=["sdapi"])
-    for part in (generation_router, settings_router, catalog_router):
+    for part in (generation_router, settings_router, catalog_router, sdapi_interrogate_router):
         router.include_router(part(runtime))
     if runtime.args.api_server_stop:
         router.include_router(server_router(runtime))
@@ -56,5 +57,6 @@ def register_api(app: FastAPI, runtime: Runtime) -> None:
     deps = auth_dependencies(runtime.args.api_auth)
     app.include_router(sdapi_router(runtime), dependencies=deps)
     app.include_router(jobs_router(runtime), dependencies=deps)
+    app.include_router(interrogator_router(runtime), dependencies=deps)
     if runtime.args.api_log:
         add_request_log(app)

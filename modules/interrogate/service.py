@@ -12,16 +12,16 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
 from modules.interrogate import modes
-from modules.interrogate.caption_loader import CaptionBundle, load_caption
-from modules.interrogate.clip_loader import ClipBundle, load_clip
 from modules.interrogate.folders import InterrogateFolders
 from modules.interrogate.placement import ModelPlacement
-from modules.interrogate.session import LocalInterrogator, TableTiming, bind, build_interrogator
+
+if TYPE_CHECKING:  # the loaders import open_clip/transformers: only when a model is first used
+    from modules.interrogate.session import LocalInterrogator, TableTiming
 
 
 class CaptionModelMissingError(LookupError):
@@ -65,15 +65,21 @@ class InterrogateService:
 
     # --- models --------------------------------------------------------------------------
     def _clip_key(self, name: str) -> str:
+        from modules.interrogate.clip_loader import load_clip
+
         file = self.folders.find_clip(name)
         return self.placement.register(f"interrogate/clip/{name}", lambda: load_clip(file), kind="interrogator")
 
     def _caption_key(self, name: str) -> str:
+        from modules.interrogate.caption_loader import load_caption
+
         folder = self.folders.find_caption(name)
         return self.placement.register(f"interrogate/caption/{name}", lambda: load_caption(folder),
                                        kind="interrogator")
 
-    def _interrogator(self, name: str, clip: ClipBundle) -> LocalInterrogator:
+    def _interrogator(self, name: str, clip: Any) -> LocalInterrogator:
+        from modules.interrogate.session import build_interrogator
+
         ci = self._interrogators.get(name)
         if ci is None:
             sha = self.file_hash(name, self.folders.find_clip(name).path)
@@ -83,13 +89,15 @@ class InterrogateService:
         return ci
 
     def _run(self, clip_name: str | None, caption_name: str | None, fn: Callable[[Any], Any]) -> Any:
+        from modules.interrogate.session import bind
+
         clip_name = self.resolve_clip(clip_name)
         keys = [self._clip_key(clip_name)]
         if caption_name is not None:
             keys.append(self._caption_key(caption_name))
         with self._lock, self.placement.use(keys) as parts:
             clip = parts[keys[0]]
-            caption: CaptionBundle | None = parts[keys[1]] if caption_name is not None else None
+            caption = parts[keys[1]] if caption_name is not None else None
             ci = self._interrogator(clip_name, clip)
             bind(ci, clip, caption, self.placement.device)
             return fn(ci)
@@ -114,3 +122,20 @@ class InterrogateService:
         with self._lock:
             self._interrogators.clear()
             self.placement.unload()
+
+
+def build_interrogate_service(args: Any, paths: Any, settings: Any, hash_cache: Any,
+                              device: Any) -> InterrogateService:
+    """The app's service: folders from the flags, defaults from the settings, hashes cached."""
+    import torch
+
+    use_cpu = {x.lower() for x in getattr(args, "use_cpu", [])}
+    where = torch.device("cpu") if use_cpu & {"all", "interrogate"} else device
+    offload = bool(getattr(args, "medvram", False) or getattr(args, "lowvram", False))
+    return InterrogateService(
+        folders=InterrogateFolders.from_args(args, paths),
+        cache_root=paths.cache_dir,
+        placement=ModelPlacement(where, offload_after_use=offload),
+        file_hash=lambda name, path: hash_cache.get_or_compute("interrogate-clip", name, path),
+        default_clip=lambda: str(settings.get("interrogate_clip_model_name") or ""),
+        default_caption=lambda: str(settings.get("interrogate_caption_model_name") or ""))

@@ -22,6 +22,7 @@ SECTIONS: dict[str, str] = {
     "live-previews": "Live previews",
     "sampler-params": "Sampler parameters",
     "system": "System",
+    "interrogate": "Interrogate",
     "hidden": "Hidden",
 }
 
@@ -205,10 +206,18 @@ _SYSTEM: dict[str, OptionInfo] = {
 }
 
 
+_INTERROGATE: dict[str, OptionInfo] = {
+    "interrogate_clip_model_name": OptionInfo("", "CLIP model for Interrogate (arch/pretrained, from models/CLIP; "
+                                              "empty: the first installed)", "interrogate", "textbox"),
+    "interrogate_caption_model_name": OptionInfo("", "Caption model for Interrogate (folder in models/BLIP; "
+                                                 "empty: the first installed)", "interrogate", "textbox"),
+}
+
+
 def default_schema() -> dict[str, OptionInfo]:
     """All built-in options; a fresh dict each call so extensions can add to their copy."""
     schema: dict[str, OptionInfo] = {}
-    for part in (_SAVING, _PATHS, _SD, _INFOTEXT_UI, _PREVIEWS, _SAMPLER_PARAMS, _SYSTEM):
+    for part in (_SAVING, _PATHS, _SD, _INFOTEXT_UI, _PREVIEWS, _SAMPLER_PARAMS, _SYSTEM, _INTERROGATE):
         schema.update(part)
     return schema
 
