@@ -80,11 +80,19 @@ class PicturePool:
         return self.pixels[index], [self.keys[i] for i in index]
 
 
-def clip_batch(pool: PicturePool, tokenizer: Any, seed: int, batch: int) -> tuple[torch.Tensor, ...]:
+def _pick_text(rng: random.Random, key: tuple[str, str, str], shape_bias: float) -> tuple[str, Spec]:
+    variants = text_variants(key)
+    if rng.random() < shape_bias:  # shape-only texts: the hardest thing for a tiny CLIP to learn
+        variants = [v for v in variants if v[1][0] is None and v[1][2] is None]
+    return rng.choice(variants)
+
+
+def clip_batch(pool: PicturePool, tokenizer: Any, seed: int, batch: int,
+               shape_bias: float = 0.0) -> tuple[torch.Tensor, ...]:
     """Seeded (pictures, texts, soft targets): each picture with one of its texts."""
     rng = random.Random(seed)
     pixels, keys = pool.sample(rng, batch)
-    texts = [rng.choice(text_variants(key)) for key in keys]
+    texts = [_pick_text(rng, key, shape_bias) for key in keys]
     targets = torch.tensor([[float(matches(spec, key)) for _, spec in texts] for key in keys])
     return pixels, tokenizer([t for t, _ in texts]), targets
 
@@ -100,13 +108,18 @@ def clip_loss(model: torch.nn.Module, images: torch.Tensor, tokens: torch.Tensor
     return (to_text + to_image) / 2
 
 
-def train_clip(out: Path, steps: int, seed: int = 0, lr: float = 2e-3, batch: int = 32) -> tuple[Path, float]:
-    """Train and save the demo CLIP; returns (file, seconds)."""
+def train_clip(out: Path, steps: int, seed: int = 0, lr: float = 2e-3, batch: int = 32,
+               init: Path | None = None, shape_bias: float = 0.0, stage: str = "clip") -> tuple[Path, float]:
+    """Train (or, from `init`, keep training) and save the demo CLIP; returns (file, seconds)."""
     from open_clip.tokenizer import SimpleTokenizer
     from open_clip.transform import PreprocessCfg, image_transform_v2
 
     config = dm.clip_config()
     model = dm.build_clip(config, seed)
+    if init is not None:
+        from safetensors.torch import load_file
+
+        model.load_state_dict({k: v.float() for k, v in load_file(str(init)).items()})
     transform = image_transform_v2(PreprocessCfg(size=64), is_train=False)
     pool = PicturePool.build(lambda images: torch.stack([transform(i) for i in images]), POOL_SIZE, seed)
     tokenizer = SimpleTokenizer(context_length=config["text_cfg"]["context_length"])
@@ -115,21 +128,27 @@ def train_clip(out: Path, steps: int, seed: int = 0, lr: float = 2e-3, batch: in
     for step in range(steps):
         for group in opt.param_groups:
             group["lr"] = lr_at(step, steps, lr, warmup=100)
-        loss = clip_loss(model, *clip_batch(pool, tokenizer, step_seed(seed, "clip", step), batch))
+        loss = clip_loss(model, *clip_batch(pool, tokenizer, step_seed(seed, stage, step), batch, shape_bias))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         if step % 100 == 0 or step == steps - 1:
-            print(f"clip step {step}/{steps} loss {loss.item():.4f} {time.perf_counter() - start:.0f}s", flush=True)
+            print(f"{stage} step {step}/{steps} loss {loss.item():.4f} {time.perf_counter() - start:.0f}s", flush=True)
     seconds = time.perf_counter() - start
     return dm.save_clip(model.eval(), config, out / "CLIP" / "demo", CLIP_TAG), seconds
 
 
-def train_blip(out: Path, steps: int, seed: int = 0, lr: float = 1e-3, batch: int = 32) -> tuple[Path, float]:
-    """Train and save the demo captioner; returns (folder, seconds)."""
+def train_blip(out: Path, steps: int, seed: int = 0, lr: float = 1e-3, batch: int = 32,
+               init: Path | None = None, stage: str = "blip") -> tuple[Path, float]:
+    """Train (or, from the `init` folder, keep training) and save the demo captioner; returns (folder, seconds)."""
+    from transformers import BlipForConditionalGeneration
+
     folder = out / "BLIP" / "shapes"
     processor = dm.blip_processor(folder)
-    model = dm.build_blip(processor, seed=seed)
+    if init is None:
+        model = dm.build_blip(processor, seed=seed)
+    else:
+        model = BlipForConditionalGeneration.from_pretrained(init, local_files_only=True, dtype=torch.float32)
     model.train()
     pool = PicturePool.build(lambda images: processor(images=images, return_tensors="pt")["pixel_values"],
                              POOL_SIZE, seed + 1)
@@ -139,7 +158,7 @@ def train_blip(out: Path, steps: int, seed: int = 0, lr: float = 1e-3, batch: in
     for step in range(steps):
         for group in opt.param_groups:
             group["lr"] = lr_at(step, steps, lr, warmup=100)
-        rng = random.Random(step_seed(seed, "blip", step))
+        rng = random.Random(step_seed(seed, stage, step))
         pixels, keys = pool.sample(rng, batch)
         enc = processor.tokenizer([world.caption_for(*key) for key in keys], return_tensors="pt", padding=True)
         ids = enc["input_ids"].clone()
@@ -150,7 +169,7 @@ def train_blip(out: Path, steps: int, seed: int = 0, lr: float = 1e-3, batch: in
         loss.backward()
         opt.step()
         if step % 100 == 0 or step == steps - 1:
-            print(f"blip step {step}/{steps} loss {loss.item():.4f} {time.perf_counter() - start:.0f}s", flush=True)
+            print(f"{stage} step {step}/{steps} loss {loss.item():.4f} {time.perf_counter() - start:.0f}s", flush=True)
     seconds = time.perf_counter() - start
     model.eval()
     model.to(torch.float16)
@@ -170,6 +189,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--only", choices=("clip", "blip"), default=None)
+    p.add_argument("--clip-init", type=Path, default=None, help="continue from these CLIP weights")
+    p.add_argument("--shape-bias", type=float, default=0.0, help="share of shape-only texts in CLIP batches")
+    p.add_argument("--clip-lr", type=float, default=2e-3)
+    p.add_argument("--blip-init", type=Path, default=None, help="continue from this captioner folder")
+    p.add_argument("--blip-lr", type=float, default=1e-3)
     return p.parse_args(argv)
 
 
@@ -179,14 +203,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     np.random.seed(args.seed)
     record: dict[str, object] = {"seed": args.seed}
     if args.only in (None, "clip"):
-        path, seconds = train_clip(args.out, args.clip_steps, args.seed)
-        record.update(clip_steps=args.clip_steps, clip_seconds=round(seconds, 1), clip_bytes=path.stat().st_size)
+        stage = "clip" if args.clip_init is None else "clip-shapes"
+        path, seconds = train_clip(args.out, args.clip_steps, args.seed, args.clip_lr, init=args.clip_init,
+                                   shape_bias=args.shape_bias, stage=stage)
+        record.update(stage=stage, clip_steps=args.clip_steps, clip_seconds=round(seconds, 1),
+                      clip_bytes=path.stat().st_size, shape_bias=args.shape_bias, clip_lr=args.clip_lr)
     if args.only in (None, "blip"):
-        folder, seconds = train_blip(args.out, args.blip_steps, args.seed)
-        record.update(blip_steps=args.blip_steps, blip_seconds=round(seconds, 1),
+        blip_stage = "blip" if args.blip_init is None else "blip-more"
+        folder, seconds = train_blip(args.out, args.blip_steps, args.seed, args.blip_lr, init=args.blip_init,
+                                     stage=blip_stage)
+        record.update(blip_stage=blip_stage, blip_lr=args.blip_lr, blip_steps=args.blip_steps,
+                      blip_seconds=round(seconds, 1),
                       blip_bytes=sum(f.stat().st_size for f in folder.iterdir()))
     print(json.dumps(record), flush=True)
-    (args.out / f"interrogate-train-{args.only or 'all'}.json").write_text(json.dumps(record, indent=1))
+    name = record.get("stage", record.get("blip_stage", "all"))
+    (args.out / f"interrogate-train-{name}.json").write_text(json.dumps(record, indent=1))
     return 0
 
 

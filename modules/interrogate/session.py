@@ -55,6 +55,19 @@ class LocalInterrogator(Interrogator):
         """The package assigns `open_clip.get_tokenizer(arch)`; ours matches the loaded file instead."""
 
 
+LIST_FILES = ("artists.txt", "flavors.txt", "mediums.txt", "movements.txt", "negative.txt")
+
+
+def trimmed_term_lists(folder: Path, lines: int) -> Path:
+    """A copy of the package's term lists cut to their first `lines` entries (for tests and quick checks)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    source = Path(Config().data_path)
+    for name in LIST_FILES:
+        text = (source / name).read_text(encoding="utf-8").splitlines()[:lines]
+        (folder / name).write_text("\n".join(text) + "\n", encoding="utf-8")
+    return folder
+
+
 def table_cache_dir(cache_root: Path, model_sha256: str) -> Path:
     return cache_root / "interrogate" / model_sha256[:16]
 
