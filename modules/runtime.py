@@ -17,8 +17,11 @@ from typing import Any
 import torch
 
 from modules.engine.context import APP_VERSION, EngineContext
+from modules.engine.features import FeatureRegistry
 from modules.engine.request import GenerationRequest, GenerationResult
 from modules.hashing import HashCache
+from modules.hooks.host import HookHost
+from modules.hooks.payloads import ModelLoaded
 from modules.interrogate.service import build_interrogate_service
 from modules.jobs.progress import JobControl
 from modules.jobs.queue import Job, JobQueue
@@ -38,15 +41,17 @@ class NoCheckpointError(RuntimeError):
 
 
 def preview_matrix(model: Any) -> torch.Tensor:
-    """The live-preview projection of a model's latent space, computed once per loaded model."""
+    """The live-preview projection of a model's latent space, computed again when its VAE changed."""
     from modules.engine.preview import fit_latent_rgb, latent_to_rgb_matrix
 
-    if "preview_matrix" not in model.extra:
+    matrix = model.derived.preview_matrix_for(model.vae)
+    if matrix is None:
         if model.is_demo or model.latent_channels != 4:
-            model.extra["preview_matrix"] = fit_latent_rgb(model.vae, model.vae_scaling_factor)
+            matrix = fit_latent_rgb(model.vae, model.vae_scaling_factor)
         else:
-            model.extra["preview_matrix"] = latent_to_rgb_matrix(4, model.family.is_sdxl)
-    return model.extra["preview_matrix"]
+            matrix = latent_to_rgb_matrix(4, model.family.is_sdxl)
+        model.derived.set_preview_matrix(model.vae, matrix)
+    return matrix
 
 
 def pick_device(args: argparse.Namespace) -> torch.device:
@@ -77,6 +82,8 @@ class Runtime:
     version: str = APP_VERSION
     interrogator: Any = None  # modules.interrogate.service.InterrogateService
     warnings: list[str] = field(default_factory=list)
+    features: FeatureRegistry = field(default_factory=FeatureRegistry)
+    hooks: HookHost = field(default_factory=HookHost)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # --- checkpoints -------------------------------------------------------------------
@@ -99,7 +106,11 @@ class Runtime:
 
     def load_checkpoint(self, info: CheckpointInfo) -> Any:
         """Load (or reuse) a checkpoint; on failure the previous model stays loaded."""
-        return self.models.get(info.filename, info.title, is_demo=info.is_demo)
+        before = self.models.current
+        model = self.models.get(info.filename, info.title, is_demo=info.is_demo)
+        if model is not before:
+            self.hooks.call("on_model_loaded", ModelLoaded(info.title, model))
+        return model
 
     def select_checkpoint(self, name: str) -> CheckpointInfo:
         """Switch the default checkpoint (through the queue, so it never races a job)."""
@@ -114,27 +125,21 @@ class Runtime:
         info = self.checkpoint_for(view.get("sd_model_checkpoint"))
         model = self.load_checkpoint(info)
         self.checkpoints.ensure_hash(info)
+        with self.models.use("vae"):  # the demo's preview matrix is fitted with its VAE (on the device)
+            matrix = preview_matrix(model)
         return EngineContext(
             model=model, model_name=info.filename.stem if info.filename.is_file() else info.model_name,
             model_hash=info.hash_short, settings=view, samplers=self.samplers, data_dir=self.paths.data_dir,
             device=self.device, styles=self.styles, version=self.version,
-            extras={"preview_matrix": preview_matrix(model)})
+            preview_matrix=matrix, models=self.models, features=self.features.all(),
+            hooks=self.hooks)
 
     def generate(self, req: GenerationRequest, control: JobControl) -> GenerationResult:
         """Run one request inside the worker thread."""
-        from modules.engine.generate import generate
-        from modules.scripts import find_builtin_script, is_no_script
+        from modules.scripts import run_script
 
         ctx = self.engine_context(req)
-        if is_no_script(req.script_name):
-            result = generate(req, ctx, control)
-        else:
-            runner = find_builtin_script(req.script_name)
-            if runner is None:
-                from modules.engine.validation import InvalidRequestError
-
-                raise InvalidRequestError(f"script {req.script_name!r} not found")
-            result = runner(req, ctx, control)
+        result = run_script(req, ctx, control)
         if result.infotexts and not self.args.no_prompt_history:
             try:
                 from modules.settings.store import atomic_write_text
@@ -146,6 +151,21 @@ class Runtime:
 
     def submit(self, req: GenerationRequest) -> Job:
         return self.queue.submit(lambda control: self.generate(req, control), kind=req.mode, task_id=req.task_id)
+
+    def submit_all(self, reqs: list[GenerationRequest], task_id: str | None = None) -> Job:
+        """Several requests as one job under one task id (img2img Batch), so Interrupt stops all of
+        them and Skip skips the current picture. The job's result is the list of results."""
+
+        def run_all(control: JobControl) -> list[GenerationResult]:
+            results = []
+            for req in reqs:
+                if control.interrupted:
+                    break
+                results.append(self.generate(req, control))
+            return results
+
+        kind = reqs[0].mode if reqs else "img2img"
+        return self.queue.submit(run_all, kind=kind, task_id=task_id)
 
     def run(self, req: GenerationRequest, timeout: float | None = None) -> GenerationResult:
         return self.submit(req).wait(timeout)
@@ -179,7 +199,12 @@ def build_runtime(args: argparse.Namespace) -> Runtime:
         models=models, samplers=SamplerRegistry(), styles=StyleDatabase(list(paths.styles_files)),
         queue=JobQueue(preview_every=preview_every), device=device, dtype=dtype,
         warnings=list(settings.warnings))
-    runtime.interrogator = build_interrogate_service(args, paths, settings, hash_cache, device)
+    from modules.engine.hook_feature import HookFeature
+    from modules.features import register_builtin_features
+
+    runtime.features.register(HookFeature(runtime.hooks))
+    register_builtin_features(runtime)
+    runtime.interrogator = build_interrogate_service(args, paths, settings, hash_cache, device, models)
     if not args.no_hashing:
         registry.start_background_hashing()
     return runtime

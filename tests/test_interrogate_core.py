@@ -179,3 +179,49 @@ def test_unload_drops_models_and_tables(service: InterrogateService, picture: Im
     service.unload()
     assert not service.placement.loaded() and not service._interrogators
     assert MODES[0] == "best"
+
+
+class RecordingPlacer:
+    def __init__(self) -> None:
+        self.moves: list[tuple[str, str]] = []
+
+    def move(self, key: str, modules: list, device: torch.device) -> None:
+        self.moves.append((key, torch.device(device).type))
+
+
+@pytest.mark.parametrize(("flags", "leaves_device"), [({"medvram": True}, True), ({"lowvram": True}, True),
+                                                      ({}, False)])
+def test_models_are_cache_handles_and_leave_the_device_under_medvram(flags: dict, leaves_device: bool) -> None:
+    from modules.interrogate.placement import CachePlacement
+    from modules.models.cache import ModelCache
+    from modules.models.memory import MemoryPolicy
+
+    placer = RecordingPlacer()
+    cache = ModelCache(MemoryPolicy.from_flags(device="cuda", **flags), placer=placer)
+    placement = CachePlacement(cache)
+    key = placement.register("interrogate/clip/x", lambda: torch.nn.Linear(2, 2))
+    assert cache.handle(key).kind == "interrogator" and placement.loaded() == []
+    with placement.use([key]) as parts:
+        assert isinstance(parts[key], torch.nn.Linear)
+        assert placer.moves == [(key, "cuda")]
+    assert placer.moves[1:] == ([(key, "cpu")] if leaves_device else [])
+    assert placement.loaded() == [key]
+    placement.unload()
+    assert placement.loaded() == [] and not cache.handle(key).loaded
+    with placement.use([key]):  # loads again after an unload
+        assert placement.loaded() == [key]
+
+
+def test_app_service_uses_the_model_cache(tmp_path: Path) -> None:
+    from modules.cmd_args import parse_args
+    from modules.interrogate.placement import CachePlacement
+    from modules.runtime import build_runtime
+
+    runtime = build_runtime(parse_args(["--data-dir", str(tmp_path), "--no-hashing"], environ={}))
+    try:
+        assert isinstance(runtime.interrogator.placement, CachePlacement)
+        assert runtime.interrogator.placement.cache is runtime.models
+        assert "demo/shapes" in runtime.interrogator.clip_names()
+        assert "demo/shapes" in runtime.interrogator.caption_names()
+    finally:
+        runtime.shutdown()

@@ -124,18 +124,24 @@ class InterrogateService:
             self.placement.unload()
 
 
-def build_interrogate_service(args: Any, paths: Any, settings: Any, hash_cache: Any,
-                              device: Any) -> InterrogateService:
-    """The app's service: folders from the flags, defaults from the settings, hashes cached."""
+def build_interrogate_service(args: Any, paths: Any, settings: Any, hash_cache: Any, device: Any,
+                              models: Any = None) -> InterrogateService:
+    """The app's service: folders from the flags, defaults from the settings, hashes cached, models
+    as handles in the model cache (`--use-cpu interrogate`: on the CPU, beside the cache)."""
     import torch
 
+    from modules.interrogate.placement import CachePlacement
+
     use_cpu = {x.lower() for x in getattr(args, "use_cpu", [])}
-    where = torch.device("cpu") if use_cpu & {"all", "interrogate"} else device
-    offload = bool(getattr(args, "medvram", False) or getattr(args, "lowvram", False))
+    placement: Any
+    if models is None or ("interrogate" in use_cpu and torch.device(device).type != "cpu"):
+        placement = ModelPlacement(torch.device("cpu") if models is not None else torch.device(device))
+    else:
+        placement = CachePlacement(models)
     return InterrogateService(
         folders=InterrogateFolders.from_args(args, paths),
         cache_root=paths.cache_dir,
-        placement=ModelPlacement(where, offload_after_use=offload),
+        placement=placement,
         file_hash=lambda name, path: hash_cache.get_or_compute("interrogate-clip", name, path),
         default_clip=lambda: str(settings.get("interrogate_clip_model_name") or ""),
         default_caption=lambda: str(settings.get("interrogate_caption_model_name") or ""))
