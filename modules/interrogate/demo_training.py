@@ -138,8 +138,17 @@ def train_clip(out: Path, steps: int, seed: int = 0, lr: float = 2e-3, batch: in
     return dm.save_clip(model.eval(), config, out / "CLIP" / "demo", CLIP_TAG), seconds
 
 
+def weighted_caption_loss(logits: torch.Tensor, labels: torch.Tensor, shape_ids: torch.Tensor,
+                          shape_weight: float) -> torch.Tensor:
+    """Next-token cross-entropy with the shape word counted `shape_weight` times (the hard word)."""
+    target = labels[:, 1:]
+    per_token = F.cross_entropy(logits[:, :-1].transpose(1, 2), target, ignore_index=-100, reduction="none")
+    weight = torch.where(torch.isin(target, shape_ids), shape_weight, 1.0) * (target != -100)
+    return (per_token * weight).sum() / weight.sum()
+
+
 def train_blip(out: Path, steps: int, seed: int = 0, lr: float = 1e-3, batch: int = 32,
-               init: Path | None = None, stage: str = "blip") -> tuple[Path, float]:
+               init: Path | None = None, stage: str = "blip", shape_weight: float = 1.0) -> tuple[Path, float]:
     """Train (or, from the `init` folder, keep training) and save the demo captioner; returns (folder, seconds)."""
     from transformers import BlipForConditionalGeneration
 
@@ -154,6 +163,7 @@ def train_blip(out: Path, steps: int, seed: int = 0, lr: float = 1e-3, batch: in
                              POOL_SIZE, seed + 1)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     bos = model.config.text_config.bos_token_id
+    shape_ids = torch.tensor(processor.tokenizer.convert_tokens_to_ids(list(world.SHAPES)))
     start = time.perf_counter()
     for step in range(steps):
         for group in opt.param_groups:
@@ -164,7 +174,11 @@ def train_blip(out: Path, steps: int, seed: int = 0, lr: float = 1e-3, batch: in
         ids = enc["input_ids"].clone()
         ids[:, 0] = bos
         labels = ids.masked_fill(enc["attention_mask"] == 0, -100)
-        loss = model(pixel_values=pixels, input_ids=ids, attention_mask=enc["attention_mask"], labels=labels).loss
+        if shape_weight == 1.0:
+            loss = model(pixel_values=pixels, input_ids=ids, attention_mask=enc["attention_mask"], labels=labels).loss
+        else:
+            logits = model(pixel_values=pixels, input_ids=ids, attention_mask=enc["attention_mask"]).logits
+            loss = weighted_caption_loss(logits, labels, shape_ids, shape_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -194,6 +208,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--clip-lr", type=float, default=2e-3)
     p.add_argument("--blip-init", type=Path, default=None, help="continue from this captioner folder")
     p.add_argument("--blip-lr", type=float, default=1e-3)
+    p.add_argument("--blip-shape-weight", type=float, default=1.0, help="loss weight of the shape word")
     return p.parse_args(argv)
 
 
@@ -211,8 +226,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.only in (None, "blip"):
         blip_stage = "blip" if args.blip_init is None else "blip-more"
         folder, seconds = train_blip(args.out, args.blip_steps, args.seed, args.blip_lr, init=args.blip_init,
-                                     stage=blip_stage)
-        record.update(blip_stage=blip_stage, blip_lr=args.blip_lr, blip_steps=args.blip_steps,
+                                     stage=blip_stage, shape_weight=args.blip_shape_weight)
+        record.update(blip_stage=blip_stage, blip_lr=args.blip_lr, blip_shape_weight=args.blip_shape_weight,
+                      blip_steps=args.blip_steps,
                       blip_seconds=round(seconds, 1),
                       blip_bytes=sum(f.stat().st_size for f in folder.iterdir()))
     print(json.dumps(record), flush=True)
