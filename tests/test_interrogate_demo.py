@@ -1,8 +1,9 @@
 """The shipped demo CLIP and captioner on fixed pictures of the demo world, through the app's service.
 
-Measured on `python -m modules.interrogate.demo_eval --count 96` (see docs/INTERROGATE.md): caption
-colour 100 %, shape 68.8 %, background 100 %; label ranking colour 99.0 %, shape 88.5 %. The test
-runs the first 48 of those pictures with thresholds a little below the measured values.
+Measured with `python -m modules.interrogate.demo_eval --count N` (docs/INTERROGATE.md):
+- 96 pictures: caption colour 100 %, shape 68.8 %, background 100 %; labels colour 99.0 %, shape 88.5 %;
+- the first 24: caption colour 100 %, shape 79.2 %, background 100 %; labels colour 95.8 %, shape 83.3 %.
+The tests rerun them with thresholds a little below the measured values.
 """
 
 from __future__ import annotations
@@ -44,13 +45,21 @@ def test_prompt_captions_a_demo_picture(service: InterrogateService) -> None:
     assert fast.startswith("a red circle on a blue background, ")
 
 
-@pytest.mark.slow
-def test_caption_and_label_accuracy_on_fixed_demo_pictures(service: InterrogateService) -> None:
-    scores = evaluate(service, eval_scenes()[:48])
-    assert scores.pictures == 48
+def test_caption_and_label_accuracy_on_24_fixed_demo_pictures(service: InterrogateService) -> None:
+    scores = evaluate(service, eval_scenes()[:24])
+    assert scores.pictures == 24
     assert scores.caption_colour >= 0.95 and scores.caption_background >= 0.95
-    assert scores.caption_shape >= 0.55
-    assert scores.label_colour >= 0.95 and scores.label_shape >= 0.75
+    assert scores.caption_shape >= 0.7
+    assert scores.label_colour >= 0.9 and scores.label_shape >= 0.75
+
+
+@pytest.mark.slow
+def test_caption_and_label_accuracy_on_96_fixed_demo_pictures(service: InterrogateService) -> None:
+    scores = evaluate(service, eval_scenes())
+    assert scores.pictures == 96
+    assert scores.caption_colour >= 0.95 and scores.caption_background >= 0.95
+    assert scores.caption_shape >= 0.6
+    assert scores.label_colour >= 0.95 and scores.label_shape >= 0.8
 
 
 def test_fresh_install_lists_the_demo_models(tmp_path: Path) -> None:
