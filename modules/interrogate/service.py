@@ -9,6 +9,7 @@ after use and a checkpoint's parts make room while they run.
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,7 +96,9 @@ class InterrogateService:
         keys = [self._clip_key(clip_name)]
         if caption_name is not None:
             keys.append(self._caption_key(caption_name))
-        with self._lock, self.placement.use(keys) as parts:
+        with self._lock, self.placement.use(keys) as parts, warnings.catch_warnings():
+            # the package wraps every call in torch.cuda.amp.autocast(), deprecated and a no-op on the CPU
+            warnings.filterwarnings("ignore", message=r".*autocast.*")
             clip = parts[keys[0]]
             caption = parts[keys[1]] if caption_name is not None else None
             ci = self._interrogator(clip_name, clip)
