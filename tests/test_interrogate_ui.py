@@ -13,6 +13,7 @@ from PIL import Image
 from modules.cmd_args import parse_args
 from modules.interrogate.batch import BatchPathError
 from modules.runtime import build_runtime
+from modules.storage.output_folders import OutsideDataFolderError
 from modules.ui import interrogate_actions as act
 from tests.fixtures.tiny_interrogate import short_term_lists, write_tiny_blip, write_tiny_clip
 
@@ -67,7 +68,7 @@ def test_analyze_action_gives_six_panels(runtime: Any) -> None:
 
 def test_batch_from_a_folder_inside_the_data_folder(runtime: Any) -> None:
     folder = runtime.paths.data_dir / "dataset"
-    folder.mkdir()
+    folder.mkdir(exist_ok=True)
     for i, rgb in enumerate([(220, 30, 30), (30, 60, 220)]):
         Image.new("RGB", (64, 64), rgb).save(folder / f"{i}.png")
     spec = act.batch_spec(runtime, "Folder", "dataset", None, "", "CSV (file, caption)", "", "", True)
@@ -77,10 +78,12 @@ def test_batch_from_a_folder_inside_the_data_folder(runtime: Any) -> None:
 
 
 def test_batch_refuses_folders_outside_and_empty_input(runtime: Any, tmp_path: Path) -> None:
-    with pytest.raises(BatchPathError, match="outside"):
-        act.batch_spec(runtime, "Folder", str(tmp_path), None, "", "One text file", "", "", False)
-    with pytest.raises(BatchPathError, match="outside"):
-        act.batch_spec(runtime, "Folder", "dataset", None, "/tmp", "One text file", "", "", False)
+    (runtime.paths.data_dir / "dataset").mkdir(exist_ok=True)
+    Image.new("RGB", (8, 8)).save(runtime.paths.data_dir / "dataset" / "x.png")
+    for folder, out in ((str(tmp_path), ""), ("../", ""), ("dataset/../../", ""), ("dataset", "/tmp"),
+                        ("dataset", "../elsewhere")):
+        with pytest.raises(OutsideDataFolderError, match="outside the data folder"):
+            act.batch_spec(runtime, "Folder", folder, None, out, "One text file", "", "", False)
     with pytest.raises(BatchPathError, match="Upload"):
         act.batch_spec(runtime, "Upload", "", [], "", "One text file", "", "", False)
 

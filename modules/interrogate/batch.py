@@ -2,15 +2,16 @@
 
 Pictures come from a folder or from uploads; captions go to one `.txt` per picture (same stem, the
 layout training tools read), one text file (a caption per line, in file-name order) or a CSV of
-file name and caption. Folders typed by a user must lie inside the allowed folders (the data folder
-and `--gradio-allowed-path` ones): no path from a request reaches the rest of the disk.
+file name and caption. Folders typed by a user go through the app's output-folder rule
+(modules/storage/output_folders.py: inside the data folder or an `--allowed-output-dir` folder), so
+no path from a request reaches the rest of the disk.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,19 +30,7 @@ CSV_FILE = "captions.csv"
 
 
 class BatchPathError(ValueError):
-    """A batch folder that does not exist or lies outside the allowed folders."""
-
-
-def inside_allowed(path: str | Path, allowed: Sequence[Path], base: Path, what: str) -> Path:
-    """`path` resolved (symlinks followed, relative to `base`), refused unless under an allowed folder."""
-    raw = Path(str(path).strip()).expanduser()
-    resolved = (raw if raw.is_absolute() else base / raw).resolve()
-    roots = [Path(a).resolve() for a in allowed]
-    if not any(resolved == r or resolved.is_relative_to(r) for r in roots):
-        listed = ", ".join(str(r) for r in roots)
-        raise BatchPathError(f"{what} {str(path)!r} is outside the folders this server may read and write "
-                             f"({listed}); use a folder inside one of them (or start with --gradio-allowed-path).")
-    return resolved
+    """A batch folder that does not exist, holds no pictures, or was left empty."""
 
 
 def folder_images(folder: Path) -> list[Path]:

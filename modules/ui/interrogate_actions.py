@@ -13,7 +13,7 @@ from typing import Any
 
 from PIL import Image
 
-from modules.interrogate.batch import FORMATS, BatchPathError, BatchReport, BatchSpec, folder_images, inside_allowed
+from modules.interrogate.batch import FORMATS, BatchPathError, BatchReport, BatchSpec, folder_images
 from modules.interrogate.modes import ANALYZE_TABLES
 from modules.jobs.queue import Job
 from modules.ui.progress_view import error_html, notice_html
@@ -63,20 +63,21 @@ def run_analyze(runtime: Any, image: Image.Image | None, clip: str | None,
     return panels, notice_html(note) if note else ""
 
 
-def allowed_folders(runtime: Any) -> list[Path]:
-    """Where batch folders may be: the data folder and the --gradio-allowed-path folders."""
-    extra = [Path(p) for p in getattr(runtime.args, "gradio_allowed_path", []) or []]
-    return [runtime.paths.data_dir, runtime.paths.outputs_dir, *extra]
+def confined(runtime: Any, folder: str, what: str) -> Path:
+    """`folder` (relative to the data folder, or absolute) inside the folders the server may use."""
+    from modules.runtime import allowed_output_dirs
+    from modules.storage.output_folders import resolve_output_folder
+
+    return resolve_output_folder(folder.strip(), runtime.paths.data_dir, allowed_output_dirs(runtime.args), what)
 
 
 def batch_spec(runtime: Any, source: str, folder: str, uploads: Sequence[str] | None, out_folder: str,
                fmt_label: str, prefix: str, suffix: str, skip_existing: bool) -> BatchSpec:
     """The run the Batch form describes; BatchPathError / ValueError name what to fix."""
-    allowed, base = allowed_folders(runtime), runtime.paths.data_dir
     if source == "Folder":
         if not (folder or "").strip():
             raise BatchPathError("Enter the input folder (a folder of pictures on the server).")
-        in_dir = inside_allowed(folder, allowed, base, "Input folder")
+        in_dir = confined(runtime, folder, "Input folder")
         images = folder_images(in_dir)
         default_out = in_dir
     else:
@@ -84,7 +85,7 @@ def batch_spec(runtime: Any, source: str, folder: str, uploads: Sequence[str] | 
         if not images:
             raise BatchPathError("Upload one or more pictures, or choose 'Folder'.")
         default_out = runtime.paths.outputs_dir / "interrogate"
-    out_dir = inside_allowed(out_folder, allowed, base, "Output folder") if (out_folder or "").strip() else default_out
+    out_dir = confined(runtime, out_folder, "Output folder") if (out_folder or "").strip() else default_out
     if fmt_label not in FORMATS:
         raise ValueError(f"Unknown output '{fmt_label}'; choose one of: {', '.join(FORMATS)}.")
     return BatchSpec(images, out_dir, FORMATS[fmt_label], prefix or "", suffix or "", bool(skip_existing))
