@@ -66,6 +66,38 @@ def evaluate(service: Any, scenes: Sequence[world.Scene] | None = None) -> DemoS
                       hits["label_colour"] / n, hits["label_shape"] / n)
 
 
+def evaluate_generated(service: Any, checkpoint: Any, seeds: Sequence[int] = (1,), cfg_scale: float = 3.0,
+                       steps: int = 20) -> dict[str, Any]:
+    """Caption pictures the demo SD model draws (its 24 evaluation prompts) and compare each caption
+    with what the judge reads from the picture's pixels (the drawing, not the prompt, is the truth)."""
+    from PIL import Image
+
+    from modules.training.euler_sampler import sample
+    from modules.training.evaluate import eval_prompts
+    from modules.training.judge import judge_image
+
+    prompts = [(caption, seed) for caption, _unseen in eval_prompts() for seed in seeds]
+    images = []
+    for i in range(0, len(prompts), 12):
+        chunk = prompts[i:i + 12]
+        images += sample(checkpoint, [c for c, _ in chunk], [s for _, s in chunk], steps=steps, cfg_scale=cfg_scale)
+    hits = {"colour": 0, "shape": 0, "background": 0, "all": 0}
+    judged = 0
+    for array in images:
+        verdict = judge_image(array)
+        if verdict.shape == "none":
+            continue
+        judged += 1
+        words = _caption_words(service.prompt(Image.fromarray(array), DEMO_CLIP_NAME, "caption", DEMO_CAPTION_NAME))
+        want = (verdict.colour, verdict.shape, verdict.background)
+        if words is not None:
+            for key, got, truth in zip(("colour", "shape", "background"), words, want, strict=True):
+                hits[key] += got == truth
+            hits["all"] += words == want
+    return {"generated_pictures": len(images), "judged": judged,
+            **{f"generated_caption_{k}": round(100 * v / max(judged, 1), 1) for k, v in hits.items()}}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
@@ -78,6 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--count", type=int, default=96)
     p.add_argument("--models", default=None, help="folder with CLIP/ and BLIP/ (default: models-demo)")
     p.add_argument("--cache", default="/tmp/interrogate-eval-cache")
+    p.add_argument("--generated", action="store_true",
+                   help="also caption the demo SD model's own pictures (24 prompts, seed 1, CFG 3, Euler 20)")
     p.add_argument("--term-lines", type=int, default=200,
                    help="first N terms of each list (labels need none); 0: the full lists (106,570 terms)")
     args = p.parse_args(argv)
@@ -94,6 +128,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  lambda _n, path: sha256_file(path), term_lists=lists)
     scores = evaluate(service, eval_scenes(args.count)).as_percent()
     timing = service.last_timing
+    if args.generated:
+        from modules.models.loader import load_checkpoint
+        from modules.paths import DEMO_MODEL_FILE
+
+        scores.update(evaluate_generated(service, load_checkpoint(DEMO_MODEL_FILE)))
     print(json.dumps({**scores, "term_tables_s": round(timing.seconds, 2) if timing else None,
                       "term_tables_from_cache": timing.from_cache if timing else None}))
     return 0
