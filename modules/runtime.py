@@ -25,6 +25,7 @@ from modules.face_restoration.models import FaceModels
 from modules.hashing import HashCache
 from modules.hooks.host import HookHost
 from modules.hooks.payloads import ModelLoaded
+from modules.interrogate.service import build_interrogate_service
 from modules.jobs.progress import JobControl
 from modules.jobs.queue import Job, JobQueue
 from modules.models.cache import ModelCache
@@ -86,6 +87,7 @@ class Runtime:
     device: torch.device
     dtype: torch.dtype
     version: str = APP_VERSION
+    interrogator: Any = None  # modules.interrogate.service.InterrogateService
     warnings: list[str] = field(default_factory=list)
     features: FeatureRegistry = field(default_factory=FeatureRegistry)
     hooks: HookHost = field(default_factory=HookHost)
@@ -272,6 +274,7 @@ def build_runtime(args: argparse.Namespace) -> Runtime:
 
     runtime.features.register(HookFeature(runtime.hooks))
     register_builtin_features(runtime)
+    runtime.interrogator = build_interrogate_service(args, paths, settings, hash_cache, device, models)
     if not args.no_hashing:
         registry.start_background_hashing()
     return runtime

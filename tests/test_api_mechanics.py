@@ -208,7 +208,7 @@ def test_client_override_beats_infotext_setting(client: httpx.Client, engine: St
     ("/sdapi/v1/png-info", {"image": "!!!"}, 400, ["base64"]),
     ("/sdapi/v1/options", {"no_such_option": 1}, 422, ["no_such_option"]),
     ("/sdapi/v1/options", {"sd_model_checkpoint": "nope.ckpt"}, 422, ["nope.ckpt"]),
-    ("/sdapi/v1/interrogate", {"image": "", "model": "clip"}, 501, ["Interrogation"]),
+    ("/sdapi/v1/interrogate", {"image": "", "model": "clip"}, 400, ["image", "empty"]),
     ("/sdapi/v1/extra-single-image", {"image": ""}, 422, ["image", "no picture"]),
     ("/sdapi/v1/extra-batch-images", {"imageList": []}, 422, ["imageList", "no pictures"]),
     ("/jobs/v1/txt2img", {"sampler_name": "Euler z"}, 422, ["Euler z"]),

@@ -23,7 +23,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"engine"}),
     # Feature folders (lora/, controlnet/, hires/, ...) belong here, beside the scripts.
     frozenset({"jobs", "scripts", "training", "networks", "hires", "extras", "restore_faces"}),
-    frozenset({"features"}),
+    frozenset({"features", "interrogate"}),  # interrogate trains its demo models with training/'s world
     frozenset({"runtime"}),
     frozenset({"ui", "api"}),
     frozenset({"server"}),

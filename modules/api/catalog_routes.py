@@ -12,7 +12,6 @@ from typing import Any
 from fastapi import APIRouter
 
 from modules.api.errors import not_available
-from modules.api.models import InterrogateBody
 from modules.runtime import Runtime
 
 # path -> (method, feature, hint): every A1111 route whose feature is not in this version.
@@ -45,9 +44,6 @@ def missing_feature_routes(router: APIRouter) -> None:
     for path, method, feature, hint in MISSING:
         _add_missing(router, path, method, feature, hint)
 
-    @router.post("/interrogate", status_code=501, summary="Interrogate: not available yet (501)")
-    def interrogate(body: InterrogateBody) -> None:
-        raise not_available(f"Interrogation ({body.model})", "no CLIP/DeepDanbooru interrogator yet")
 
 
 def catalog_router(runtime: Runtime) -> APIRouter:

@@ -26,6 +26,7 @@ SECTIONS: dict[str, str] = {
     "sampler-params": "Sampler parameters",
     "system": "System",
     "extra-networks": "Extra Networks",
+    "interrogate": "Interrogate",
     "hidden": "Hidden",
 }
 
@@ -229,13 +230,21 @@ _EXTRA_NETWORKS: dict[str, OptionInfo] = {
 }
 
 
+_INTERROGATE: dict[str, OptionInfo] = {
+    "interrogate_clip_model_name": OptionInfo("", "CLIP model for Interrogate (arch/pretrained, from models/CLIP; "
+                                              "empty: the first installed)", "interrogate", "textbox"),
+    "interrogate_caption_model_name": OptionInfo("", "Caption model for Interrogate (folder in models/BLIP; "
+                                                 "empty: the first installed)", "interrogate", "textbox"),
+}
+
+
 def default_schema() -> dict[str, OptionInfo]:
     """All built-in options; a fresh dict each call so extensions can add to their copy."""
     schema: dict[str, OptionInfo] = {}
     from modules.settings.upscaling_options import UPSCALING_OPTIONS
 
     for part in (_SAVING, _PATHS, _SD, _INFOTEXT_UI, _PREVIEWS, _SAMPLER_PARAMS, _SYSTEM, UPSCALING_OPTIONS,
-                 _EXTRA_NETWORKS):
+                 _EXTRA_NETWORKS, _INTERROGATE):
         schema.update(part)
     return schema
 
