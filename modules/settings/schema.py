@@ -22,6 +22,7 @@ SECTIONS: dict[str, str] = {
     "live-previews": "Live previews",
     "sampler-params": "Sampler parameters",
     "system": "System",
+    "control_net": "ControlNet",
     "hidden": "Hidden",
 }
 
@@ -204,11 +205,18 @@ _SYSTEM: dict[str, OptionInfo] = {
     "disable_mmap_load_safetensors": OptionInfo(False, "Disable memmapping for loading .safetensors files.", "system"),
 }
 
+_CONTROLNET: dict[str, OptionInfo] = {
+    "control_net_unit_count": _slider(3, "Multi-ControlNet: ControlNet unit number", "control_net", 1, 10, 1,
+                                      needs_restart=True),
+    "control_net_no_detectmap": OptionInfo(False, "Do not append detectmap to output", "control_net"),
+    "control_net_detectmap_autosaving": OptionInfo(False, "Allow detectmap auto saving", "control_net"),
+}
+
 
 def default_schema() -> dict[str, OptionInfo]:
     """All built-in options; a fresh dict each call so extensions can add to their copy."""
     schema: dict[str, OptionInfo] = {}
-    for part in (_SAVING, _PATHS, _SD, _INFOTEXT_UI, _PREVIEWS, _SAMPLER_PARAMS, _SYSTEM):
+    for part in (_SAVING, _PATHS, _SD, _INFOTEXT_UI, _PREVIEWS, _SAMPLER_PARAMS, _SYSTEM, _CONTROLNET):
         schema.update(part)
     return schema
 
