@@ -2,8 +2,8 @@
 
 Pure functions with A1111's public names and results, so that prompts written for A1111 give
 the same schedules, weights and sub-prompts here. The model-facing half (encoding each
-scheduled text) lives in modules/text/conditioning.py; this module only parses, plus the
-small containers and per-step selectors the sampler uses.
+scheduled text) lives in modules/text/conditioning.py and the per-step reconstruction of the
+conditioning in modules/text/scheduled_cond.py; this module only parses.
 
 Example (steps=100), the classic one from A1111's own module comment:
 
@@ -22,12 +22,9 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import lark
-
-if TYPE_CHECKING:
-    from modules.text.cond_batch import CondBatch
 
 # The schedule grammar (A1111's language): emphasis brackets are kept as text, `[a:b:N]` is an
 # edit, `[a|b]` an alternation; stray brackets at the top level are plain text. A prompt that
@@ -277,68 +274,3 @@ def _split_weight(subprompt: str) -> tuple[str, float]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Conditioning containers and the per-step selection used by the CFG denoiser
-
-
-class ScheduledPromptConditioning(NamedTuple):
-    """Conditioning (a one-row CondBatch) used up to and including `end_at_step`."""
-
-    end_at_step: int
-    cond: "CondBatch"
-
-
-class ComposableScheduledPromptConditioning:
-    """One AND sub-prompt: its schedule and its weight."""
-
-    def __init__(self, schedules: list[ScheduledPromptConditioning], weight: float = 1.0) -> None:
-        self.schedules = schedules
-        self.weight = weight
-
-    def __repr__(self) -> str:
-        return f"ComposableScheduledPromptConditioning(steps={[s.end_at_step for s in self.schedules]}, " \
-               f"weight={self.weight})"
-
-
-class MulticondLearnedConditioning:
-    """Per image in the batch, its list of AND sub-prompts."""
-
-    def __init__(self, shape: tuple[int, ...],
-                 batch: list[list[ComposableScheduledPromptConditioning]]) -> None:
-        self.shape = shape  # (len(prompts),): what the sampler batch expects
-        self.batch = batch
-
-
-def _at_step(schedule: list[ScheduledPromptConditioning], current_step: int) -> CondBatch:
-    for entry in schedule:
-        if current_step <= entry.end_at_step:
-            return entry.cond
-    return schedule[0].cond  # A1111 falls back to the first entry past the end
-
-
-def reconstruct_cond_batch(c: list[list[ScheduledPromptConditioning]], current_step: int) -> CondBatch:
-    """The conditioning in effect at `current_step` for every prompt, as one batch."""
-    from modules.text.cond_batch import CondBatch
-
-    if not c:
-        raise ValueError("reconstruct_cond_batch needs at least one prompt's schedule")
-    return CondBatch.concat([_at_step(schedule, current_step) for schedule in c])
-
-
-def reconstruct_multicond_batch(
-    c: MulticondLearnedConditioning, current_step: int,
-) -> tuple[list[list[tuple[int, float]]], CondBatch]:
-    """All AND sub-prompts of all images at `current_step`, flattened into one batch, plus
-    per image `[(row, weight)]` saying which rows belong to it."""
-    from modules.text.cond_batch import CondBatch
-
-    rows: list[CondBatch] = []
-    conds_list: list[list[tuple[int, float]]] = []
-    for composable_prompts in c.batch:
-        entries = []
-        for composable in composable_prompts:
-            entries.append((len(rows), composable.weight))
-            rows.append(_at_step(composable.schedules, current_step))
-        conds_list.append(entries)
-    if not rows:
-        raise ValueError("reconstruct_multicond_batch needs at least one prompt")
-    return conds_list, CondBatch.concat(rows)

@@ -17,8 +17,11 @@ from typing import Any
 import torch
 
 from modules.engine.context import APP_VERSION, EngineContext
+from modules.engine.features import FeatureRegistry
 from modules.engine.request import GenerationRequest, GenerationResult
 from modules.hashing import HashCache
+from modules.hooks.host import HookHost
+from modules.hooks.payloads import ModelLoaded
 from modules.jobs.progress import JobControl
 from modules.jobs.queue import Job, JobQueue
 from modules.models.cache import ModelCache
@@ -75,6 +78,8 @@ class Runtime:
     dtype: torch.dtype
     version: str = APP_VERSION
     warnings: list[str] = field(default_factory=list)
+    features: FeatureRegistry = field(default_factory=FeatureRegistry)
+    hooks: HookHost = field(default_factory=HookHost)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # --- checkpoints -------------------------------------------------------------------
@@ -97,7 +102,11 @@ class Runtime:
 
     def load_checkpoint(self, info: CheckpointInfo) -> Any:
         """Load (or reuse) a checkpoint; on failure the previous model stays loaded."""
-        return self.models.get(info.filename, info.title, is_demo=info.is_demo)
+        before = self.models.current
+        model = self.models.get(info.filename, info.title, is_demo=info.is_demo)
+        if model is not before:
+            self.hooks.call("on_model_loaded", ModelLoaded(info.title, model))
+        return model
 
     def select_checkpoint(self, name: str) -> CheckpointInfo:
         """Switch the default checkpoint (through the queue, so it never races a job)."""
@@ -116,23 +125,15 @@ class Runtime:
             model=model, model_name=info.filename.stem if info.filename.is_file() else info.model_name,
             model_hash=info.hash_short, settings=view, samplers=self.samplers, data_dir=self.paths.data_dir,
             device=self.device, styles=self.styles, version=self.version,
-            extras={"preview_matrix": preview_matrix(model)})
+            extras={"preview_matrix": preview_matrix(model)}, models=self.models, features=self.features.all(),
+            hooks=self.hooks)
 
     def generate(self, req: GenerationRequest, control: JobControl) -> GenerationResult:
         """Run one request inside the worker thread."""
-        from modules.engine.generate import generate
-        from modules.scripts import find_builtin_script, is_no_script
+        from modules.scripts import run_script
 
         ctx = self.engine_context(req)
-        if is_no_script(req.script_name):
-            result = generate(req, ctx, control)
-        else:
-            runner = find_builtin_script(req.script_name)
-            if runner is None:
-                from modules.engine.validation import InvalidRequestError
-
-                raise InvalidRequestError(f"script {req.script_name!r} not found")
-            result = runner(req, ctx, control)
+        result = run_script(req, ctx, control)
         if result.infotexts and not self.args.no_prompt_history:
             try:
                 from modules.settings.store import atomic_write_text
@@ -177,6 +178,11 @@ def build_runtime(args: argparse.Namespace) -> Runtime:
         models=models, samplers=SamplerRegistry(), styles=StyleDatabase(list(paths.styles_files)),
         queue=JobQueue(preview_every=preview_every), device=device, dtype=dtype,
         warnings=list(settings.warnings))
+    from modules.engine.hook_feature import HookFeature
+    from modules.features import register_builtin_features
+
+    runtime.features.register(HookFeature(runtime.hooks))
+    register_builtin_features(runtime)
     if not args.no_hashing:
         registry.start_background_hashing()
     return runtime

@@ -6,16 +6,18 @@ import pytest
 import torch
 
 from modules.prompt_parser import (
-    ComposableScheduledPromptConditioning,
-    MulticondLearnedConditioning,
-    ScheduledPromptConditioning,
     get_learned_conditioning_prompt_schedules,
     get_multicond_prompt_list,
     parse_prompt_attention,
+)
+from modules.text.cond_batch import CondBatch
+from modules.text.scheduled_cond import (
+    ComposableScheduledPromptConditioning,
+    MulticondLearnedConditioning,
+    ScheduledPromptConditioning,
     reconstruct_cond_batch,
     reconstruct_multicond_batch,
 )
-from modules.text.cond_batch import CondBatch
 
 B = 1 / 1.1  # one square bracket
 

@@ -9,9 +9,9 @@ import torch
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
 from modules.models.sd_model import LoadedModel, ModelFamily, TextEncoderBundle, TextEncoderKind
-from modules.prompt_parser import reconstruct_cond_batch, reconstruct_multicond_batch
 from modules.text.clip_tokenizer import END_ID, START_ID, load_clip_tokenizer, tokenize_texts
 from modules.text.conditioning import CondBatch, PromptConditioner, TextOptions
+from modules.text.scheduled_cond import reconstruct_cond_batch, reconstruct_multicond_batch
 
 L_WIDTH, G_WIDTH = 32, 64
 

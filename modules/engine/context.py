@@ -33,3 +33,6 @@ class EngineContext:
     vae_hash: str | None = None
     version: str = APP_VERSION
     extras: dict[str, Any] = field(default_factory=dict)
+    models: Any = None  # the ModelCache (None in engine tests: patches then apply without placement)
+    features: tuple[Any, ...] = ()  # JobFeatures (modules/engine/features.py), in registration order
+    hooks: Any = None  # the HookHost (modules/hooks/host.py)

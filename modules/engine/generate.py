@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from modules.engine.context import EngineContext
+from modules.engine.control import JobControl
 from modules.engine.processing import run_job
 from modules.engine.request import GenerationRequest, GenerationResult
 from modules.engine.sampling import txt2img_batch
-from modules.jobs.progress import JobControl
 
 
 def generate(req: GenerationRequest, ctx: EngineContext, control: JobControl | None = None) -> GenerationResult:

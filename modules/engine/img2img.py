@@ -37,6 +37,7 @@ from modules.engine.masks import (
 from modules.engine.request import INPAINTING_FILL, GenerationRequest
 from modules.engine.resize import LATENT_UPSCALE, RESIZE_AND_FILL, flatten_image, limit_pixels, resize_image
 from modules.engine.sampling import SamplingSetup, make_rng, plan_sigmas, run_sampler
+from modules.engine.stages import pass_stage
 from modules.engine.validation import MAX_SIZE, InvalidRequestError
 from modules.samplers.start import img2img_start, img2img_steps
 
@@ -164,7 +165,8 @@ def encode_inputs(state: "JobState", items: list[PreparedInput], latent_hw: tupl
     rows = []
     for item in items:
         if id(item) not in cache:
-            latent = encode_images(model, from_pil([image_for_latent(req, item)]))
+            with pass_stage(state, "vae"):
+                latent = encode_images(model, from_pil([image_for_latent(req, item)]))
             if latent.shape[-2:] != latent_hw:
                 latent = F.interpolate(latent, size=latent_hw, mode="bilinear")
             cache[id(item)] = latent
@@ -209,7 +211,8 @@ def inpainting_image_cond(state: "JobState", items: list[PreparedInput],
             picture = image_for_latent(req, item) if item.encode_image is None else item.image
             source = from_pil([picture])
             mask = pixel_mask(item.mask) if item.mask is not None else torch.ones(1, 1, *source.shape[-2:])
-            latent = encode_images(model, torch.lerp(source, source * (1.0 - mask), weight))
+            with pass_stage(state, "vae"):
+                latent = encode_images(model, torch.lerp(source, source * (1.0 - mask), weight))
             small = F.interpolate(mask, size=latent.shape[-2:]).to(latent)
             cache[id(item)] = F.interpolate(torch.cat([small, latent], dim=1), size=latent_hw)
         rows.append(cache[id(item)])
@@ -276,14 +279,13 @@ def sample_from(state: "JobState", plan: "BatchPlan", init: torch.Tensor, mask: 
     sigmas = plan_sigmas(state, steps)
     rng = make_rng(state, plan, latent_hw)
     noise = rng.first() * noise_multiplier(state)
-    x, schedule = img2img_start(state.sampler, init, noise, sigmas, steps, t_enc,
+    x, schedule = img2img_start(state.active.sampler, init, noise, sigmas, steps, t_enc,
                                 float(ctx.settings["img2img_extra_noise"]))
     blend = None
     if mask is not None:
         def blend(denoised: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
             return init * (1 - mask) + denoised * mask
 
-    state.control.set_job(plan.index, req.n_iter, len(schedule) - 1)
     samples = run_sampler(state, plan, SamplingSetup(x, schedule, image_cond, blend), rng, full_sigmas=sigmas)
     return samples if mask is None else init * (1 - mask) + samples * mask
 

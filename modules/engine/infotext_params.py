@@ -23,7 +23,7 @@ def generation_params(state: "JobState", index: int) -> dict[str, Any]:
     s = ctx.settings
     variation = req.subseed_strength > 0
     resized = req.seed_resize_from_w > 0 and req.seed_resize_from_h > 0
-    extras = dict(state.extra_params)
+    extras = state.infotext_entries()
     extras.setdefault("Emphasis", _emphasis_note(state))
     return ordered_generation_params(
         steps=req.steps, sampler=state.sampler.name,

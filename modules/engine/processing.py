@@ -16,14 +16,18 @@ import torch
 from PIL import Image
 
 from modules.engine.context import EngineContext
+from modules.engine.control import ImageSkipped, JobControl, JobInterrupted
 from modules.engine.decode import decode_latents, to_pil
+from modules.engine.features import Contribution, FeatureSetup, PassContext, collect, plan_passes
 from modules.engine.infotext_params import generation_infotext
+from modules.engine.passes import PassSpec, first_pass
 from modules.engine.request import GenerationRequest, GenerationResult
-from modules.engine.saving import save_grid, save_sample
+from modules.engine.saving import samples_dir, save_grid, save_sample
 from modules.engine.seeds import JobSeeds, job_seeds
+from modules.engine.stages import pass_stage
 from modules.engine.tiling import circular_padding
 from modules.engine.validation import validate_request
-from modules.jobs.progress import ImageSkipped, JobControl, JobInterrupted
+from modules.hooks.payloads import AfterImage, AfterJob, BeforeJob, BeforeSave
 from modules.text.conditioning import PromptConditioner
 from modules.text.extra_networks import parse_prompt_extra_networks
 
@@ -37,6 +41,19 @@ class BatchPlan:
     negative_prompts: list[str]
     seeds: list[int]
     subseeds: list[int]
+
+
+@dataclass
+class ActivePass:
+    """The pass being sampled: its spec, resolved sampler, contributions and progress offset."""
+
+    index: int
+    spec: PassSpec
+    sampler: Any  # SamplerSpec
+    scheduler: Any  # SchedulerSpec
+    contribution: Contribution
+    params: dict[str, Any]  # where schedule/sampler infotext entries of this pass go
+    step_offset: int = 0  # steps of the earlier passes (progress counts all passes)
 
 
 @dataclass
@@ -55,6 +72,42 @@ class JobState:
     extra_params: dict[str, Any] = field(default_factory=dict)
     comments: list[str] = field(default_factory=list)
     job_timestamp: str = field(default_factory=lambda: time.strftime("%Y%m%d%H%M%S"))
+    passes: list[PassSpec] = field(default_factory=list)
+    contributions: list[Contribution] = field(default_factory=list)
+    active: ActivePass | None = None  # type: ignore[assignment]
+    pass_steps: list[int] = field(default_factory=list)  # steps each pass reports (progress)
+
+    @property
+    def total_steps(self) -> int:
+        return sum(self.pass_steps)
+
+    def enter_pass(self, index: int) -> ActivePass:
+        """Make pass `index` the active one (its sampler, contributions and progress offset)."""
+        spec = self.passes[index]
+        if index == 0:
+            sampler, scheduler, params = self.sampler, self.scheduler, self.extra_params
+        else:
+            sampler, scheduler = self.ctx.samplers.resolve(spec.sampler_name, spec.scheduler)
+            params = {}
+        self.active = ActivePass(index, spec, sampler, scheduler, self.contributions[index], params,
+                                 step_offset=sum(self.pass_steps[:index]))
+        return self.active
+
+    def report_pass_steps(self, steps: int) -> None:
+        """The active pass runs `steps` steps (known once its schedule is built): fix the total."""
+        index = self.active.index
+        if self.pass_steps[index] != steps:
+            self.pass_steps[index] = steps
+            self.control.set_total_steps(self.total_steps)
+
+    def infotext_entries(self) -> dict[str, Any]:
+        """The job's extra infotext entries: the first pass's, then each later pass's, once."""
+        entries = dict(self.extra_params)
+        for index, contribution in enumerate(self.contributions):
+            if index > 0:
+                entries.update(self.passes[index].infotext)
+            entries.update(contribution.infotext)
+        return entries
 
 
 BatchSampler = Callable[[JobState, BatchPlan], torch.Tensor]
@@ -73,12 +126,23 @@ def start_job(req: GenerationRequest, ctx: EngineContext, control: JobControl) -
     validate_request(req, ctx)
     prompt, negative = apply_styles(req, ctx)
     sampler, scheduler = ctx.samplers.resolve(req.sampler_name, req.scheduler)
-    conditioner = PromptConditioner(ctx.model, text_options(ctx), embeddings=ctx.embeddings)
-    state = JobState(req, ctx, control, job_seeds(req), prompt, negative, conditioner, sampler, scheduler)
     _, networks = parse_prompt_extra_networks(prompt)
-    if networks:
-        # No silent drops: say that the tags did nothing (LoRA & co. arrive with the extra-networks issue).
-        state.comments.append(f"Extra-network tags were not applied (not supported yet): {', '.join(networks)}")
+    setup = FeatureSetup(req, prompt, negative, networks, ctx.settings, ctx.models, ctx.model, ctx.device)
+    passes = plan_passes(ctx.features, setup, [first_pass(req)])
+    contributions = [collect(ctx.features, setup, PassContext(i, spec, ctx.model))
+                     for i, spec in enumerate(passes)]
+    embeddings = contributions[0].embeddings or ctx.embeddings
+    conditioner = PromptConditioner(ctx.model, text_options(ctx), embeddings=embeddings)
+    state = JobState(req, ctx, control, job_seeds(req), prompt, negative, conditioner, sampler, scheduler,
+                     passes=passes, contributions=contributions, pass_steps=[p.steps for p in passes])
+    state.enter_pass(0)
+    handled = set().union(*(c.handled_networks for c in contributions))
+    for c in contributions:
+        state.comments += [text for text in c.comments if text not in state.comments]
+    unhandled = [name for name in networks if name not in handled]
+    if unhandled:
+        # No silent drops: say that the tags did nothing.
+        state.comments.append(f"Extra-network tags were not applied (not supported yet): {', '.join(unhandled)}")
     return state
 
 
@@ -103,6 +167,7 @@ def run_job(req: GenerationRequest, ctx: EngineContext, control: JobControl, sam
             postprocess: PostProcess | None = None) -> GenerationResult:
     """Run every batch; Interrupt keeps what is finished, Skip drops only the current batch."""
     state = start_job(req, ctx, control)
+    call_hooks(ctx, "before_job", BeforeJob(req))
     images: list[Image.Image] = []
     infotexts: list[str] = []
     saved: list[str] = []
@@ -112,11 +177,14 @@ def run_job(req: GenerationRequest, ctx: EngineContext, control: JobControl, sam
     for it in range(req.n_iter):
         try:
             control.check()
-            control.set_job(it, req.n_iter, req.steps)
+            control.set_job(it, req.n_iter, state.total_steps)
             plan = plan_batch(state, it)
             with torch.inference_mode(), circular_padding(model.unet, model.vae, enabled=req.tiling):
+                state.enter_pass(0)
                 latents = sample(state, plan)
-                decoded = to_pil(decode_latents(model, latents))
+                latents = run_later_passes(state, plan, latents)
+                with pass_stage(state, "vae"):
+                    decoded = to_pil(decode_latents(model, latents))
             if postprocess is not None:
                 decoded = postprocess(state, plan, decoded)
         except ImageSkipped:
@@ -127,13 +195,38 @@ def run_job(req: GenerationRequest, ctx: EngineContext, control: JobControl, sam
         for j, image in enumerate(decoded):
             index = it * req.batch_size + j
             text = generation_infotext(state, index)
+            after = AfterImage(req, image, text, index)
+            call_hooks(ctx, "after_image", after)
+            image = after.image
             image.info["parameters"] = text
             images.append(image)
             infotexts.append(text)
             indices.append(index)
             if req.save_images and ctx.settings["samples_save"]:
+                call_hooks(ctx, "before_save", BeforeSave(image, text, str(samples_dir(state))))
                 saved.append(save_sample(state, image, index, text))
-    return finish_job(state, images, infotexts, indices, saved, interrupted)
+    result = finish_job(state, images, infotexts, indices, saved, interrupted)
+    call_hooks(ctx, "after_job", AfterJob(req, result))
+    if ctx.hooks is not None:
+        result.comments += [f.message() for f in ctx.hooks.take_failures()]
+    return result
+
+
+def call_hooks(ctx: EngineContext, point: str, payload: Any) -> None:
+    """Call an extension hook point, isolated by the host (failures end up in the comments)."""
+    if ctx.hooks is not None:
+        ctx.hooks.call(point, payload)
+
+
+def run_later_passes(state: JobState, plan: BatchPlan, latents: torch.Tensor) -> torch.Tensor:
+    """Every pass after the first, each starting from the previous one's latents."""
+    if len(state.passes) < 2:
+        return latents
+    from modules.engine.later_pass import run_later_pass
+
+    for index in range(1, len(state.passes)):
+        latents = run_later_pass(state, plan, index, latents)
+    return latents
 
 
 def finish_job(state: JobState, images: list[Image.Image], infotexts: list[str], indices: list[int],
@@ -175,7 +268,7 @@ def result_info(state: JobState, result: GenerationResult) -> dict[str, Any]:
         "seed_resize_from_w": req.seed_resize_from_w if req.seed_resize_from_w > 0 else -1,
         "seed_resize_from_h": req.seed_resize_from_h if req.seed_resize_from_h > 0 else -1,
         "denoising_strength": req.denoising_strength if req.mode == "img2img" else None,
-        "extra_generation_params": dict(state.extra_params),
+        "extra_generation_params": state.infotext_entries(),
         "index_of_first_image": result.index_of_first_image,
         "infotexts": result.infotexts, "styles": list(req.styles), "job_timestamp": state.job_timestamp,
         "clip_skip": int(ctx.settings["CLIP_stop_at_last_layers"]),

@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from modules.engine.denoiser import CFGDenoiser, GuidanceInputs
+from modules.engine.denoiser import CFGDenoiser, DenoiserHooks, GuidanceInputs
+from modules.engine.guidance_hooks import StepInfo
 from modules.engine.preview import cheap_preview
 from modules.engine.sdxl import sdxl_time_ids
+from modules.engine.stages import pass_stage
 from modules.noise import ImageRNG
 from modules.samplers.discretization import DiscreteSchedule
 from modules.samplers.options import SamplerOptions, options_for
@@ -46,15 +48,26 @@ def make_rng(state: "JobState", plan: "BatchPlan", latent_hw: tuple[int, int]) -
 
 
 def guidance_inputs(state: "JobState", plan: "BatchPlan", image_cond: torch.Tensor | None) -> GuidanceInputs:
-    req, ctx = state.req, state.ctx
-    steps = req.steps
-    cond = state.conditioner.get_multicond_learned_conditioning(plan.prompts, steps)
-    uncond = state.conditioner.get_learned_conditioning(plan.negative_prompts, steps, is_negative_prompt=True)
+    ctx, spec = state.ctx, state.active.spec
+    prompts, negatives = pass_prompts(state, plan)
+    with pass_stage(state, "text_encoders"):
+        cond = state.conditioner.get_multicond_learned_conditioning(prompts, spec.steps)
+        uncond = state.conditioner.get_learned_conditioning(negatives, spec.steps, is_negative_prompt=True)
     tid_c = tid_u = None
     if ctx.model.family.is_sdxl:
-        tid_c, tid_u = sdxl_time_ids(ctx.model, req.width, req.height, len(plan.prompts), ctx.settings)
-    return GuidanceInputs(cond, uncond, req.cfg_scale, image_cond=image_cond, time_ids_cond=tid_c,
+        tid_c, tid_u = sdxl_time_ids(ctx.model, spec.width, spec.height, len(plan.prompts), ctx.settings)
+    return GuidanceInputs(cond, uncond, spec.cfg_scale, image_cond=image_cond, time_ids_cond=tid_c,
                           time_ids_uncond=tid_u, pad_cond_uncond=bool(ctx.settings["pad_cond_uncond"]))
+
+
+def pass_prompts(state: "JobState", plan: "BatchPlan") -> tuple[list[str], list[str]]:
+    """The batch's prompts, or the active pass's own ones (tags stripped) when it has them."""
+    from modules.text.extra_networks import parse_prompt_extra_networks
+
+    spec, n = state.active.spec, len(plan.prompts)
+    prompts = plan.prompts if spec.prompt is None else [parse_prompt_extra_networks(spec.prompt)[0]] * n
+    negatives = plan.negative_prompts if spec.negative_prompt is None else [spec.negative_prompt] * n
+    return prompts, negatives
 
 
 def discrete_schedule(model: Any) -> DiscreteSchedule:
@@ -66,46 +79,56 @@ def discrete_schedule(model: Any) -> DiscreteSchedule:
 
 def plan_sigmas(state: "JobState", steps: int) -> torch.Tensor:
     """The sampler's sigmas for `steps` steps; records what the infotext must say about them."""
-    ctx = state.ctx
-    built = build_schedule(state.sampler, state.scheduler, steps, discrete_schedule(ctx.model),
+    ctx, active = state.ctx, state.active
+    built = build_schedule(active.sampler, active.scheduler, steps, discrete_schedule(ctx.model),
                            ScheduleSettings.from_settings(ctx.settings), is_sdxl=ctx.model.family.is_sdxl)
-    state.extra_params.update(built.extra_params)
+    active.params.update(built.extra_params)
     return built.sigmas
 
 
 def sampler_options(state: "JobState") -> SamplerOptions:
     req, ctx = state.req, state.ctx
-    options, info = options_for(state.sampler, ctx.settings, eta=req.eta, s_churn=req.s_churn, s_tmin=req.s_tmin,
+    active = state.active
+    options, info = options_for(active.sampler, ctx.settings, eta=req.eta, s_churn=req.s_churn, s_tmin=req.s_tmin,
                                 s_tmax=req.s_tmax, s_noise=req.s_noise, schedule=discrete_schedule(ctx.model),
-                                img2img=req.mode == "img2img")
-    state.extra_params.update(info)
+                                img2img=req.mode == "img2img" or active.index > 0)
+    active.params.update(info)
     return options
 
 
 def run_sampler(state: "JobState", plan: "BatchPlan", setup: SamplingSetup, rng: ImageRNG,
                 full_sigmas: torch.Tensor | None = None, step_offset: int = 0) -> torch.Tensor:
     """Sample one batch; reports each step to the job control (progress, preview, interrupt)."""
-    ctx, spec = state.ctx, state.sampler
+    ctx, active = state.ctx, state.active
+    spec, contribution = active.sampler, active.contribution
     schedule = discrete_schedule(ctx.model)
     inputs = guidance_inputs(state, plan, setup.image_cond)
     inputs.cfg_scale *= spec.cfg_scale_multiplier
     empty = state.conditioner.empty_chunk().crossattn if inputs.pad_cond_uncond else None
-    denoiser = CFGDenoiser(ctx.model, schedule, inputs, empty_chunk=empty)
+    total = len(setup.sigmas) - 1
+    state.report_pass_steps(total)
+    hooks = DenoiserHooks(contribution.unet_wrappers, contribution.pre_cfg, contribution.post_cfg,
+                          pass_index=active.index, total_steps=total)
+    denoiser = CFGDenoiser(ctx.model, schedule, inputs, empty_chunk=empty, hooks=hooks)
     denoiser.step = step_offset
     model_fn = denoiser if setup.blend is None else _Blended(denoiser, setup.blend)
     matrix = ctx.extras.get("preview_matrix")
 
     def callback(d: dict[str, Any]) -> None:
         denoiser.step = step_offset + d["i"] + 1
+        for hook in contribution.on_step:
+            hook(StepInfo(d["i"] + 1, total, active.index, d["sigma"], d["x"], d["denoised"]))
         preview = None
         if matrix is not None:
             preview = lambda: cheap_preview(d["denoised"][0], matrix)  # noqa: E731
-        state.control.step(d["i"] + 1, preview)
+        state.control.step(active.step_offset + d["i"] + 1, preview)
 
     sigmas = full_sigmas if full_sigmas is not None else setup.sigmas
     noise = sampler_noise(spec, setup.x, sigmas, rng, plan.seeds)
-    return spec.fn(model_fn, setup.x, setup.sigmas, extra_args={}, callback=callback, noise_sampler=noise,
-                   options=sampler_options(state))
+    options = sampler_options(state)
+    with pass_stage(state, "unet"):
+        return spec.fn(model_fn, setup.x, setup.sigmas, extra_args={}, callback=callback, noise_sampler=noise,
+                       options=options)
 
 
 class _Blended:
@@ -128,7 +151,7 @@ def txt2img_batch(state: "JobState", plan: "BatchPlan") -> torch.Tensor:
     f = ctx.model.vae_downscale
     rng = make_rng(state, plan, (req.height // f, req.width // f))
     sigmas = plan_sigmas(state, req.steps)
-    x = txt2img_start(state.sampler, rng.first(), sigmas, bool(ctx.settings["sgm_noise_multiplier"]))
+    x = txt2img_start(state.active.sampler, rng.first(), sigmas, bool(ctx.settings["sgm_noise_multiplier"]))
     image_cond = txt2img_image_cond(state, len(plan.prompts), x.shape[-2:])
     return run_sampler(state, plan, SamplingSetup(x, sigmas, image_cond), rng)
 
@@ -142,6 +165,7 @@ def txt2img_image_cond(state: "JobState", batch: int, latent_hw: torch.Size) -> 
 
     f = model.vae_downscale
     grey = torch.zeros(1, 3, latent_hw[0] * f, latent_hw[1] * f)
-    latent = encode_images(model, grey)
+    with pass_stage(state, "vae"):
+        latent = encode_images(model, grey)
     mask = torch.ones(1, 1, *latent.shape[-2:])
     return torch.cat([mask, latent], dim=1).expand(batch, -1, -1, -1).to(state.ctx.device)

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable, Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from modules.models.handles import CHECKPOINT_PARTS, ModelHandle, Placer, TorchPlacer
 from modules.models.memory import MemoryPolicy, release_freed_memory
+from modules.models.patches import PartSlots, PatchSet, applied
 from modules.models.sd_model import LoadedModel
 
 Loader = Callable[..., LoadedModel]
@@ -45,21 +48,24 @@ def _component_modules(model: LoadedModel, component: str) -> list[torch.nn.Modu
 
 def place(model: LoadedModel, component: str, device: torch.device) -> None:
     """Move one component (all its modules) to a device."""
-    for module in _component_modules(model, component):
-        module.to(device)
+    TorchPlacer().move(component, _component_modules(model, component), device)
 
 
 class ModelCache:
     """Owns the current LoadedModel; loads on demand and frees on switch."""
 
     def __init__(
-        self, policy: MemoryPolicy, *, configs_dir: Path | None = None, loader: Loader | None = None
+        self, policy: MemoryPolicy, *, configs_dir: Path | None = None, loader: Loader | None = None,
+        placer: Placer | None = None, ram_budget_bytes: int | None = None,
     ) -> None:
         self.policy = policy
         self.configs_dir = configs_dir
+        self.placer: Placer = placer or TorchPlacer()
+        self.ram_budget_bytes = ram_budget_bytes
         self._loader = loader or _default_loader
         self._current: LoadedModel | None = None
-        self._on_device: str | None = None
+        self._on_device: list[str] = []  # under medvram/lowvram: the parts on the compute device
+        self._handles: OrderedDict[str, ModelHandle] = OrderedDict()
         self._lock = threading.RLock()
 
     @property
@@ -86,7 +92,7 @@ class ModelCache:
             kept = previous.title if previous is not None else None
             note = f" '{kept}' stays loaded." if kept else ""
             raise ModelLoadError(f"Could not load checkpoint '{path}': {err}{note}", kept=kept) from err
-        self._current, self._on_device = model, None
+        self._current, self._on_device = model, []
         self._drop(previous)
         return model
 
@@ -122,12 +128,12 @@ class ModelCache:
     def _restore(self, model: LoadedModel) -> None:
         for component in ("unet", "vae", "text_encoders"):
             place(model, component, self.policy.storage_device(component))
-        self._on_device = None
+        self._on_device = []
 
     def unload(self) -> None:
         """Drop the current model and give its memory back."""
         with self._lock:
-            self._current, self._on_device = None, None
+            self._current, self._on_device = None, []
             release_freed_memory()
 
     def reload(self) -> LoadedModel:
@@ -139,32 +145,132 @@ class ModelCache:
             path, title, is_demo = model.source_path, model.title, model.is_demo
             return self._switch(path, title, is_demo)
 
-    @contextmanager
-    def use(self, component: str) -> Iterator[Any]:
-        """Scope in which one component runs; under medvram/lowvram it alone sits on the GPU.
-
-        Yields the component (the UNet, the VAE, or the list of TextEncoderBundles). The component
-        stays on the GPU after the scope, like A1111's swapping, until another one is needed.
-        """
+    # --- handles -----------------------------------------------------------------------
+    def register(self, handle: ModelHandle) -> ModelHandle:
+        """Add a model handle (idempotent per key: the first registration wins)."""
+        if handle.key in CHECKPOINT_PARTS:
+            raise ValueError(f"'{handle.key}' is a checkpoint part name; give the handle its own key")
         with self._lock:
-            model = self._current
+            return self._handles.setdefault(handle.key, handle)
+
+    def handle(self, key: str) -> ModelHandle | None:
+        return self._handles.get(key)
+
+    def module(self, key: str) -> Any:
+        """The loaded model behind a handle key (loaded now if needed) or a checkpoint part."""
+        with self._lock:
+            if key in CHECKPOINT_PARTS:
+                return self._part(key)
+            handle = self._require_handle(key)
+            loaded = handle.loaded
+            module = handle.ensure_loaded()
+            if not loaded:
+                self._handles.move_to_end(key)
+                self._enforce_ram_budget(keep={key})
+            return module
+
+    def _require_handle(self, key: str) -> ModelHandle:
+        handle = self._handles.get(key)
+        if handle is None:
+            raise ValueError(f"Unknown model component '{key}'; expected one of {', '.join(CHECKPOINT_PARTS)} "
+                             "or the key of a registered model handle")
+        return handle
+
+    def _enforce_ram_budget(self, keep: set[str]) -> None:
+        """Drop least recently used handle models until the loaded ones fit the RAM budget."""
+        if self.ram_budget_bytes is None:
+            return
+        loaded = [h for h in self._handles.values() if h.loaded]
+        total = sum(h.size_bytes or 0 for h in loaded)
+        for h in sorted(loaded, key=lambda h: h.last_used):
+            if total <= self.ram_budget_bytes:
+                break
+            if h.key in keep:
+                continue
+            total -= h.size_bytes or 0
+            h.module = None
+            if h.key in self._on_device:
+                self._on_device.remove(h.key)
+        release_freed_memory(collect_garbage=False)
+
+    # --- parts and placement --------------------------------------------------------------
+    def _part(self, key: str) -> Any:
+        model = self._current
+        if key in CHECKPOINT_PARTS:
             if model is None:
                 raise ModelLoadError("No checkpoint is loaded; choose one in the checkpoint list first.")
-            self.policy.storage_device(component)  # validates the name
-            if self.policy.swaps and self._on_device != component:
-                self._swap_in(model, component)
-        yield model.text_encoders if component == "text_encoders" else getattr(model, component)
+            return getattr(model, key)
+        return self._require_handle(key).ensure_loaded()
 
-    def _swap_in(self, model: LoadedModel, component: str) -> None:
-        if self._on_device is not None:
-            place(model, self._on_device, torch.device("cpu"))
-        place(model, component, self.policy.compute_device)
-        self._on_device = component
+    def _set_part(self, key: str, value: Any) -> None:
+        if key in CHECKPOINT_PARTS:
+            setattr(self._current, key, value)
+        else:
+            self._require_handle(key).module = value
+
+    def _modules_of(self, key: str) -> list[Any]:
+        part = self._part(key)
+        if key == "text_encoders":
+            return [b.model for b in part]
+        return [part]
+
+    def _check_key(self, key: str) -> None:
+        if key in CHECKPOINT_PARTS:
+            self.policy.storage_device(key)
+        else:
+            self._require_handle(key)
+
+    def _place(self, keys: list[str]) -> None:
+        """Make room, then place: under medvram/lowvram every part not needed now goes back to the
+        CPU *before* the needed ones come onto the device; otherwise handles join the device."""
+        device = self.policy.compute_device
+        if self.policy.swaps:
+            for key in [k for k in self._on_device if k not in keys]:
+                self.placer.move(key, self._modules_of(key), torch.device("cpu"))
+                self._on_device.remove(key)
+            for key in keys:
+                if key not in self._on_device:
+                    self.placer.move(key, self._modules_of(key), device)
+                    self._on_device.append(key)
+            return
+        for key in keys:
+            if key not in CHECKPOINT_PARTS and key not in self._on_device:
+                self.placer.move(key, self._modules_of(key), device)
+                self._on_device.append(key)
+
+    @contextmanager
+    def use(self, parts: str | Sequence[str], *, patches: Sequence[PatchSet] = (), extra: Sequence[str] = (),
+            memory_required: int = 0) -> Iterator[Any]:
+        """The scope of one stage: make room, place `parts` (+ `extra`) on the compute device,
+        apply the patches that target them, yield, undo the patches.
+
+        With one part name it yields that part (the UNet, the VAE, or the list of
+        TextEncoderBundles); with a sequence, a dict key -> part. Parts stay on the device after
+        the scope (like A1111's swapping) until another stage needs the room. `memory_required`
+        (bytes of activations the stage expects) frees the CUDA cache first when it is large.
+        """
+        keys = [parts] if isinstance(parts, str) else list(parts)
+        keys += [k for k in extra if k not in keys]
+        with self._lock:
+            for key in keys:
+                self._check_key(key)
+                self._part(key)
+            for key in keys:
+                if key not in CHECKPOINT_PARTS:
+                    self.module(key)
+            self._place(keys)
+            if memory_required and self.policy.compute_device.type == "cuda":
+                release_freed_memory(collect_garbage=False)
+        with applied(PartSlots(self._part, self._set_part), patches, only=set(keys)):
+            if any(r.target in keys and not r.path for p in patches for r in p.replacements):
+                with self._lock:
+                    self._place(keys)  # a swapped-in whole part (a VAE swap) must be placed as well
+            yield self._part(keys[0]) if isinstance(parts, str) else {k: self._part(k) for k in keys}
 
     @property
     def resident(self) -> str | None:
-        """Under medvram/lowvram, the component currently on the compute device (None: none yet)."""
-        return self._on_device
+        """Under medvram/lowvram, the part(s) on the compute device now (None: none yet)."""
+        return ",".join(self._on_device) or None
 
     def device_of(self, component: str) -> torch.device:
         """Where a component of the current model is right now (for tests and diagnostics)."""

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from modules.samplers.discretization import DiscreteSchedule
 
 if TYPE_CHECKING:
-    from modules.samplers.registry import SamplerSpec
+    from modules.samplers.spec import SamplerSpec
 
 UNI_PC_VARIANTS = ("bh1", "bh2", "vary_coeff")
 UNI_PC_SKIP_TYPES = ("time_uniform", "time_quadratic", "logSNR")

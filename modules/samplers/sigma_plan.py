@@ -18,8 +18,8 @@ import torch
 
 from modules.samplers.discretization import DiscreteSchedule
 from modules.samplers.lcm import as_lcm_schedule
-from modules.samplers.registry import SamplerSpec
 from modules.samplers.schedulers import SCHEDULERS, ScheduleContext, SchedulerSpec
+from modules.samplers.spec import SamplerSpec
 
 _BY_NAME = MappingProxyType({s.name: s for s in SCHEDULERS})
 

@@ -16,7 +16,7 @@ import torch
 
 from modules.noise import ImageRNG, NoiseSampler, make_noise_sampler
 from modules.samplers.brownian import BrownianTreeNoiseSampler
-from modules.samplers.registry import SamplerSpec
+from modules.samplers.spec import SamplerSpec
 from modules.samplers.timestep import alpha_of
 
 

@@ -11,9 +11,9 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
 from modules.engine.context import EngineContext
+from modules.engine.control import JobControl
 from modules.engine.request import GenerationRequest, GenerationResult
 from modules.engine.validation import InvalidRequestError
-from modules.jobs.progress import JobControl
 from modules.scripts.outpainting import outpainting_script
 
 ScriptRunner = Callable[[GenerationRequest, EngineContext, "JobControl | None"], GenerationResult]
@@ -32,6 +32,15 @@ def find_builtin_script(name: str | None) -> ScriptRunner | None:
     if not name:
         return None
     return BUILTIN_SCRIPTS.get(name.strip().lower())
+
+
+def run_script(req: GenerationRequest, ctx: EngineContext, control: JobControl | None = None) -> GenerationResult:
+    """The one script dispatch: no script -> the plain job; else the named built-in script."""
+    if is_no_script(req.script_name):
+        from modules.engine.generate import generate
+
+        return generate(req, ctx, control)
+    return run_builtin_script(req, ctx, control)
 
 
 def run_builtin_script(req: GenerationRequest, ctx: EngineContext,

@@ -27,10 +27,10 @@ import numpy as np
 from PIL import Image
 
 from modules.engine.context import EngineContext
+from modules.engine.control import JobControl
 from modules.engine.request import GenerationRequest, GenerationResult
 from modules.engine.resize import flatten_image, limit_pixels
 from modules.engine.validation import MAX_SIZE, MIN_SIZE, InvalidRequestError
-from modules.jobs.progress import JobControl
 
 TITLE = "Outpainting mk2"
 DIRECTIONS = ("left", "right", "up", "down")

@@ -17,19 +17,18 @@ from typing import Any
 
 import torch
 
-from modules.models.sd_model import LoadedModel, TextEncoderBundle, TextEncoderKind
-from modules.prompt_parser import (
-    ComposableScheduledPromptConditioning,
-    MulticondLearnedConditioning,
-    ScheduledPromptConditioning,
-    get_learned_conditioning_prompt_schedules,
-    get_multicond_prompt_list,
-)
+from modules.model_types import LoadedModel, TextEncoderBundle, TextEncoderKind
+from modules.prompt_parser import get_learned_conditioning_prompt_schedules, get_multicond_prompt_list
 from modules.text.chunking import ChunkingRules, EmbeddingLookup, PromptChunk, empty_chunk, tokenize_line
 from modules.text.clip_tokenizer import tokenize_texts
 from modules.text.cond_batch import CondBatch
 from modules.text.emphasis import apply_emphasis, check_emphasis
 from modules.text.encoder import encode_chunks, layer_choice
+from modules.text.scheduled_cond import (
+    ComposableScheduledPromptConditioning,
+    MulticondLearnedConditioning,
+    ScheduledPromptConditioning,
+)
 
 __all__ = ["CondBatch", "PromptConditioner", "TextOptions"]
 

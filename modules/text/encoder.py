@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from modules.models.sd_model import TextEncoderBundle, TextEncoderKind
+from modules.model_types import TextEncoderBundle, TextEncoderKind
 from modules.text.chunking import PromptChunk, PromptChunkFix
 
 # Keys of per-encoder vectors in SDXL embedding files (A1111 format), plus our kind names.

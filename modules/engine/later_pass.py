@@ -1,0 +1,58 @@
+"""A pass after the first (hires fix, refiner): start from the previous pass's latents.
+
+The pass's `source` turns the previous latents into a start latent at this pass's size (a
+latent upscale unless the pass says otherwise); it is then noised to the pass's denoising
+strength and sampled over the tail of its schedule, exactly as img2img samples an init latent.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+
+from modules.engine.decode import decode_latents, encode_images
+from modules.engine.passes import PassOutput, latent_upscale
+from modules.engine.sampling import SamplingSetup, make_rng, plan_sigmas, run_sampler
+from modules.engine.stages import pass_stage
+from modules.samplers.start import img2img_start, img2img_steps
+
+if TYPE_CHECKING:
+    from modules.engine.processing import BatchPlan, JobState
+
+DEFAULT_STRENGTH = 0.7  # A1111's hires-fix default
+
+
+def pass_output(state: "JobState", index: int, latents: torch.Tensor) -> PassOutput:
+    """The previous pass's latents, with VAE decode/encode that run inside this pass's vae scope."""
+    model, device = state.ctx.model, state.ctx.device
+
+    def decode(lat: torch.Tensor) -> torch.Tensor:
+        with pass_stage(state, "vae"):
+            return decode_latents(model, lat).to(device)
+
+    def encode(images: torch.Tensor) -> torch.Tensor:
+        with pass_stage(state, "vae"):
+            return encode_images(model, images).to(device)
+
+    return PassOutput(latents, state.passes[index - 1], decode, encode)
+
+
+def run_later_pass(state: "JobState", plan: "BatchPlan", index: int, latents: torch.Tensor) -> torch.Tensor:
+    """Sample pass `index` (≥ 1) of one batch from the previous pass's latents."""
+    ctx = state.ctx
+    active = state.enter_pass(index)
+    spec = active.spec
+    f = ctx.model.vae_downscale
+    latent_hw = (spec.height // f, spec.width // f)
+    source = spec.source or latent_upscale()
+    init = source(pass_output(state, index, latents), spec).to(ctx.device)
+    if tuple(init.shape[-2:]) != latent_hw:
+        raise ValueError(f"pass '{spec.name}': its source made latents of {tuple(init.shape[-2:])}, "
+                         f"the pass needs {latent_hw} for {spec.width}x{spec.height}")
+    strength = DEFAULT_STRENGTH if spec.denoising_strength is None else spec.denoising_strength
+    steps, t_enc = img2img_steps(spec.steps, strength, bool(ctx.settings["img2img_fix_steps"]))
+    sigmas = plan_sigmas(state, steps)
+    rng = make_rng(state, plan, latent_hw)
+    x, schedule = img2img_start(active.sampler, init, rng.first().to(init), sigmas, steps, t_enc)
+    return run_sampler(state, plan, SamplingSetup(x, schedule), rng, full_sigmas=sigmas)

@@ -1,0 +1,1 @@
+"""The hook host: named, versioned hook points that extensions (and built-ins) register on."""

@@ -1,0 +1,44 @@
+"""Payloads of the job hook points (version 1). Fields are read-only facts unless noted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class BeforeJob:
+    req: Any  # GenerationRequest
+
+
+@dataclass
+class AfterJob:
+    req: Any
+    result: Any  # GenerationResult
+
+
+@dataclass
+class AfterImage:
+    req: Any
+    image: Any  # PIL image; a hook may replace it
+    infotext: str
+    index: int
+
+
+@dataclass
+class BeforeSave:
+    image: Any
+    infotext: str
+    path: str
+
+
+@dataclass
+class InfotextPaste:
+    text: str
+    params: dict[str, Any]  # the parsed fields; a hook may add or change entries
+
+
+@dataclass
+class ModelLoaded:
+    title: str
+    model: Any  # LoadedModel
