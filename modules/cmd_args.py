@@ -45,7 +45,10 @@ def _add_paths(p: argparse.ArgumentParser) -> None:
     g.add_argument("--lora-dir", default=None)
     g.add_argument("--embeddings-dir", default=None)
     g.add_argument("--hypernetwork-dir", default=None)
-    g.add_argument("--controlnet-dir", default=None)
+    g.add_argument("--controlnet-dir", default=None,
+                   help="extra ControlNet model folder (models/ControlNet is always read)")
+    g.add_argument("--controlnet-annotator-models-path", default=None,
+                   help="folder of ControlNet preprocessor weights (default: models/annotator)")
     g.add_argument("--esrgan-models-path", default=None)
     g.add_argument("--styles-file", action="append", default=None)
     g.add_argument("--ui-config-file", default=None)

@@ -80,6 +80,7 @@ class Runtime:
     warnings: list[str] = field(default_factory=list)
     features: FeatureRegistry = field(default_factory=FeatureRegistry)
     hooks: HookHost = field(default_factory=HookHost)
+    controlnet: Any = None  # ControlNetService (modules/controlnet), set by its registrar
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # --- checkpoints -------------------------------------------------------------------

@@ -1,0 +1,165 @@
+"""ControlNet in the engine with tiny random ControlNets: pixels, the step window, composition, modes."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from modules.controlnet.feature import ControlNetFeature
+from modules.controlnet.service import ControlNetService
+from modules.engine.features import Contribution
+from modules.engine.generate import generate
+from modules.engine.request import GenerationRequest
+from modules.engine.unet_call import FeatureError
+from modules.infotext import parse_generation_parameters
+from modules.models.sd_model import ModelFamily
+from tests.engine_helpers import pixels
+from tests.fixtures.tiny_controlnets import build_tiny_controlnet, write_diffusers_folder, write_lllyasviel
+
+SMALL = dict(width=64, height=64, steps=4, cfg_scale=5.0, sampler_name="Euler", save_images=False, seed=11)
+
+
+def _control_image(left: bool = True) -> Image.Image:
+    image = np.zeros((64, 64, 3), np.uint8)
+    if left:
+        image[8:40, 4:30] = 255
+    else:
+        image[24:56, 34:60] = 255
+    return Image.fromarray(image)
+
+
+@pytest.fixture(scope="module")
+def cn_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("controlnets")
+    write_lllyasviel(build_tiny_controlnet(ModelFamily.SD1, seed=0), folder / "control_tiny_a.pth")
+    write_diffusers_folder(build_tiny_controlnet(ModelFamily.SD1, seed=5), folder / "control_tiny_b")
+    write_lllyasviel(build_tiny_controlnet(ModelFamily.SDXL, seed=0), folder / "control_tiny_xl.safetensors")
+    return folder
+
+
+@pytest.fixture()
+def service(cn_folder: Path, tmp_path: Path) -> ControlNetService:
+    return ControlNetService([cn_folder], tmp_path / "annotator")
+
+
+class Spy:
+    """A UNet wrapper after ControlNet's: records what residuals reach the UNet at each step."""
+
+    name = "spy"
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[int, int, bool]] = []
+
+    def __call__(self, call, call_next):
+        down = call.down_block_additional_residuals
+        self.seen.append((call.step, call.total_steps, down is not None))
+        return call_next(call)
+
+
+class SpyFeature:
+    name = "spy"
+
+    def __init__(self) -> None:
+        self.spy = Spy()
+
+    def contribute(self, setup, pass_):
+        return Contribution(unet_wrappers=[self.spy])
+
+
+def _run(ctx, service, units, extra_features=(), **req):
+    request = GenerationRequest(prompt="a red circle", alwayson_scripts={"controlnet": {"args": units}},
+                                **{**SMALL, **req})
+    return generate(request, dataclasses.replace(ctx, features=(ControlNetFeature(service), *extra_features)))
+
+
+def _unit(**fields):
+    return {"enabled": True, "module": "none", "model": "control_tiny_a", "image": _control_image(), **fields}
+
+
+def _diff(a, b) -> float:
+    return float(np.abs(pixels(a.images[0]) - pixels(b.images[0])).mean())
+
+
+def test_weight_zero_is_the_same_pixels_and_a_unit_changes_them(ctx, service):
+    plain = _run(ctx, service, [])
+    zero = _run(ctx, service, [_unit(weight=0.0)])
+    assert np.array_equal(pixels(plain.images[0]), pixels(zero.images[0]))
+    on = _run(ctx, service, [_unit()])
+    assert _diff(on, plain) > 2.0
+    elsewhere = _run(ctx, service, [_unit(image=_control_image(left=False))])
+    assert _diff(on, elsewhere) > 1.0  # the control image itself matters
+    params = parse_generation_parameters(on.infotexts[0])
+    assert params["ControlNet 0"].startswith("Module: none, Model: control_tiny_a [")
+    assert "Guidance Start: 0.0, Guidance End: 1.0" in params["ControlNet 0"]
+
+
+def test_window_is_honoured_step_by_step(ctx, service):
+    spies = SpyFeature()
+    _run(ctx, service, [_unit(guidance_start=0.25, guidance_end=0.5)], extra_features=(spies,), steps=8)
+    active = sorted({step for step, total, has in spies.spy.seen if has})
+    assert active == [2, 3, 4]  # step/8 within [0.25, 0.5]
+    assert {total for _, total, _ in spies.spy.seen} == {8}
+
+
+def test_two_units_compose(ctx, service):
+    a = _run(ctx, service, [_unit()])
+    b = _run(ctx, service, [_unit(model="control_tiny_b")])
+    both = _run(ctx, service, [_unit(), _unit(model="control_tiny_b")])
+    assert _diff(both, a) > 1.0 and _diff(both, b) > 1.0
+    params = parse_generation_parameters(both.infotexts[0])
+    assert "control_tiny_a [" in params["ControlNet 0"] and "control_tiny_b [" in params["ControlNet 1"]
+
+
+def test_control_modes_differ(ctx, service):
+    runs = {mode: _run(ctx, service, [_unit(control_mode=mode)]) for mode in range(3)}
+    assert _diff(runs[0], runs[1]) > 0.5 and _diff(runs[1], runs[2]) > 0.5 and _diff(runs[0], runs[2]) > 0.5
+
+
+def test_control_mode_control_leaves_the_uncond_rows_alone(sd1_model):
+    import torch
+
+    from modules.controlnet.injection import ActiveUnit, ControlNetWrapper
+    from modules.controlnet.unit import ControlMode
+    from modules.engine.unet_call import UNetCall
+
+    net = build_tiny_controlnet(ModelFamily.SD1)
+    x = torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(0))
+    seen = {}
+
+    def last(call):
+        seen["down"] = call.down_block_additional_residuals
+        return call.x
+
+    for mode in (ControlMode.CONTROL, ControlMode.BALANCED):
+        unit = ActiveUnit(0, lambda: net, torch.rand(1, 3, 64, 64), 1.0, 0.0, 1.0, mode)
+        call = UNetCall(x, torch.tensor([500, 500]), torch.ones(2), torch.randn(2, 77, 32), None,
+                        is_uncond=torch.tensor([False, True]), image_index=torch.tensor([0, 0]), step=0,
+                        total_steps=4)
+        ControlNetWrapper([unit])(call, last)
+        uncond_rows = [t[1].abs().max().item() for t in seen["down"]]
+        cond_rows = [t[0].abs().max().item() for t in seen["down"]]
+        assert min(cond_rows) > 0
+        assert (max(uncond_rows) == 0) == (mode is ControlMode.CONTROL)
+
+
+def test_img2img_uses_the_input_image_when_the_unit_has_none(ctx, service):
+    init = Image.fromarray(np.full((64, 64, 3), 128, np.uint8))
+    plain = _run(ctx, service, [], mode="img2img", init_images=[init], denoising_strength=0.8)
+    unit = _unit()
+    del unit["image"]
+    controlled = _run(ctx, service, [unit], mode="img2img", init_images=[init], denoising_strength=0.8)
+    assert _diff(controlled, plain) > 1.0
+
+
+def test_wrong_family_and_unknown_model_fail_with_clear_messages(ctx, service):
+    with pytest.raises(FeatureError) as err:
+        _run(ctx, service, [_unit(model="control_tiny_xl")])
+    assert "SDXL" in str(err.value) and "SD1.x" in str(err.value)
+    with pytest.raises(FeatureError, match="model_list"):
+        _run(ctx, service, [_unit(model="nothing_like_it")])
+    with pytest.raises(FeatureError, match="has no image"):
+        _run(ctx, service, [{"enabled": True, "model": "control_tiny_a"}])
