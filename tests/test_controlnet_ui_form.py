@@ -27,7 +27,8 @@ def test_split_values_and_request_units():
 def test_paste_restores_units_and_disables_the_others():
     unit = parse_unit({"enabled": True, "module": "canny", "model": "control_x [11111111]", "weight": 0.7,
                        "guidance_end": 0.5})
-    text = build_infotext("p", "", {"Steps": 4, "Sampler": "Euler", "ControlNet 1": unit_infotext(unit, unit.model, 512, 100, 200)})
+    entry = unit_infotext(unit, unit.model, 512, 100, 200)
+    text = build_infotext("p", "", {"Steps": 4, "Sampler": "Euler", "ControlNet 1": entry})
     out = paste_values(parse_generation_parameters(text), 3, resolve_model=lambda m: "control_x [22222222]")
     assert out[field_name(1, "enabled")] is True and out[field_name(1, "module")] == "canny"
     assert out[field_name(1, "model")] == "control_x [22222222]" and out[field_name(1, "weight")] == 0.7
