@@ -114,10 +114,11 @@ def _known_errors() -> list[tuple[type[BaseException], int]]:
     known: list[tuple[type[BaseException], int]] = [
         (InvalidRequestError, 422), (SettingsError, 422), (QueueFullError, 503),
         (NoCheckpointError, 503), (JobInterrupted, 409), (TimeoutError, 504), (LookupError, 404)]
+    from modules.engine.unet_call import FeatureError
     from modules.samplers.registry import UnknownSamplerError
     from modules.styles import UnknownStyleError
 
-    known += [(UnknownSamplerError, 422), (UnknownStyleError, 422)]
+    known += [(UnknownSamplerError, 422), (UnknownStyleError, 422), (FeatureError, 422)]
     return known
 
 

@@ -23,7 +23,7 @@ from modules.api.settings_routes import settings_router
 from modules.runtime import Runtime
 
 API_PREFIX = "/sdapi/v1"
-LOGGED_PREFIXES = (API_PREFIX, "/jobs/")
+LOGGED_PREFIXES = (API_PREFIX, "/jobs/", "/controlnet/")
 
 
 def sdapi_router(runtime: Runtime) -> APIRouter:
@@ -56,5 +56,9 @@ def register_api(app: FastAPI, runtime: Runtime) -> None:
     deps = auth_dependencies(runtime.args.api_auth)
     app.include_router(sdapi_router(runtime), dependencies=deps)
     app.include_router(jobs_router(runtime), dependencies=deps)
+    if getattr(runtime, "controlnet", None) is not None:
+        from modules.api.controlnet_routes import controlnet_router
+
+        app.include_router(controlnet_router(runtime, runtime.controlnet), dependencies=deps)
     if runtime.args.api_log:
         add_request_log(app)

@@ -37,7 +37,12 @@ def submit_prepared(runtime: Runtime, prepared: PreparedJob) -> Job:
 
 
 def build_response(runtime: Runtime, prepared: PreparedJob, result: GenerationResult) -> dict[str, Any]:
-    return generation_response(result, prepared.parameters, prepared.send_images, runtime.settings.snapshot())
+    from modules.api.controlnet_mapping import detected_map_images
+
+    response = generation_response(result, prepared.parameters, prepared.send_images, runtime.settings.snapshot())
+    if prepared.send_images and result.images:
+        response["images"] += detected_map_images(runtime, prepared.request)
+    return response
 
 
 async def run_generation(runtime: Runtime, prepared: PreparedJob) -> dict[str, Any]:
