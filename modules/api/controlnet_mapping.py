@@ -11,9 +11,8 @@ from typing import Any
 
 from modules.api.errors import ApiError
 from modules.controlnet.feature import SCRIPT_KEY
-from modules.controlnet.model_files import is_none_model
-from modules.controlnet.service import UnknownControlNetModelError
-from modules.controlnet.unit import ControlNetUnit, UnitError, parse_units
+from modules.controlnet.unit import ControlNetUnit, UnitError
+from modules.controlnet.validation import validate_units
 
 ALWAYSON_SCRIPTS = (SCRIPT_KEY,)
 
@@ -24,24 +23,11 @@ def controlnet_units(values: dict[str, Any], runtime: Any, mode: str) -> list[Co
     payload = next((v for k, v in scripts.items() if str(k).lower() == SCRIPT_KEY), None)
     if payload is None:
         return None
-    service = runtime.controlnet
+    has_init = mode == "img2img" and bool(values.get("init_images"))
     try:
-        units = parse_units(payload, service.preprocessors.canonical)
+        return validate_units(runtime.controlnet, payload, has_init)
     except UnitError as err:
         raise ApiError(422, f"alwayson_scripts.controlnet: {err}") from err
-    has_init = mode == "img2img" and bool(values.get("init_images"))
-    for index, unit in enumerate(units):
-        if not unit.enabled:
-            continue
-        if not is_none_model(unit.model):
-            try:
-                service.find_model(unit.model)
-            except UnknownControlNetModelError as err:
-                raise ApiError(422, f"alwayson_scripts.controlnet: unit {index} 'model': {err}") from err
-        if unit.image is None and not has_init:
-            raise ApiError(422, f"alwayson_scripts.controlnet: unit {index} 'image' is missing; send the control "
-                                "image as base64 (img2img units without one use the init image)")
-    return units
 
 
 def detected_map_images(runtime: Any, req: Any) -> list[str]:

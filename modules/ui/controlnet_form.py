@@ -85,3 +85,19 @@ def paste_values(params: Mapping[str, Any], unit_count: int,
     for index in range(unit_count):
         out.setdefault(field_name(index, "enabled"), False)
     return out
+
+
+def request_with_units(service: Any, req: Any, units: list[dict[str, Any]]) -> Any:
+    """The request carrying the tab's enabled units, validated (InvalidRequestError names unit and field)."""
+    from modules.controlnet.unit import UnitError
+    from modules.controlnet.validation import validate_units
+    from modules.engine.validation import InvalidRequestError
+
+    if service is None or not any(u.get("enabled") for u in units):
+        return req
+    try:
+        parsed = validate_units(service, {"args": units}, has_init_image=bool(req.init_images))
+    except UnitError as err:
+        raise InvalidRequestError(str(err)) from err
+    scripts = {**req.alwayson_scripts, "controlnet": {"args": parsed}}  # typed units: images decoded once
+    return req.with_changes(alwayson_scripts=scripts)

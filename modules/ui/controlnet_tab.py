@@ -24,7 +24,10 @@ def models_html(service: Any, refresh: bool = False) -> str:
 
 
 def build_tab(ui: UiBuild) -> None:
-    service = ui.runtime.controlnet
+    service = getattr(ui.runtime, "controlnet", None)
+    if service is None:
+        gr.HTML("<p>ControlNet is not available in this session.</p>")
+        return
     with gr.Row(equal_height=False):
         with gr.Column():
             image = gr.Image(label="Image", type="pil", sources=["upload", "clipboard"], elem_id="controlnet_tab_image")

@@ -83,7 +83,7 @@ def _unit(service: Any, tab: str, index: int) -> UnitWidgets:
                                                         elem_id=f"{elem}_module")
         run = tool_button("💥", f"{elem}_run_preprocessor")
         model = w.fields[name("model")] = gr.Dropdown(model_choices(service), value="None", label="Model",
-                                                      elem_id=f"{elem}_model")
+                                                      allow_custom_value=True, elem_id=f"{elem}_model")
         refresh = tool_button("🔄", f"{elem}_refresh_models")
     with gr.Row():
         w.fields[name("weight")] = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Control Weight",
@@ -120,7 +120,9 @@ def _unit(service: Any, tab: str, index: int) -> UnitWidgets:
 
 def build_controlnet_accordion(runtime: Any, tab: str) -> dict[str, Any]:
     """The accordion; returns its form fields (`controlnet_<i>_<field>` -> component)."""
-    service = runtime.controlnet
+    service = getattr(runtime, "controlnet", None)
+    if service is None:
+        return {}
     count = int(runtime.settings.get("control_net_unit_count", 3))
     fields: dict[str, Any] = {}
     with gr.Accordion("ControlNet", open=False, elem_id=f"{tab}_controlnet"):
