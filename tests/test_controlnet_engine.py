@@ -163,3 +163,88 @@ def test_wrong_family_and_unknown_model_fail_with_clear_messages(ctx, service):
         _run(ctx, service, [_unit(model="nothing_like_it")])
     with pytest.raises(FeatureError, match="has no image"):
         _run(ctx, service, [{"enabled": True, "model": "control_tiny_a"}])
+
+
+class HiresPass:
+    """A second pass at twice the size, named as the hires fix names its pass."""
+
+    name = "hires-for-test"
+
+    def plan(self, setup, passes):
+        from modules.engine.passes import PassSpec, latent_upscale
+
+        first = passes[0]
+        return [*passes, PassSpec("hires", first.width * 2, first.height * 2, 2, first.sampler_name,
+                                  first.scheduler, first.cfg_scale, denoising_strength=0.6,
+                                  source=latent_upscale())]
+
+    def contribute(self, setup, pass_):
+        return None
+
+
+class PassSpy:
+    name = "pass spy"
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[int, bool, int]] = []
+
+    def contribute(self, setup, pass_):
+        spy = self
+
+        class Wrapper:
+            name = "pass spy wrapper"
+
+            def __call__(self, call, call_next):
+                spy.seen.append((call.pass_index, call.down_block_additional_residuals is not None, call.x.shape[-1]))
+                return call_next(call)
+
+        return Contribution(unet_wrappers=[Wrapper()])
+
+
+@pytest.mark.parametrize(("option", "passes"), [("Both", {0, 1}), ("Low res only", {0}), ("High res only", {1})])
+def test_hr_option_picks_the_passes(ctx, service, option, passes):
+    spy = PassSpy()
+    request = GenerationRequest(prompt="a red circle", alwayson_scripts={"controlnet": {"args": [
+        _unit(hr_option=option)]}}, **{**SMALL, "steps": 2})
+    if option == "High res only":
+        request = _with_hires_flag(request)
+    generate(request, dataclasses.replace(ctx, features=(HiresPass(), ControlNetFeature(service), spy)))
+    assert {p for p, has, _ in spy.seen if has} == passes
+    assert {width for p, _, width in spy.seen if p == 1} == {16}  # the hires pass runs at twice the latent size
+
+
+def _with_hires_flag(request):
+    """A request whose job has a hires pass (the hires fix's `enable_hr`)."""
+    class WithHires(type(request)):
+        enable_hr = True
+
+    clone = object.__new__(WithHires)
+    clone.__dict__.update(request.__dict__)
+    return clone
+
+
+def test_only_masked_inpaint_crops_the_control_map_like_the_image():
+    from modules.controlnet.feature import inpaint_crop
+    from modules.controlnet.unit import parse_unit
+
+    detected = np.zeros((128, 128, 3), np.uint8)
+    detected[:64, :64] = 255  # white exactly where the mask is
+    mask = Image.new("L", (128, 128), 0)
+    mask.paste(255, (0, 0, 64, 64))
+    req = GenerationRequest(mode="img2img", init_images=[Image.new("RGB", (128, 128))], mask=mask,
+                            inpaint_full_res=True, inpaint_full_res_padding=0, mask_blur_x=0, mask_blur_y=0,
+                            width=64, height=64)
+    cropped = inpaint_crop(detected, parse_unit({}), req, 64, 64)
+    assert cropped.shape == (64, 64, 3) and cropped.min() == 255  # the crop is the masked corner only
+    whole = inpaint_crop(detected, parse_unit({"inpaint_crop_input_image": False}), req, 64, 64)
+    assert whole is detected
+
+
+def test_only_masked_inpaint_runs_with_a_unit(ctx, service):
+    mask = Image.new("L", (64, 64), 0)
+    mask.paste(255, (8, 8, 40, 40))
+    init = Image.fromarray(np.full((64, 64, 3), 90, np.uint8))
+    common = dict(mode="img2img", init_images=[init], mask=mask, inpaint_full_res=True, denoising_strength=0.9)
+    plain = _run(ctx, service, [], **common)
+    controlled = _run(ctx, service, [_unit()], **common)
+    assert _diff(controlled, plain) > 0.2

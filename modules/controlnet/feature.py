@@ -39,12 +39,14 @@ def _script_payload(scripts: Any) -> Any:
     return None
 
 
-def unit_joins_pass(unit: ControlNetUnit, pass_name: str, job_has_hires: bool) -> bool:
+def unit_joins_pass(unit: ControlNetUnit, pass_index: int, pass_name: str, job_has_hires: bool) -> bool:
+    """`hr_option`: Both, Low res only (first pass), High res only (the hires pass; the first pass
+    when the job has none). Other later passes (a refiner, another model) take no units."""
+    if pass_index == 0:
+        return not (unit.hr_option is HiresOption.HIGH_RES_ONLY and job_has_hires)
     if pass_name == "hires":
         return unit.hr_option is not HiresOption.LOW_RES_ONLY
-    if unit.hr_option is HiresOption.HIGH_RES_ONLY:
-        return not job_has_hires
-    return True
+    return False
 
 
 @dataclass
@@ -95,7 +97,7 @@ class ControlNetFeature:
 
         units = [(i, u) for i, u in enumerate(request_units(setup.req, self.service)) if u.enabled]
         has_hires = bool(getattr(setup.req, "enable_hr", False))
-        units = [(i, u) for i, u in units if unit_joins_pass(u, pass_.spec.name, has_hires)]
+        units = [(i, u) for i, u in units if unit_joins_pass(u, pass_.index, pass_.spec.name, has_hires)]
         if not units:
             return None
         contribution = Contribution()
@@ -125,11 +127,41 @@ class ControlNetFeature:
         else:
             net = self.service.load_direct(entry, pass_.model)
             net_of = lambda: net  # noqa: E731
-        hints = hint_tensor(prepared.detected, pass_.spec.width, pass_.spec.height, unit.resize_mode)
+        detected = inpaint_crop(prepared.detected, unit, setup.req, pass_.spec.width, pass_.spec.height)
+        hints = hint_tensor(detected, pass_.spec.width, pass_.spec.height, unit.resize_mode)
         return ActiveUnit(index=index, net=net_of, hints=hints.to(setup.device), weight=unit.weight,
                           guidance_start=unit.guidance_start, guidance_end=unit.guidance_end,
                           control_mode=unit.control_mode,
                           global_pooling=bool(getattr(net_of(), "controlnet_global_pooling", False)))
+
+
+def inpaint_region(req: Any, width: int, height: int) -> tuple[tuple[int, int], tuple[int, int, int, int]] | None:
+    """(init image size, crop box) of an "Only masked" inpaint job, computed as the engine does."""
+    if getattr(req, "mode", "") != "img2img" or req.mask is None or not req.inpaint_full_res or not req.init_images:
+        return None
+    from modules.engine.masks import blur_mask, crop_region, expand_to_aspect, read_mask
+    from modules.engine.resize import limit_pixels
+
+    size = limit_pixels(req.init_images[0]).size
+    mask = blur_mask(read_mask(req.mask, size, bool(req.inpainting_mask_invert)), req.mask_blur_x, req.mask_blur_y)
+    region = crop_region(mask, req.inpaint_full_res_padding)
+    if region is None:
+        return None
+    return size, expand_to_aspect(region, width, height, size[0], size[1])
+
+
+def inpaint_crop(detected: np.ndarray, unit: ControlNetUnit, req: Any, width: int, height: int) -> np.ndarray:
+    """With "Only masked", the control map gets the same crop as the init image (the map is first
+    fitted to the init image's size, so the two line up), unless the unit opts out."""
+    found = inpaint_region(req, width, height) if unit.inpaint_crop_input_image else None
+    if found is None:
+        return detected
+    from modules.controlnet.control_image import fit_to_size
+    from modules.controlnet.unit import ResizeMode
+
+    (w, h), (left, top, right, bottom) = found
+    whole = fit_to_size(detected, w, h, unit.resize_mode)
+    return fit_to_size(np.ascontiguousarray(whole[top:bottom, left:right]), width, height, ResizeMode.RESIZE_AND_FILL)
 
 
 def detected_maps(service: ControlNetService, req: Any) -> list[Image.Image]:
