@@ -76,3 +76,18 @@ def test_resize_modes_and_pixel_perfect():
     assert filled.shape == (50, 50, 3) and filled[20:30, :20].min() == 255
     assert pixel_perfect_resolution((100, 200), (512, 512), ResizeMode.CROP_AND_RESIZE) == 512
     assert pixel_perfect_resolution((100, 200), (512, 512), ResizeMode.RESIZE_AND_FILL) == 256
+
+
+def test_openpose_from_pickles_in_the_extension_layout(tmp_path):
+    from controlnet_aux.open_pose.body import bodypose_model
+    from controlnet_aux.open_pose.hand import handpose_model
+
+    torch.manual_seed(0)
+    (tmp_path / "openpose").mkdir()
+    # The released files name weights without the network's first level (util.transfer adds it back).
+    for net, name in ((bodypose_model(), "body_pose_model.pth"), (handpose_model(), "hand_pose_model.pth")):
+        torch.save({k.split(".", 1)[1]: v for k, v in net.state_dict().items()}, tmp_path / "openpose" / name)
+    reg = PreprocessorRegistry(tmp_path)
+    for name in ("openpose", "openpose_hand"):
+        out, _ = reg.run(name, _square(128), processor_res=128)
+        assert out.shape == (128, 128, 3) and out.dtype == np.uint8

@@ -34,7 +34,12 @@ class _Annotator:
 
     key: str  # subfolder name in the extension's downloads layout
     filename: str
-    build: Callable[[Any], Any]  # state dict -> detector
+    build: Callable[[Any], Any]  # state dict -> detector (several files: a list of state dicts)
+    more_files: tuple[str, ...] = ()
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        return (self.filename, *self.more_files)
 
 
 def _strip_module(state: dict[str, Any]) -> dict[str, Any]:
@@ -86,12 +91,36 @@ def _build_lineart_anime(state: Any) -> Any:
     return LineartAnimeDetector(net.eval())
 
 
+def _openpose_part(cls_name: str, net_name: str, state: Any) -> Any:
+    """A controlnet-aux Body/Hand estimator around a network loaded here (its own __init__ would
+    unpickle the file with a plain torch.load)."""
+    from controlnet_aux.open_pose import body, hand, util
+
+    module = body if cls_name == "Body" else hand
+    net = getattr(module, net_name)()
+    net.load_state_dict(util.transfer(net, state))
+    part = object.__new__(getattr(module, cls_name))
+    part.model = net.eval()
+    return part
+
+
+def _build_openpose(states: Any) -> Any:
+    from controlnet_aux.open_pose import OpenposeDetector
+
+    states = states if isinstance(states, list) else [states]
+    body_part = _openpose_part("Body", "bodypose_model", states[0])
+    hand_part = _openpose_part("Hand", "handpose_model", states[1]) if len(states) > 1 else None
+    return OpenposeDetector(body_part, hand_part, None)
+
+
 HED = _Annotator("hed", "ControlNetHED.pth", _build_hed)
 PIDINET = _Annotator("pidinet", "table5_pidinet.pth", _build_pidinet)
 MLSD = _Annotator("mlsd", "mlsd_large_512_fp32.pth", _build_mlsd)
 LINEART = _Annotator("lineart", "sk_model.pth", _build_lineart)
 LINEART_COARSE = _Annotator("lineart", "sk_model2.pth", _build_lineart)
 LINEART_ANIME = _Annotator("lineart_anime", "netG.pth", _build_lineart_anime)
+OPENPOSE = _Annotator("openpose", "body_pose_model.pth", _build_openpose)
+OPENPOSE_HAND = _Annotator("openpose", "body_pose_model.pth", _build_openpose, ("hand_pose_model.pth",))
 
 
 class AnnotatorStore:
@@ -102,21 +131,23 @@ class AnnotatorStore:
         self._detectors: dict[str, Any] = {}
         self._lock = threading.Lock()
 
-    def locate(self, annotator: _Annotator) -> Path:
-        for candidate in (self.folder / annotator.filename, self.folder / annotator.key / annotator.filename):
+    def locate(self, annotator: _Annotator, filename: str | None = None) -> Path:
+        name = filename or annotator.filename
+        for candidate in (self.folder / name, self.folder / annotator.key / name):
             if candidate.is_file():
                 return candidate
         raise AnnotatorMissingError(
-            f"The preprocessor needs the annotator file '{annotator.filename}', which is not in "
+            f"The preprocessor needs the annotator file '{name}', which is not in "
             f"'{self.folder}' (nor in '{self.folder / annotator.key}'). Put the file there; "
             "preprocessors never download anything.")
 
     def detector(self, annotator: _Annotator) -> Any:
-        path = self.locate(annotator)
+        paths = [self.locate(annotator, name) for name in annotator.files]
         with self._lock:
-            key = str(path)
+            key = "|".join(str(p) for p in paths)
             if key not in self._detectors:
-                self._detectors[key] = annotator.build(load_pickled_checkpoint(path))
+                states = [load_pickled_checkpoint(p) for p in paths]
+                self._detectors[key] = annotator.build(states if len(states) > 1 else states[0])
             return self._detectors[key]
 
     def unload(self) -> None:
@@ -149,6 +180,8 @@ _SPECS: tuple[tuple[str, str | None, tuple[str, ...], _Annotator, dict[str, Any]
     ("lineart", "lineart_realistic", ("Lineart",), LINEART, {}),
     ("lineart_coarse", None, ("Lineart",), LINEART_COARSE, {"coarse": True}),
     ("lineart_anime", None, ("Lineart",), LINEART_ANIME, {}),
+    ("openpose", None, ("OpenPose",), OPENPOSE, {"include_body": True}),
+    ("openpose_hand", None, ("OpenPose",), OPENPOSE_HAND, {"include_body": True, "include_hand": True}),
 )
 
 
@@ -161,5 +194,5 @@ def annotator_preprocessors(store: AnnotatorStore) -> list[Preprocessor]:
             sliders = {"threshold_a": Slider("MLSD Value Threshold", 0.1, 0.01, 2.0, 0.01),
                        "threshold_b": Slider("MLSD Distance Threshold", 0.1, 0.01, 20.0, 0.01)}
         out.append(Preprocessor(name, _aux_runner(annotator, **options)(store), tags, alias=alias,
-                                annotator_files=(annotator.filename,), **sliders))
+                                annotator_files=annotator.files, **sliders))
     return out

@@ -18,6 +18,7 @@ CONTROL_TYPES: dict[str, tuple[tuple[str, ...], str]] = {
     "All": ((), "none"),
     "Canny": (("canny",), "canny"),
     "MLSD": (("mlsd",), "mlsd"),
+    "OpenPose": (("openpose", "pose"), "openpose"),
     "Lineart": (("lineart",), "lineart_standard"),
     "SoftEdge": (("softedge", "hed", "pidi"), "hed"),
     "Scribble/Sketch": (("scribble", "sketch"), "scribble_xdog"),
