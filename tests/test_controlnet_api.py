@@ -127,3 +127,15 @@ def test_wrong_family_is_a_clear_422(client: httpx.Client) -> None:
     response = _txt2img(client, {"enabled": True, "model": "control_tiny_xl", "image": _square_b64()})
     assert_error_shape(response, 422, "control_tiny_xl", "SDXL", "SD1.x")
     assert client.post("/sdapi/v1/txt2img", json=TINY).status_code == 200  # the server keeps serving
+
+
+def test_img2img_unit_without_image_uses_the_init_image(client: httpx.Client) -> None:
+    body = {**TINY, "init_images": [_square_b64()], "denoising_strength": 0.8,
+            "alwayson_scripts": {"controlnet": {"args": [{"enabled": True, "module": "invert",
+                                                          "model": "control_tiny_canny"}]}}}
+    response = client.post("/sdapi/v1/img2img", json=body)
+    assert response.status_code == 200, response.text
+    images = response.json()["images"]
+    inverted = np.asarray(decode_b64_image(images[1]).convert("L"))  # the init image's map, at 512 px
+    assert inverted.shape == (512, 512) and inverted[0, 0] == 255 and inverted[256, 256] == 0
+    assert "controlnet" in client.get("/sdapi/v1/scripts").json()["txt2img"]

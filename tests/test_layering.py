@@ -18,6 +18,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"text"}),
     frozenset({"models", "samplers"}),
     frozenset({"engine"}),
+    frozenset({"controlnet"}),  # a feature folder that training/ builds on (the demo ControlNet)
     # Feature folders (lora/, controlnet/, hires/, upscalers/, ...) belong here, beside the scripts.
     frozenset({"jobs", "scripts", "training"}),
     frozenset({"features"}),
