@@ -248,3 +248,15 @@ def test_only_masked_inpaint_runs_with_a_unit(ctx, service):
     plain = _run(ctx, service, [], **common)
     controlled = _run(ctx, service, [_unit()], **common)
     assert _diff(controlled, plain) > 0.2
+
+
+def test_sdxl_unit_changes_the_picture(tiny_sdxl: Path, cn_folder: Path, tmp_path: Path):
+    from tests.engine_helpers import engine_context
+
+    ctx = engine_context(tiny_sdxl, tmp_path)
+    service = ControlNetService([cn_folder], tmp_path / "annotator")
+    plain = _run(ctx, service, [])
+    on = _run(ctx, service, [_unit(model="control_tiny_xl")])
+    assert _diff(on, plain) > 1.0
+    with pytest.raises(FeatureError, match="SD1.x"):
+        _run(ctx, service, [_unit(model="control_tiny_a")])
