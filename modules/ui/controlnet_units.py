@@ -23,6 +23,21 @@ from modules.ui.tool_button import tool_button
 @dataclass
 class UnitWidgets:
     fields: dict[str, Any] = field(default_factory=dict)  # form name -> component
+    use_output: Any = None  # 📥: the output image picked in the gallery -> this unit's image
+
+
+@dataclass
+class ControlNetAccordion:
+    fields: dict[str, Any] = field(default_factory=dict)
+    units: list[UnitWidgets] = field(default_factory=list)
+
+    def wire_outputs(self, result: Any, selected: Any) -> None:
+        """📥 of every unit: copy the output the user picked (or the first one) into the unit."""
+        from modules.ui.output_panel import picked_image
+
+        for index, unit in enumerate(self.units):
+            unit.use_output.click(lambda r, s: picked_image(r, s)[0], inputs=[result, selected],
+                                  outputs=unit.fields[field_name(index, "image")], show_progress="hidden")
 
 
 def module_choices(service: Any, tag: str = "All") -> list[tuple[str, str]]:
@@ -77,6 +92,7 @@ def _unit(service: Any, tab: str, index: int) -> UnitWidgets:
         w.fields[name("low_vram")] = gr.Checkbox(label="Low VRAM", value=False)
         w.fields[name("pixel_perfect")] = gr.Checkbox(label="Pixel Perfect", value=False,
                                                       elem_id=f"{elem}_pixel_perfect")
+        w.use_output = tool_button("📥", f"{elem}_use_output")  # the picked output becomes the control image
     control_type = gr.Radio(list(CONTROL_TYPES), value="All", label="Control Type", elem_id=f"{elem}_type")
     with gr.Row():
         module = w.fields[name("module")] = gr.Dropdown(module_choices(service), value="none", label="Preprocessor",
@@ -118,16 +134,18 @@ def _unit(service: Any, tab: str, index: int) -> UnitWidgets:
     return w
 
 
-def build_controlnet_accordion(runtime: Any, tab: str) -> dict[str, Any]:
-    """The accordion; returns its form fields (`controlnet_<i>_<field>` -> component)."""
+def build_controlnet_accordion(runtime: Any, tab: str) -> ControlNetAccordion:
+    """The accordion; its form fields are `controlnet_<i>_<field>` -> component."""
+    built = ControlNetAccordion()
     service = getattr(runtime, "controlnet", None)
     if service is None:
-        return {}
+        return built
     count = int(runtime.settings.get("control_net_unit_count", 3))
-    fields: dict[str, Any] = {}
     with gr.Accordion("ControlNet", open=False, elem_id=f"{tab}_controlnet"):
         with gr.Tabs():
             for index in range(count):
                 with gr.Tab(f"ControlNet Unit {index}", elem_id=f"{tab}_controlnet_unit_{index}_tab"):
-                    fields.update(_unit(service, tab, index).fields)
-    return fields
+                    unit = _unit(service, tab, index)
+                    built.units.append(unit)
+                    built.fields.update(unit.fields)
+    return built

@@ -144,11 +144,12 @@ def build_img2img_tab(ui: UiBuild) -> None:
             controlnet = build_controlnet_accordion(ui.runtime, TAB)
         with gr.Column(scale=1, elem_id=f"{TAB}_output_column"):
             panel = build_output_panel(ui, TAB)
-    fields = {**inputs.fields, **params.fields, **controlnet,
+    fields = {**inputs.fields, **params.fields, **controlnet.fields,
               "prompt": row.prompt, "negative_prompt": row.negative_prompt, "styles": row.styles}
     _register_targets(ui, fields, inputs, panel)
     runtime = ui.runtime
     wire_generation(runtime, row, fields, panel, make_generate(runtime, panel), TAB)
+    controlnet.wire_outputs(panel.result, panel.selected)
     _wire_params(params, fields, panel, inputs.input_tab)
     wire_prompt_tools(runtime, row, panel.html_log, fields["steps"])
     wire_paste_button(ui, row.paste, row.prompt, TAB, panel.html_log)

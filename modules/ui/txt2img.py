@@ -144,10 +144,11 @@ def build_tab(ui: UiBuild) -> None:
         with gr.Column(scale=1, elem_id=f"{TAB}_output_column"):
             panel = build_output_panel(ui, TAB)
     fields = {"prompt": row.prompt, "negative_prompt": row.negative_prompt, "styles": row.styles,
-              **params.fields, **controlnet}
+              **params.fields, **controlnet.fields}
     ui.paste_targets[TAB] = {**fields, "variation_accordion": params.variation_accordion}
     ui.paste_logs[TAB] = panel.html_log
     wire_generation(ui.runtime, row, fields, panel, make_generate(ui.runtime, panel))
+    controlnet.wire_outputs(panel.result, panel.selected)
     _wire_seeds(params, fields, panel)
     wire_prompt_tools(ui.runtime, row, panel.html_log, fields["steps"])
     wire_paste_button(ui, row.paste, row.prompt, TAB, panel.html_log)

@@ -58,6 +58,9 @@ def test_enable_a_unit_drop_an_image_and_get_its_infotext(page: Any, tmp_path: P
     info = page.inner_text("#html_info_txt2img")
     screenshot(page, "ui-controlnet-unit")
     assert 'ControlNet 0: "Module: canny, Model: control_tiny [' in info
+    page.click("#txt2img_controlnet_unit_1_tab-button")
+    page.click("#txt2img_controlnet_1_use_output")  # 📥: the output becomes unit 1's control image
+    page.wait_for_selector("#txt2img_controlnet_1_image img", timeout=30_000)
 
 
 def test_controlnet_tab_runs_a_preprocessor(page: Any, tmp_path: Path) -> None:
