@@ -260,3 +260,33 @@ def test_sdxl_unit_changes_the_picture(tiny_sdxl: Path, cn_folder: Path, tmp_pat
     assert _diff(on, plain) > 1.0
     with pytest.raises(FeatureError, match="SD1.x"):
         _run(ctx, service, [_unit(model="control_tiny_a")])
+
+
+def test_controlnet_sits_on_the_device_with_the_unet_only_while_sampling(tiny_sd1: Path, cn_folder: Path,
+                                                                        tmp_path: Path, monkeypatch):
+    """Under --medvram the ControlNet handle is placed beside the UNet for sampling and put back after."""
+    from diffusers import ControlNetModel
+
+    from modules.models.cache import ModelCache
+    from modules.models.memory import MemoryMode, MemoryPolicy
+    from tests.engine_helpers import engine_context
+    from tests.test_engine_seams import RecordingPlacer
+
+    placer = RecordingPlacer()
+    cache = ModelCache(MemoryPolicy(MemoryMode.MEDVRAM, "cuda", no_half=True, no_half_vae=True), placer=placer,
+                       configs_dir=Path(__file__).resolve().parent.parent / "configs")
+    model = cache.get(tiny_sd1)
+    placer.where = {k: "cpu" for k in ("unet", "vae", "text_encoders")}
+    seen: list[dict[str, str]] = []
+    original = ControlNetModel.forward
+
+    def spy(self, *args, **kwargs):
+        seen.append(dict(placer.where))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ControlNetModel, "forward", spy)
+    ctx = dataclasses.replace(engine_context(tiny_sd1, tmp_path, model=model), models=cache)
+    _run(ctx, ControlNetService([cn_folder], tmp_path / "annotator"), [_unit()])
+    key = next(k for k in placer.where if k.startswith("controlnet/"))
+    assert seen and all(w[key] == "cuda" and w["unet"] == "cuda" and w["vae"] == "cpu" for w in seen)
+    assert placer.where[key] == "cpu"  # the VAE decode came after: the ControlNet went back
