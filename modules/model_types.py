@@ -64,6 +64,25 @@ class TextEncoderBundle:
 
 
 @dataclass
+class DerivedValues:
+    """Values computed from a loaded model's parts, each remembering the part it came from.
+
+    A VAE swap or reload replaces the part, and a value whose source is no longer the current part
+    is stale: `preview_matrix_for(vae)` then returns None and the caller computes it again.
+    """
+
+    preview_matrix: Any = None
+    preview_matrix_source: int | None = None  # id() of the VAE it was fitted on
+    discrete_schedule: Any = None  # from alphas_cumprod, which never changes for a loaded model
+
+    def preview_matrix_for(self, vae: Any) -> Any:
+        return self.preview_matrix if self.preview_matrix_source == id(vae) else None
+
+    def set_preview_matrix(self, vae: Any, matrix: Any) -> None:
+        self.preview_matrix, self.preview_matrix_source = matrix, id(vae)
+
+
+@dataclass
 class LoadedModel:
     """A checkpoint loaded into diffusers modules, plus facts the engine needs."""
 
@@ -78,7 +97,8 @@ class LoadedModel:
     title: str = ""
     config_path: Path | None = None  # the yaml used (shipped or sidecar)
     is_demo: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # facts from loading (sources, markers)
+    derived: DerivedValues = field(default_factory=DerivedValues)
 
     @property
     def latent_channels(self) -> int:

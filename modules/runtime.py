@@ -40,15 +40,17 @@ class NoCheckpointError(RuntimeError):
 
 
 def preview_matrix(model: Any) -> torch.Tensor:
-    """The live-preview projection of a model's latent space, computed once per loaded model."""
+    """The live-preview projection of a model's latent space, computed again when its VAE changed."""
     from modules.engine.preview import fit_latent_rgb, latent_to_rgb_matrix
 
-    if "preview_matrix" not in model.extra:
+    matrix = model.derived.preview_matrix_for(model.vae)
+    if matrix is None:
         if model.is_demo or model.latent_channels != 4:
-            model.extra["preview_matrix"] = fit_latent_rgb(model.vae, model.vae_scaling_factor)
+            matrix = fit_latent_rgb(model.vae, model.vae_scaling_factor)
         else:
-            model.extra["preview_matrix"] = latent_to_rgb_matrix(4, model.family.is_sdxl)
-    return model.extra["preview_matrix"]
+            matrix = latent_to_rgb_matrix(4, model.family.is_sdxl)
+        model.derived.set_preview_matrix(model.vae, matrix)
+    return matrix
 
 
 def pick_device(args: argparse.Namespace) -> torch.device:
@@ -122,11 +124,13 @@ class Runtime:
         info = self.checkpoint_for(view.get("sd_model_checkpoint"))
         model = self.load_checkpoint(info)
         self.checkpoints.ensure_hash(info)
+        with self.models.use("vae"):  # the demo's preview matrix is fitted with its VAE (on the device)
+            matrix = preview_matrix(model)
         return EngineContext(
             model=model, model_name=info.filename.stem if info.filename.is_file() else info.model_name,
             model_hash=info.hash_short, settings=view, samplers=self.samplers, data_dir=self.paths.data_dir,
             device=self.device, styles=self.styles, version=self.version,
-            extras={"preview_matrix": preview_matrix(model)}, models=self.models, features=self.features.all(),
+            preview_matrix=matrix, models=self.models, features=self.features.all(),
             hooks=self.hooks)
 
     def generate(self, req: GenerationRequest, control: JobControl) -> GenerationResult:
@@ -146,6 +150,21 @@ class Runtime:
 
     def submit(self, req: GenerationRequest) -> Job:
         return self.queue.submit(lambda control: self.generate(req, control), kind=req.mode, task_id=req.task_id)
+
+    def submit_all(self, reqs: list[GenerationRequest], task_id: str | None = None) -> Job:
+        """Several requests as one job under one task id (img2img Batch), so Interrupt stops all of
+        them and Skip skips the current picture. The job's result is the list of results."""
+
+        def run_all(control: JobControl) -> list[GenerationResult]:
+            results = []
+            for req in reqs:
+                if control.interrupted:
+                    break
+                results.append(self.generate(req, control))
+            return results
+
+        kind = reqs[0].mode if reqs else "img2img"
+        return self.queue.submit(run_all, kind=kind, task_id=task_id)
 
     def run(self, req: GenerationRequest, timeout: float | None = None) -> GenerationResult:
         return self.submit(req).wait(timeout)

@@ -211,7 +211,7 @@ def test_two_pass_plan_runs_both_passes_with_their_step_counts(ctx, sd1_model) -
     snap = control.snapshot()
     assert (snap.sampling_step, snap.sampling_steps) == (8, 8)  # progress counts both passes
     params = parse_generation_parameters(result.infotexts[0])
-    assert params["Hires upscale"] == "2" and params["Steps"] == "5"
+    assert params["Hires upscale"] == "2" and params["Steps"] == "5" and params["Denoising strength"] == "0.5"
 
 
 def test_hook_host_isolates_a_failing_hook(ctx) -> None:
@@ -275,3 +275,75 @@ def test_generate_under_medvram_has_only_the_used_part_on_the_device(tiny_sd1: P
         assert all(v == "cpu" for k, v in where.items() if k != name), (name, where)
     # room is made first: every move to the device comes after the previous part went back
     assert placer.moves[:2] == [("text_encoders", "cuda"), ("text_encoders", "cpu")]
+
+
+def test_runtime_passes_its_features_hooks_and_cache_to_every_job(tmp_path: Path) -> None:
+    """Through the app's own path: build_runtime (demo model), a registered feature, the hook host."""
+    from modules.cmd_args import parse_args
+    from modules.runtime import build_runtime
+
+    runtime = build_runtime(parse_args(["--data-dir", str(tmp_path), "--no-hashing"], environ={}))
+    try:
+        seen: dict[str, object] = {}
+
+        class Marker:
+            name = "marker"
+
+            def contribute(self, setup, pass_):
+                seen["models"] = setup.models
+                return Contribution(infotext={"Marker": setup.req.alwayson_scripts["marker"]["value"]})
+
+        runtime.features.register(Marker())
+        with pytest.raises(ValueError, match="already registered"):
+            runtime.features.register(Marker())
+        runtime.hooks.register("after_job", lambda p: seen.setdefault("after_job", p.result), owner="test")
+        req = GenerationRequest(prompt="a red circle", alwayson_scripts={"marker": {"value": "yes"}}, **SMALL)
+        result = runtime.run(req, timeout=120)
+        assert parse_generation_parameters(result.infotexts[0])["Marker"] == "yes"
+        assert seen["models"] is runtime.models and seen["after_job"] is result
+    finally:
+        runtime.shutdown()
+
+
+def test_handles_load_once_and_least_recently_used_leave_the_device_first() -> None:
+    from modules.models.handles import ModelHandle
+
+    placer = RecordingPlacer()
+    cache = ModelCache(MemoryPolicy(MemoryMode.NORMAL, "cuda", no_half=True), placer=placer,
+                       device_budget_bytes=2 * 400 * 4, ram_budget_bytes=3 * 400 * 4)
+    loads: list[str] = []
+
+    def loader(key: str):
+        return lambda: loads.append(key) or torch.nn.Linear(20, 20)  # 420 floats
+
+    for key in ("a", "b", "c", "d"):
+        cache.register(ModelHandle(f"controlnet/{key}", loader(key), kind="controlnet", size_bytes=400 * 4))
+    with cache.use("controlnet/a") as net:
+        assert isinstance(net, torch.nn.Linear)
+    with cache.use(["controlnet/b"]):
+        pass
+    with cache.use(["controlnet/c"]) as parts:  # over the device budget: "a" (least recent) goes first
+        assert isinstance(parts["controlnet/c"], torch.nn.Linear)
+    assert placer.where == {"controlnet/a": "cpu", "controlnet/b": "cuda", "controlnet/c": "cuda"}
+    assert placer.moves.index(("controlnet/a", "cpu")) < placer.moves.index(("controlnet/c", "cuda"))
+    with cache.use(["controlnet/a"]):  # still in RAM: not loaded again
+        pass
+    assert loads == ["a", "b", "c"]
+    cache.module("controlnet/d")  # over the RAM budget: the least recently used model is dropped
+    assert not cache.handle("controlnet/b").loaded and cache.handle("controlnet/d").loaded
+    with pytest.raises(ValueError, match="Unknown model component 'controlnet/zzz'"):
+        with cache.use("controlnet/zzz"):
+            pass
+
+
+def test_a_feature_refusing_its_own_request_fields_is_a_named_bad_request(ctx) -> None:
+    from modules.engine.validation import InvalidRequestError
+
+    class Picky:
+        name = "ControlNet"
+
+        def contribute(self, setup, pass_):
+            raise InvalidRequestError("unit 0: module 'cany' is unknown; choose canny")
+
+    with pytest.raises(InvalidRequestError, match="ControlNet: unit 0: module 'cany' is unknown"):
+        generate(GenerationRequest(prompt="x", **SMALL), dataclasses.replace(ctx, features=(Picky(),)))

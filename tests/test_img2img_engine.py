@@ -69,12 +69,18 @@ def test_fix_steps_setting_runs_exactly_the_slider_steps(ctx, captured, tiny_sd1
     assert len(captured[0].sigmas) - 1 == 4
 
 
-def test_noise_multiplier_scales_the_start_noise_and_is_written(ctx, captured):
+def test_noise_multiplier_scales_the_start_noise_and_is_written(ctx, captured, monkeypatch):
+    latents = []
+    real = img2img.encode_inputs
+    monkeypatch.setattr(img2img, "encode_inputs", lambda *a: latents.append(real(*a)) or latents[-1])
     init = noise_image(64, 64)
     plain = generate(GenerationRequest(init_images=(init,), **SMALL), ctx)
     half = generate(GenerationRequest(init_images=(init,), initial_noise_multiplier=0.5, **SMALL), ctx)
-    latent = captured[0].x - (captured[0].x - captured[1].x) * 2  # x = init + noise*sigma*m
-    assert torch.allclose(captured[1].x, (captured[0].x + latent) / 2, atol=1e-4)
+    # x = init latent + noise * sigma * multiplier: the added noise halves, the init latent stays.
+    added_plain, added_half = captured[0].x - latents[0], captured[1].x - latents[1]
+    assert torch.equal(latents[0], latents[1])
+    assert added_plain.abs().mean() > 0.1
+    assert torch.allclose(added_half, added_plain * 0.5, atol=1e-4)
     assert "Noise multiplier" not in parse_generation_parameters(plain.infotexts[0])
     assert parse_generation_parameters(half.infotexts[0])["Noise multiplier"] == "0.5"
 

@@ -82,10 +82,22 @@ def test_resize_by_scales_the_picture_to_a_multiple_of_8():
 
 
 def test_outpainting_script_args_are_a1111_ordered():
-    req = to_request(Img2ImgForm(init_img=picture(), script_name="Outpainting mk2", outpaint_pixels=64.0,
-                                 outpaint_directions=["left"]))
+    req = to_request(Img2ImgForm.from_values(dict(init_img=picture(), script_name="Outpainting mk2",
+                                                  outpaint_pixels=64.0, outpaint_directions=["left"])))
     assert req.script_name == "Outpainting mk2"
     assert req.script_args == ("", 64, 8, ["left"], 1.0, 0.05)
+    with pytest.raises(InvalidRequestError, match="Pixels to expand must be a number"):
+        to_request(Img2ImgForm.from_values(dict(init_img=picture(), script_name="Outpainting mk2",
+                                                outpaint_pixels="lots")))
+
+
+def test_script_widgets_come_from_the_scripts_declaration(built: Any):
+    from modules.scripts.outpainting import DECLARATION
+
+    components = built[1].config["components"]
+    labels = {c["props"].get("label") for c in components}
+    assert all(p.label in labels for p in DECLARATION.params)
+    assert "script_img2img_outpainting_mk2" in built[2]
 
 
 @pytest.mark.parametrize("form,message", [
@@ -150,3 +162,27 @@ def test_generate_without_a_picture_shows_the_error(built: Any):
     panel = OutputPanel(*[object() for _ in range(13)])
     updates = list(make_generate(runtime, panel)(None, **{"prompt": "x"}))
     assert len(updates) == 1 and "no picture in the" in updates[0][panel.html_log]
+
+
+def test_batch_runs_as_one_job_so_interrupt_stops_every_picture(built: Any, tmp_path: Path, monkeypatch):
+    from modules.engine.request import GenerationResult
+    from modules.ui.output_panel import OutputPanel
+    from modules.ui.txt2img import interrupt_job
+
+    runtime = built[0]
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("a", "b", "c"):
+        picture().save(src / f"{name}.png")
+    seen: list[str | None] = []
+
+    def fake_generate(req, control):
+        seen.append(req.task_id)
+        interrupt_job(runtime, req.task_id)  # the user presses Interrupt during the first picture
+        return GenerationResult([picture()], ["x"], [1], [1], ["p"], ["n"], interrupted=True)
+
+    monkeypatch.setattr(runtime, "generate", fake_generate)
+    panel = OutputPanel(*[object() for _ in range(13)])
+    list(make_generate(runtime, panel)("task(img2img-BATCH01)", input_tab="Batch", batch_input_dir=str(src),
+                                       prompt="x"))
+    assert seen == ["task(img2img-BATCH01)"]  # pictures 2 and 3 never ran

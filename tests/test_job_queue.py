@@ -16,10 +16,10 @@ def test_task_id_shape():
 
 def test_fifo_order_and_positions():
     q = JobQueue()
-    gate = threading.Event()
+    gate, running = threading.Event(), threading.Event()
     order = []
-    first = q.submit(lambda c: (gate.wait(5), order.append(1)), kind="a")
-    time.sleep(0.05)
+    first = q.submit(lambda c: (running.set(), gate.wait(5), order.append(1)), kind="a")
+    assert running.wait(5)  # the worker has taken the first job
     second = q.submit(lambda c: order.append(2), kind="b")
     third = q.submit(lambda c: order.append(3), kind="c")
     assert q.position(second.task_id) == 1 and q.position(third.task_id) == 2

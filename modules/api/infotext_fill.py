@@ -8,74 +8,14 @@ takes the infotext's value, and settings named in the infotext ("Clip skip: 2") 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from modules.api.errors import ApiError
-from modules.engine.request import INPAINTING_FILL
+from modules.engine.request_fields import RequestField, api_paste_fields
 from modules.infotext import parse_generation_parameters
 from modules.settings.schema import infotext_to_option_keys
 from modules.settings.store import SettingsError, SettingsStore
 
-
-def _bool_text(value: Any) -> bool:
-    return str(value).strip().lower() in ("true", "1", "yes")
-
-
-def _fill_index(value: Any) -> int:
-    text = str(value).strip()
-    return INPAINTING_FILL.index(text) if text in INPAINTING_FILL else int(text)
-
-
-@dataclass(frozen=True)
-class PasteField:
-    """One infotext key -> one request field, with the conversion from the infotext's string."""
-
-    key: str
-    field: str
-    convert: Callable[[Any], Any]
-
-
-def _int(value: Any) -> int:
-    return int(float(value))
-
-
-COMMON_FIELDS = (
-    PasteField("Prompt", "prompt", str),
-    PasteField("Negative prompt", "negative_prompt", str),
-    PasteField("Steps", "steps", _int),
-    PasteField("Sampler", "sampler_name", str),
-    PasteField("Schedule type", "scheduler", str),
-    PasteField("CFG scale", "cfg_scale", float),
-    PasteField("Seed", "seed", _int),
-    PasteField("Size-1", "width", _int),
-    PasteField("Size-2", "height", _int),
-    PasteField("Batch size", "batch_size", _int),
-    PasteField("Variation seed", "subseed", _int),
-    PasteField("Variation seed strength", "subseed_strength", float),
-    PasteField("Seed resize from-1", "seed_resize_from_w", _int),
-    PasteField("Seed resize from-2", "seed_resize_from_h", _int),
-    PasteField("Denoising strength", "denoising_strength", float),
-    PasteField("Styles array", "styles", list),
-    PasteField("Face restoration", "restore_faces", lambda v: True),
-)
-TXT2IMG_FIELDS = (
-    PasteField("Hires upscale", "hr_scale", float),
-    PasteField("Hires upscaler", "hr_upscaler", str),
-    PasteField("Hires steps", "hr_second_pass_steps", _int),
-    PasteField("Hires resize-1", "hr_resize_x", _int),
-    PasteField("Hires resize-2", "hr_resize_y", _int),
-    PasteField("Hires prompt", "hr_prompt", str),
-    PasteField("Hires negative prompt", "hr_negative_prompt", str),
-)
-IMG2IMG_FIELDS = (
-    PasteField("Image CFG scale", "image_cfg_scale", float),
-    PasteField("Mask blur", "mask_blur", _int),
-    PasteField("Masked content", "inpainting_fill", _fill_index),
-    PasteField("Inpaint area", "inpaint_full_res", lambda v: str(v) == "Only masked"),
-    PasteField("Masked area padding", "inpaint_full_res_padding", _int),
-    PasteField("Mask mode", "inpainting_mask_invert", lambda v: 1 if str(v) == "Inpaint not masked" else 0),
-)
 HIRES_KEYS = ("Hires upscale", "Hires upscaler", "Hires resize-1")
 # Options that never come from a pasted infotext here: the checkpoint is matched by hash
 # separately, and VAE files are not supported yet.
@@ -93,22 +33,21 @@ def parse_infotext(text: str, settings: SettingsStore, styles: Any = None) -> di
                                        styles_mode=str(settings.get("infotext_styles", "Apply if any")))
 
 
-def _converted(pf: PasteField, value: Any) -> Any:
+def _converted(pf: RequestField, value: Any) -> Any:
     try:
-        return pf.convert(value)
+        return pf.to_value(value)
     except (TypeError, ValueError) as e:
-        raise ApiError(422, f"infotext: {pf.key} has value {value!r}, which does not fit "
-                            f"the request field {pf.field!r}; fix or remove it in the infotext") from e
+        raise ApiError(422, f"infotext: {pf.infotext} has value {value!r}, which does not fit "
+                            f"the request field {pf.attr!r}; fix or remove it in the infotext") from e
 
 
 def request_values(params: Mapping[str, Any], mode: str, already_set: set[str]) -> dict[str, Any]:
     """Request fields taken from the parsed infotext, skipping those the client sent."""
-    fields = COMMON_FIELDS + (IMG2IMG_FIELDS if mode == "img2img" else TXT2IMG_FIELDS)
     values: dict[str, Any] = {}
-    for pf in fields:
-        if pf.field in already_set or pf.key not in params or params[pf.key] is None:
+    for pf in api_paste_fields("img2img" if mode == "img2img" else "txt2img"):
+        if pf.attr in already_set or pf.infotext not in params or params[pf.infotext] is None:
             continue
-        values[pf.field] = _converted(pf, params[pf.key])
+        values[pf.attr] = _converted(pf, params[pf.infotext])
     hires = "Denoising strength" in params and any(k in params for k in HIRES_KEYS)
     if mode == "txt2img" and "enable_hr" not in already_set and hires:
         values["enable_hr"] = True

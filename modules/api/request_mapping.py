@@ -19,6 +19,7 @@ from modules.api.infotext_fill import parse_infotext, request_values, settings_v
 from modules.api.models import GenerationBody, Img2ImgBody, Txt2ImgBody
 from modules.engine.request import GenerationRequest
 from modules.engine.validation import InvalidRequestError, validate_request
+from modules.hooks.payloads import InfotextPaste
 from modules.images.codec import decode_image_b64
 from modules.runtime import Runtime
 from modules.settings.store import SettingsError
@@ -43,6 +44,7 @@ def effective_fields(body: GenerationBody, runtime: Runtime, mode: str,
     overrides = dict(body.override_settings or {})
     if body.infotext:
         params = parse_infotext(body.infotext, runtime.settings, runtime.styles)
+        runtime.hooks.call("on_infotext_paste", InfotextPaste(body.infotext, params))
         values.update(request_values(params, mode, set(body.model_fields_set)))
         overrides.update(settings_values(params, runtime.settings, overrides, runtime.checkpoints.find))
     values["override_settings"] = overrides

@@ -32,7 +32,8 @@ class EngineContext:
     vae_name: str | None = None
     vae_hash: str | None = None
     version: str = APP_VERSION
-    extras: dict[str, Any] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)  # e.g. "save_flags" for saving
+    preview_matrix: Any = None  # (C, 3) latent -> RGB projection for live previews; None: no previews
     models: Any = None  # the ModelCache (None in engine tests: patches then apply without placement)
     features: tuple[Any, ...] = ()  # JobFeatures (modules/engine/features.py), in registration order
     hooks: Any = None  # the HookHost (modules/hooks/host.py)

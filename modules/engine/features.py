@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 import torch
 
 from modules.engine.guidance_hooks import PostCFGHook, PreCFGHook, StepHook
 from modules.engine.passes import PassSpec
 from modules.engine.request import GenerationRequest
-from modules.engine.unet_call import FeatureError, UNetWrapper
+from modules.engine.unet_call import UNetWrapper, feature_failure
 from modules.models.patches import PatchSet
 from modules.models.sd_model import LoadedModel
 
@@ -79,6 +79,13 @@ def feature_name(feature: Any) -> str:
     return str(getattr(feature, "name", type(feature).__name__))
 
 
+def _reraise(feature: Any, err: Exception) -> NoReturn:
+    failure = feature_failure(feature_name(feature), err)
+    if failure is err:
+        raise err
+    raise failure from err
+
+
 def plan_passes(features: tuple[Any, ...], setup: FeatureSetup, passes: list[PassSpec]) -> list[PassSpec]:
     """Let each feature that plans (has `plan`) extend the list of passes."""
     for feature in features:
@@ -88,7 +95,7 @@ def plan_passes(features: tuple[Any, ...], setup: FeatureSetup, passes: list[Pas
         try:
             passes = list(plan(setup, passes))
         except Exception as err:
-            raise FeatureError(feature_name(feature), err) from err
+            _reraise(feature, err)
     return passes
 
 
@@ -99,7 +106,7 @@ def collect(features: tuple[Any, ...], setup: FeatureSetup, pass_: PassContext) 
         try:
             part = feature.contribute(setup, pass_)
         except Exception as err:
-            raise FeatureError(feature_name(feature), err) from err
+            _reraise(feature, err)
         if part is not None:
             total.merge(part)
     return total

@@ -17,6 +17,14 @@ def _emphasis_note(state: "JobState") -> str | None:
     return mode if used and mode != "Original" else None
 
 
+def _denoising_strength(state: "JobState") -> float | None:
+    """img2img's strength; in txt2img the second pass's (hires fix writes it there, as A1111 does)."""
+    if state.req.mode == "img2img":
+        return state.req.denoising_strength
+    later = [p.denoising_strength for p in state.passes[1:] if p.denoising_strength is not None]
+    return later[0] if later else None
+
+
 def generation_params(state: "JobState", index: int) -> dict[str, Any]:
     """Ordered key → value; None values are left out by the writer."""
     req, ctx, seeds = state.req, state.ctx, state.seeds
@@ -34,7 +42,7 @@ def generation_params(state: "JobState", index: int) -> dict[str, Any]:
         variation_seed=seeds.all_subseeds[index] if variation else None,
         variation_seed_strength=req.subseed_strength if variation else None,
         seed_resize_from=(req.seed_resize_from_w, req.seed_resize_from_h) if resized else None,
-        denoising_strength=req.denoising_strength if req.mode == "img2img" else None,
+        denoising_strength=_denoising_strength(state),
         clip_skip=int(s["CLIP_stop_at_last_layers"]), ensd=s["eta_noise_seed_delta"] or None,
         rng=s["randn_source"], tiling=req.tiling, extras=extras,
         version=ctx.version if s["add_version_to_infotext"] else None)

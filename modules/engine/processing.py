@@ -25,7 +25,7 @@ from modules.engine.request import GenerationRequest, GenerationResult
 from modules.engine.saving import samples_dir, save_grid, save_sample
 from modules.engine.seeds import JobSeeds, job_seeds
 from modules.engine.stages import pass_stage
-from modules.engine.tiling import circular_padding
+from modules.engine.tiling import tiling_patches
 from modules.engine.validation import validate_request
 from modules.hooks.payloads import AfterImage, AfterJob, BeforeJob, BeforeSave
 from modules.text.conditioning import PromptConditioner
@@ -131,6 +131,10 @@ def start_job(req: GenerationRequest, ctx: EngineContext, control: JobControl) -
     passes = plan_passes(ctx.features, setup, [first_pass(req)])
     contributions = [collect(ctx.features, setup, PassContext(i, spec, ctx.model))
                      for i, spec in enumerate(passes)]
+    if req.tiling:
+        tiling = tiling_patches(ctx.model.unet, ctx.model.vae)
+        for c in contributions:
+            c.patches.insert(0, tiling)
     embeddings = contributions[0].embeddings or ctx.embeddings
     conditioner = PromptConditioner(ctx.model, text_options(ctx), embeddings=embeddings)
     state = JobState(req, ctx, control, job_seeds(req), prompt, negative, conditioner, sampler, scheduler,
@@ -179,7 +183,7 @@ def run_job(req: GenerationRequest, ctx: EngineContext, control: JobControl, sam
             control.check()
             control.set_job(it, req.n_iter, state.total_steps)
             plan = plan_batch(state, it)
-            with torch.inference_mode(), circular_padding(model.unet, model.vae, enabled=req.tiling):
+            with torch.inference_mode():
                 state.enter_pass(0)
                 latents = sample(state, plan)
                 latents = run_later_passes(state, plan, latents)

@@ -72,9 +72,9 @@ def pass_prompts(state: "JobState", plan: "BatchPlan") -> tuple[list[str], list[
 
 def discrete_schedule(model: Any) -> DiscreteSchedule:
     """The model's sigma table, built once per loaded model."""
-    if "discrete_schedule" not in model.extra:
-        model.extra["discrete_schedule"] = DiscreteSchedule(model.alphas_cumprod.float().cpu())
-    return model.extra["discrete_schedule"]
+    if model.derived.discrete_schedule is None:
+        model.derived.discrete_schedule = DiscreteSchedule(model.alphas_cumprod.float().cpu())
+    return model.derived.discrete_schedule
 
 
 def plan_sigmas(state: "JobState", steps: int) -> torch.Tensor:
@@ -112,7 +112,7 @@ def run_sampler(state: "JobState", plan: "BatchPlan", setup: SamplingSetup, rng:
     denoiser = CFGDenoiser(ctx.model, schedule, inputs, empty_chunk=empty, hooks=hooks)
     denoiser.step = step_offset
     model_fn = denoiser if setup.blend is None else _Blended(denoiser, setup.blend)
-    matrix = ctx.extras.get("preview_matrix")
+    matrix = ctx.preview_matrix
 
     def callback(d: dict[str, Any]) -> None:
         denoiser.step = step_offset + d["i"] + 1

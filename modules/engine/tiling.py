@@ -1,31 +1,23 @@
-"""Seamless tiling: circular padding on every convolution, as a scoped patch.
+"""Seamless tiling: circular padding on every convolution, as a patch set.
 
-A1111 switches Conv2d padding to "circular" for the whole model; we do the same inside a
-context manager and restore the original modes afterwards, so the cached model stays clean.
+A1111 switches Conv2d padding to "circular" for the whole model; here that is a `PatchSet` of
+attribute settings on the UNet's and the VAE's convolutions, applied inside each stage scope and
+undone after it, so the cached model stays clean.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import torch
 
+from modules.models.patches import AttributeSet, PatchSet
 
-@contextlib.contextmanager
-def circular_padding(*modules: torch.nn.Module, enabled: bool = True) -> Iterator[None]:
-    """Make every Conv2d in `modules` wrap around its edges while the block runs."""
-    if not enabled:
-        yield
-        return
-    saved: list[tuple[torch.nn.Conv2d, str]] = []
-    for module in modules:
-        for layer in module.modules():
-            if isinstance(layer, torch.nn.Conv2d):
-                saved.append((layer, layer.padding_mode))
-                layer.padding_mode = "circular"
-    try:
-        yield
-    finally:
-        for layer, mode in saved:
-            layer.padding_mode = mode
+TILING = "Tiling"
+
+
+def tiling_patches(unet: torch.nn.Module, vae: torch.nn.Module) -> PatchSet:
+    """Circular padding for every Conv2d of the UNet and the VAE."""
+    attributes = tuple(
+        AttributeSet(target, name, "padding_mode", "circular")
+        for target, module in (("unet", unet), ("vae", vae))
+        for name, layer in module.named_modules() if isinstance(layer, torch.nn.Conv2d))
+    return PatchSet(TILING, attributes=attributes)

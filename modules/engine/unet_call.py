@@ -24,6 +24,19 @@ class FeatureError(RuntimeError):
         self.feature = name
 
 
+def feature_failure(name: str, err: Exception) -> Exception:
+    """What a feature's exception becomes: bad input stays bad input (a 4xx, named), interrupt
+    and skip pass through, anything else is a FeatureError naming the feature."""
+    from modules.engine.control import ImageSkipped, JobInterrupted
+    from modules.engine.validation import InvalidRequestError
+
+    if isinstance(err, FeatureError | JobInterrupted | ImageSkipped):
+        return err
+    if isinstance(err, InvalidRequestError):
+        return InvalidRequestError(f"{name}: {err}")
+    return FeatureError(name, err)
+
+
 @dataclass
 class UNetCall:
     """One UNet evaluation: the inputs, plus where in the job it happens."""
@@ -77,9 +90,10 @@ def _link(wrapper: UNetWrapper, call_next: CallNext) -> CallNext:
     def call(c: UNetCall) -> torch.Tensor:
         try:
             return wrapper(c, call_next)
-        except FeatureError:
-            raise
         except Exception as err:  # named so the user knows which feature broke the job
-            raise FeatureError(name, err) from err
+            failure = feature_failure(name, err)
+            if failure is err:
+                raise
+            raise failure from err
 
     return call

@@ -57,11 +57,13 @@ class ModelCache:
     def __init__(
         self, policy: MemoryPolicy, *, configs_dir: Path | None = None, loader: Loader | None = None,
         placer: Placer | None = None, ram_budget_bytes: int | None = None,
+        device_budget_bytes: int | None = None,
     ) -> None:
         self.policy = policy
         self.configs_dir = configs_dir
         self.placer: Placer = placer or TorchPlacer()
         self.ram_budget_bytes = ram_budget_bytes
+        self.device_budget_bytes = device_budget_bytes  # for handles on the device (normal mode)
         self._loader = loader or _default_loader
         self._current: LoadedModel | None = None
         self._on_device: list[str] = []  # under medvram/lowvram: the parts on the compute device
@@ -200,7 +202,8 @@ class ModelCache:
             if model is None:
                 raise ModelLoadError("No checkpoint is loaded; choose one in the checkpoint list first.")
             return getattr(model, key)
-        return self._require_handle(key).ensure_loaded()
+        handle = self._require_handle(key)
+        return handle.module if handle.loaded else self.module(key)  # placement does not count as use
 
     def _set_part(self, key: str, value: Any) -> None:
         if key in CHECKPOINT_PARTS:
@@ -220,7 +223,22 @@ class ModelCache:
         else:
             self._require_handle(key)
 
-    def _place(self, keys: list[str]) -> None:
+    def _make_room_for_handles(self, keys: list[str], memory_required: int) -> None:
+        """Normal mode: move least recently used handles off the device until the handles needed
+        now (and `memory_required`) fit the device budget — before anything new is loaded there."""
+        if self.device_budget_bytes is None:
+            return
+        needed = sum(self._handles[k].size_bytes or 0 for k in keys if k in self._handles) + memory_required
+        resident = [self._handles[k] for k in self._on_device if k in self._handles and k not in keys]
+        used = sum(h.size_bytes or 0 for h in resident)
+        for handle in sorted(resident, key=lambda h: h.last_used):
+            if used + needed <= self.device_budget_bytes:
+                break
+            self.placer.move(handle.key, self._modules_of(handle.key), torch.device("cpu"))
+            self._on_device.remove(handle.key)
+            used -= handle.size_bytes or 0
+
+    def _place(self, keys: list[str], memory_required: int = 0) -> None:
         """Make room, then place: under medvram/lowvram every part not needed now goes back to the
         CPU *before* the needed ones come onto the device; otherwise handles join the device."""
         device = self.policy.compute_device
@@ -233,6 +251,7 @@ class ModelCache:
                     self.placer.move(key, self._modules_of(key), device)
                     self._on_device.append(key)
             return
+        self._make_room_for_handles(keys, memory_required)
         for key in keys:
             if key not in CHECKPOINT_PARTS and key not in self._on_device:
                 self.placer.move(key, self._modules_of(key), device)
@@ -254,11 +273,12 @@ class ModelCache:
         with self._lock:
             for key in keys:
                 self._check_key(key)
-                self._part(key)
             for key in keys:
-                if key not in CHECKPOINT_PARTS:
+                if key in CHECKPOINT_PARTS:
+                    self._part(key)
+                else:
                     self.module(key)
-            self._place(keys)
+            self._place(keys, memory_required)
             if memory_required and self.policy.compute_device.type == "cuda":
                 release_freed_memory(collect_garbage=False)
         with applied(PartSlots(self._part, self._set_part), patches, only=set(keys)):

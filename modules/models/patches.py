@@ -49,6 +49,16 @@ class ForwardWrapper:
 
 
 @dataclass(frozen=True)
+class AttributeSet:
+    """Set a plain attribute of a submodule (e.g. a Conv2d's `padding_mode` for seamless tiling)."""
+
+    target: str
+    path: str
+    name: str
+    value: Any
+
+
+@dataclass(frozen=True)
 class PatchSet:
     """A named group of patches, applied and undone together."""
 
@@ -56,9 +66,10 @@ class PatchSet:
     weight_deltas: tuple[WeightDelta, ...] = ()
     replacements: tuple[ModuleReplacement, ...] = ()
     wrappers: tuple[ForwardWrapper, ...] = ()
+    attributes: tuple[AttributeSet, ...] = ()
 
     def targets(self) -> set[str]:
-        return {p.target for p in (*self.weight_deltas, *self.replacements, *self.wrappers)}
+        return {p.target for p in (*self.weight_deltas, *self.replacements, *self.wrappers, *self.attributes)}
 
 
 class PatchError(ValueError):
@@ -190,6 +201,25 @@ def _wrappers(slots: PartSlots, patch: PatchSet, keep: set[str]) -> Iterator[Non
             fn()
 
 
+@contextmanager
+def _attributes(slots: PartSlots, patch: PatchSet, keep: set[str]) -> Iterator[None]:
+    undo: list[Callable[[], None]] = []
+    try:
+        for a in patch.attributes:
+            if a.target not in keep:
+                continue
+            module = _named_module(slots.get(a.target), a.path, patch.name)
+            if not hasattr(module, a.name):
+                raise PatchError(f"patch '{patch.name}': '{a.path}' has no attribute '{a.name}'")
+            old = getattr(module, a.name)
+            setattr(module, a.name, a.value)
+            undo.append(lambda m=module, n=a.name, o=old: setattr(m, n, o))
+        yield
+    finally:
+        for fn in reversed(undo):
+            fn()
+
+
 def _restore_forward(module: torch.nn.Module, previous: Any, had_own: bool) -> None:
     if had_own:
         module.forward = previous
@@ -212,4 +242,5 @@ def applied(parts: Mapping[str, Any] | PartSlots, patch_sets: Sequence[PatchSet]
             stack.enter_context(_replacements(slots, patch, keep))
             stack.enter_context(_weight_deltas(slots, patch, keep))
             stack.enter_context(_wrappers(slots, patch, keep))
+            stack.enter_context(_attributes(slots, patch, keep))
         yield

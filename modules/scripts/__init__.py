@@ -14,17 +14,24 @@ from modules.engine.context import EngineContext
 from modules.engine.control import JobControl
 from modules.engine.request import GenerationRequest, GenerationResult
 from modules.engine.validation import InvalidRequestError
-from modules.scripts.outpainting import outpainting_script
+from modules.scripts.declaration import ScriptDeclaration
+from modules.scripts.outpainting import DECLARATION as OUTPAINTING
 
 ScriptRunner = Callable[[GenerationRequest, EngineContext, "JobControl | None"], GenerationResult]
 
-BUILTIN_SCRIPTS: Mapping[str, ScriptRunner] = MappingProxyType({
-    "outpainting mk2": outpainting_script,
-})
+# Every built-in script declares itself (title, runner, parameters and their widgets).
+BUILTIN_DECLARATIONS: tuple[ScriptDeclaration, ...] = (OUTPAINTING,)
+BUILTIN_SCRIPTS: Mapping[str, ScriptRunner] = MappingProxyType({d.key: d.run for d in BUILTIN_DECLARATIONS})
 # Titles as A1111 shows them (GET /sdapi/v1/scripts lists these).
-BUILTIN_TITLES: Mapping[str, str] = MappingProxyType({"outpainting mk2": "Outpainting mk2"})
+BUILTIN_TITLES: Mapping[str, str] = MappingProxyType({d.key: d.title for d in BUILTIN_DECLARATIONS})
 # Built-ins that exist only for img2img (A1111's `show(is_img2img)`).
-IMG2IMG_ONLY = frozenset({"outpainting mk2"})
+IMG2IMG_ONLY = frozenset(d.key for d in BUILTIN_DECLARATIONS if d.img2img_only)
+
+
+def find_declaration(title: str | None) -> ScriptDeclaration | None:
+    """The declaration of a built-in script by title (case and surrounding spaces ignored)."""
+    key = (title or "").strip().lower()
+    return next((d for d in BUILTIN_DECLARATIONS if d.key == key), None)
 
 
 def find_builtin_script(name: str | None) -> ScriptRunner | None:

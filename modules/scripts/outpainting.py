@@ -31,6 +31,7 @@ from modules.engine.control import JobControl
 from modules.engine.request import GenerationRequest, GenerationResult
 from modules.engine.resize import flatten_image, limit_pixels
 from modules.engine.validation import MAX_SIZE, MIN_SIZE, InvalidRequestError
+from modules.scripts.declaration import ScriptDeclaration, ScriptParam
 
 TITLE = "Outpainting mk2"
 DIRECTIONS = ("left", "right", "up", "down")
@@ -227,3 +228,15 @@ def outpainting_script(req: GenerationRequest, ctx: EngineContext,
     return run_outpainting(req, ctx, control, pixels=args.pixels, mask_blur=args.mask_blur,
                            directions=args.directions, noise_q=args.noise_q,
                            color_variation=args.color_variation)
+
+
+DECLARATION = ScriptDeclaration(
+    TITLE, outpainting_script, img2img_only=True, field_prefix="outpaint",
+    params=(
+        ScriptParam("pixels", "Pixels to expand", "slider", OutpaintArgs.pixels, 8, 256, 8, integer=True),
+        ScriptParam("mask_blur", "Mask blur", "slider", OutpaintArgs.mask_blur, 0, MAX_BLUR, 1, integer=True),
+        ScriptParam("directions", "Outpainting direction", "checkboxes", DIRECTIONS, choices=DIRECTIONS),
+        ScriptParam("noise_q", "Fall-off exponent (lower=higher detail)", "slider", OutpaintArgs.noise_q,
+                    0.0, 4.0, 0.01),
+        ScriptParam("color_variation", "Color variation", "slider", OutpaintArgs.color_variation, 0.0, 1.0, 0.01),
+    ))

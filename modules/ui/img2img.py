@@ -68,27 +68,26 @@ def make_generate(runtime: Any, panel: OutputPanel) -> Callable[..., Iterator[di
         task = task_id or new_task_id(TAB)
         values, units = split_unit_values(values)
         try:
-            requests = plan_requests(runtime, Img2ImgForm(**values), task, units)
+            requests = plan_requests(runtime, Img2ImgForm.from_values(values), task, units)
         except (InvalidRequestError, ValueError) as e:
             yield {panel.progress: "", panel.html_log: error_html(describe_error(e))}
             return
         yield {panel.html_log: "", panel.download: gr.update(visible=False)}
         poll = poll_interval(runtime.settings.get("live_preview_refresh_period", 1000))
         results: list[GenerationResult] = []
-        for i, req in enumerate(requests):
-            try:
-                job = runtime.submit(replace(req, task_id=task if i == 0 else new_task_id(TAB)))
-            except QueueFullError as e:
-                yield {panel.progress: "", panel.html_log: error_html(describe_error(e))}
+        try:  # one job for every picture of a Batch: one task id, so Interrupt stops them all
+            job = runtime.submit_all([replace(req, task_id=task) for req in requests], task_id=task)
+        except QueueFullError as e:
+            yield {panel.progress: "", panel.html_log: error_html(describe_error(e))}
+            return
+        for update in follow_job(job, runtime.queue, poll):
+            if update.error is not None:
+                yield final_outputs(runtime, panel, update, time.perf_counter() - started)
                 return
-            for update in follow_job(job, runtime.queue, poll):
-                if update.error is not None:
-                    yield final_outputs(runtime, panel, update, time.perf_counter() - started)
-                    return
-                if update.result is None:
-                    yield progress_outputs(runtime, panel, update)
-                else:
-                    results.append(update.result)
+            if update.result is None:
+                yield progress_outputs(runtime, panel, update)
+            else:
+                results = update.result
         done = RunUpdate(result=merge_results(results))
         yield final_outputs(runtime, panel, done, time.perf_counter() - started)
 

@@ -10,7 +10,7 @@ drawing sub-tabs hand over Gradio 6 `gr.ImageEditor` values ({"background", "lay
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -18,15 +18,15 @@ from PIL import Image
 
 from modules.engine.request import INPAINTING_FILL, RESIZE_MODES, GenerationRequest
 from modules.engine.validation import InvalidRequestError
-from modules.scripts.outpainting import DIRECTIONS
-from modules.scripts.outpainting import TITLE as OUTPAINT_TITLE
+from modules.scripts import BUILTIN_DECLARATIONS, find_declaration
 from modules.ui.txt2img_form import NO_SCRIPT, as_float, as_int, shared_request_fields, typed_overrides
 
 INPUT_TABS = ("img2img", "Sketch", "Inpaint", "Inpaint sketch", "Inpaint upload", "Batch")
 MASK_TABS = ("Inpaint", "Inpaint sketch", "Inpaint upload")
 MASK_MODES = ("Inpaint masked", "Inpaint not masked")
 INPAINT_AREAS = ("Whole picture", "Only masked")
-SCRIPTS = (NO_SCRIPT, OUTPAINT_TITLE)
+IMG2IMG_SCRIPTS = BUILTIN_DECLARATIONS  # every built-in script has an img2img UI
+SCRIPTS = (NO_SCRIPT, *(d.title for d in IMG2IMG_SCRIPTS))
 
 
 @dataclass(frozen=True)
@@ -71,15 +71,22 @@ class Img2ImgForm:
     seed_resize_from_h: Any = 0
     override_settings: tuple[str, ...] = ()
     script_name: str = NO_SCRIPT
-    outpaint_pixels: Any = 128
-    outpaint_mask_blur: Any = 8
-    outpaint_directions: tuple[str, ...] = DIRECTIONS
-    outpaint_noise_q: Any = 1.0
-    outpaint_color_variation: Any = 0.05
+    script_values: Mapping[str, Any] = field(default_factory=dict)  # declared script widgets by key
 
     @classmethod
     def field_names(cls) -> list[str]:
-        return [f.name for f in fields(cls)]
+        return [f.name for f in fields(cls) if f.name != "script_values"]
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any]) -> "Img2ImgForm":
+        """The form from the handler's keyword values: the scripts' own widgets go to `script_values`."""
+        script_keys = {d.field(p) for d in IMG2IMG_SCRIPTS for p in d.params}
+        names = set(cls.field_names())
+        unknown = set(values) - names - script_keys
+        if unknown:
+            raise TypeError(f"unknown img2img form values: {', '.join(sorted(unknown))}")
+        return cls(**{k: v for k, v in values.items() if k in names},
+                   script_values={k: v for k, v in values.items() if k in script_keys})
 
 
 def _pil(value: Any) -> Image.Image | None:
@@ -148,16 +155,10 @@ def script_fields(form: Img2ImgForm) -> tuple[str | None, tuple[Any, ...]]:
     """`script_name` and A1111-ordered `script_args` for the chosen built-in script."""
     if not form.script_name or form.script_name == NO_SCRIPT:
         return None, ()
-    if form.script_name == OUTPAINT_TITLE:
-        return OUTPAINT_TITLE, (
-            "",
-            as_int("outpaint_pixels", form.outpaint_pixels),
-            as_int("outpaint_mask_blur", form.outpaint_mask_blur),
-            list(form.outpaint_directions or ()),
-            as_float("outpaint_noise_q", form.outpaint_noise_q),
-            as_float("outpaint_color_variation", form.outpaint_color_variation),
-        )
-    raise InvalidRequestError(f"script {form.script_name!r} is not known; choose one of {', '.join(SCRIPTS)}")
+    declaration = find_declaration(form.script_name)
+    if declaration is None:
+        raise InvalidRequestError(f"script {form.script_name!r} is not known; choose one of {', '.join(SCRIPTS)}")
+    return declaration.title, declaration.script_args(form.script_values)
 
 
 def to_request(

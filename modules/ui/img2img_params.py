@@ -14,10 +14,9 @@ from typing import Any
 import gradio as gr
 
 from modules.engine.request import INPAINTING_FILL, RESIZE_MODES
-from modules.scripts.outpainting import DIRECTIONS, OutpaintArgs
-from modules.scripts.outpainting import TITLE as OUTPAINT_TITLE
+from modules.scripts.declaration import ScriptDeclaration, ScriptParam
 from modules.ui.build_context import UiBuild
-from modules.ui.img2img_form import INPAINT_AREAS, MASK_MODES, SCRIPTS
+from modules.ui.img2img_form import IMG2IMG_SCRIPTS, INPAINT_AREAS, MASK_MODES, SCRIPTS
 from modules.ui.tool_button import tool_button
 from modules.ui.txt2img_form import NO_SCRIPT
 
@@ -136,8 +135,28 @@ def _seed_rows(ui: UiBuild) -> tuple[dict[str, Any], Any, Any]:
     return f, random, reuse
 
 
+def _script_widget(param: ScriptParam) -> Any:
+    if param.kind == "checkboxes":
+        return gr.CheckboxGroup(list(param.choices), value=list(param.default), label=param.label)
+    return gr.Slider(param.minimum, param.maximum, value=param.default, step=param.step, label=param.label)
+
+
+def _declared_script_group(f: dict[str, Any], declaration: ScriptDeclaration) -> None:
+    """A script's widgets, built from what the script declares, shown while it is chosen."""
+    slug = declaration.key.replace(" ", "_")
+    with gr.Group(visible=False, elem_id=f"script_img2img_{slug}") as group:
+        for param in declaration.params:
+            f[declaration.field(param)] = _script_widget(param)
+    f["script_name"].change(
+        lambda name, title=declaration.title: gr.update(visible=name == title),
+        inputs=f["script_name"],
+        outputs=group,
+        queue=False,
+        show_progress="hidden",
+    )
+
+
 def _script_rows(ui: UiBuild) -> dict[str, Any]:
-    default = OutpaintArgs()
     f = {
         "override_settings": gr.Dropdown(
             choices=[],
@@ -152,25 +171,8 @@ def _script_rows(ui: UiBuild) -> dict[str, Any]:
             choices=list(SCRIPTS), value=NO_SCRIPT, label="Script", elem_id="img2img_script_list"
         ),
     }
-    with gr.Group(visible=False, elem_id="script_img2img_outpainting_mk2") as outpaint:
-        f["outpaint_pixels"] = gr.Slider(8, 256, value=default.pixels, step=8, label="Pixels to expand")
-        f["outpaint_mask_blur"] = gr.Slider(0, 64, value=default.mask_blur, step=1, label="Mask blur")
-        f["outpaint_directions"] = gr.CheckboxGroup(
-            list(DIRECTIONS), value=list(DIRECTIONS), label="Outpainting direction"
-        )
-        f["outpaint_noise_q"] = gr.Slider(
-            0.0, 4.0, value=default.noise_q, step=0.01, label="Fall-off exponent (lower=higher detail)"
-        )
-        f["outpaint_color_variation"] = gr.Slider(
-            0.0, 1.0, value=default.color_variation, step=0.01, label="Color variation"
-        )
-    f["script_name"].change(
-        lambda name: gr.update(visible=name == OUTPAINT_TITLE),
-        inputs=f["script_name"],
-        outputs=outpaint,
-        queue=False,
-        show_progress="hidden",
-    )
+    for declaration in IMG2IMG_SCRIPTS:
+        _declared_script_group(f, declaration)
     return f
 
 

@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from modules.engine.request_fields import convert_kind, ui_paste_fields
+
 SamplerResolver = Callable[[str, str], tuple[str, str]]
 
 
@@ -25,23 +27,9 @@ class PasteField:
     kind: str  # "str" | "int" | "float" | "bool" | "list"
 
 
-TXT2IMG_PASTE_FIELDS: tuple[PasteField, ...] = (
-    PasteField("prompt", "Prompt", "str"),
-    PasteField("negative_prompt", "Negative prompt", "str"),
-    PasteField("styles", "Styles array", "list"),
-    PasteField("steps", "Steps", "int"),
-    PasteField("sampler_name", "Sampler", "str"),
-    PasteField("scheduler", "Schedule type", "str"),
-    PasteField("cfg_scale", "CFG scale", "float"),
-    PasteField("seed", "Seed", "int"),
-    PasteField("width", "Size-1", "int"),
-    PasteField("height", "Size-2", "int"),
-    PasteField("subseed", "Variation seed", "int"),
-    PasteField("subseed_strength", "Variation seed strength", "float"),
-    PasteField("seed_resize_from_w", "Seed resize from-1", "int"),
-    PasteField("seed_resize_from_h", "Seed resize from-2", "int"),
-    PasteField("tiling", "Tiling", "bool"),
-)
+# From the one request-field table (modules/engine/request_fields.py).
+TXT2IMG_PASTE_FIELDS: tuple[PasteField, ...] = tuple(
+    PasteField(f.attr, f.infotext, f.kind) for f in ui_paste_fields("txt2img"))
 
 # Keys that only mean something with hires fix, which this UI does not have yet.
 HIRES_KEYS = ("Hires upscale", "Hires steps", "Hires upscaler", "Hires resize-1", "Hires resize-2",
@@ -62,15 +50,7 @@ class PasteResult:
 
 def convert(kind: str, value: Any) -> Any:
     """Infotext values are strings ("20", "7.0", "True"); give them the widget's type."""
-    if kind == "int":
-        return int(float(value))
-    if kind == "float":
-        return float(value)
-    if kind == "bool":
-        return value if isinstance(value, bool) else str(value).strip().lower() == "true"
-    if kind == "list":
-        return list(value) if isinstance(value, (list, tuple)) else [str(value)]
-    return str(value)
+    return convert_kind(kind, value)
 
 
 def _sampler_fields(params: Mapping[str, Any], resolve: SamplerResolver | None, result: PasteResult) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from modules.hooks.payloads import InfotextPaste
 from modules.infotext import parse_generation_parameters
 from modules.settings.schema import infotext_to_option_keys
 from modules.ui.infotext_paste import (
@@ -46,8 +47,12 @@ def loaded_checkpoint_names(runtime: Any) -> tuple[list[str], str]:
 
 def parse_for_paste(runtime: Any, text: str) -> Mapping[str, Any]:
     settings = runtime.settings
-    return parse_generation_parameters(text, extract_styles=_style_extractor(runtime),
-                                       styles_mode=str(settings.get("infotext_styles", "Apply if any")))
+    params = parse_generation_parameters(text, extract_styles=_style_extractor(runtime),
+                                         styles_mode=str(settings.get("infotext_styles", "Apply if any")))
+    hooks = getattr(runtime, "hooks", None)
+    if hooks is not None:  # extensions may read or add fields (A1111's on_infotext_pasted)
+        hooks.call("on_infotext_paste", InfotextPaste(text, params))
+    return params
 
 
 def plan_paste(runtime: Any, text: str) -> PastePlan:
