@@ -16,6 +16,7 @@ UNIT_FIELDS = ("enabled", "image", "module", "model", "weight", "guidance_start"
                "control_mode", "resize_mode", "pixel_perfect", "processor_res", "threshold_a", "threshold_b",
                "low_vram", "hr_option")
 PREFIX = "controlnet_"
+PASTE_BODY, PASTE_ACCORDION = "controlnet_body", "controlnet_accordion"  # paste targets, not form fields
 
 
 def field_name(index: int, field: str) -> str:

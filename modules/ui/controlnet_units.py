@@ -16,7 +16,7 @@ import gradio as gr
 from modules.controlnet.preprocessors.registry import CONTROL_TYPES
 from modules.controlnet.preprocessors.spec import RESOLUTION
 from modules.controlnet.unit import ControlMode, HiresOption, ResizeMode
-from modules.ui.controlnet_form import field_name
+from modules.ui.controlnet_form import PASTE_ACCORDION, PASTE_BODY, field_name
 from modules.ui.tool_button import tool_button
 
 
@@ -30,6 +30,14 @@ class UnitWidgets:
 class ControlNetAccordion:
     fields: dict[str, Any] = field(default_factory=dict)
     units: list[UnitWidgets] = field(default_factory=list)
+    body: Any = None  # the column shown when the accordion opens (paste opens it too)
+    accordion: Any = None
+
+    def paste_targets(self) -> dict[str, Any]:
+        """Pasted units land in the unit fields; the accordion opens so the user sees them."""
+        if self.body is None:
+            return {}
+        return {**self.fields, PASTE_BODY: self.body, PASTE_ACCORDION: self.accordion}
 
     def wire_outputs(self, result: Any, selected: Any) -> None:
         """📥 of every unit: copy the output the user picked (or the first one) into the unit."""
@@ -141,11 +149,15 @@ def build_controlnet_accordion(runtime: Any, tab: str) -> ControlNetAccordion:
     if service is None:
         return built
     count = int(runtime.settings.get("control_net_unit_count", 3))
-    with gr.Accordion("ControlNet", open=False, elem_id=f"{tab}_controlnet"):
-        with gr.Tabs():
+    with gr.Accordion("ControlNet", open=False, elem_id=f"{tab}_controlnet") as accordion:
+        # Hidden until the accordion opens: the browser then mounts the units' widgets only when
+        # they are wanted (they cost ~0.3 s of page load each otherwise); values work either way.
+        with gr.Column(visible=False) as body, gr.Tabs():
             for index in range(count):
                 with gr.Tab(f"ControlNet Unit {index}", elem_id=f"{tab}_controlnet_unit_{index}_tab"):
                     unit = _unit(service, tab, index)
                     built.units.append(unit)
                     built.fields.update(unit.fields)
+    accordion.expand(lambda: gr.update(visible=True), outputs=body, queue=False, show_progress="hidden")
+    built.body, built.accordion = body, accordion
     return built

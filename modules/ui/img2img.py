@@ -146,6 +146,7 @@ def build_img2img_tab(ui: UiBuild) -> None:
     fields = {**inputs.fields, **params.fields, **controlnet.fields,
               "prompt": row.prompt, "negative_prompt": row.negative_prompt, "styles": row.styles}
     _register_targets(ui, fields, inputs, panel)
+    ui.paste_targets[TAB].update(controlnet.paste_targets())
     runtime = ui.runtime
     wire_generation(runtime, row, fields, panel, make_generate(runtime, panel), TAB)
     controlnet.wire_outputs(panel.result, panel.selected)

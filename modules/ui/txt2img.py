@@ -145,7 +145,8 @@ def build_tab(ui: UiBuild) -> None:
             panel = build_output_panel(ui, TAB)
     fields = {"prompt": row.prompt, "negative_prompt": row.negative_prompt, "styles": row.styles,
               **params.fields, **controlnet.fields}
-    ui.paste_targets[TAB] = {**fields, "variation_accordion": params.variation_accordion}
+    ui.paste_targets[TAB] = {**fields, "variation_accordion": params.variation_accordion,
+                             **controlnet.paste_targets()}
     ui.paste_logs[TAB] = panel.html_log
     wire_generation(ui.runtime, row, fields, panel, make_generate(ui.runtime, panel))
     controlnet.wire_outputs(panel.result, panel.selected)

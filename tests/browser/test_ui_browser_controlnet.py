@@ -58,6 +58,13 @@ def test_enable_a_unit_drop_an_image_and_get_its_infotext(page: Any, tmp_path: P
     info = page.inner_text("#html_info_txt2img")
     screenshot(page, "ui-controlnet-unit")
     assert 'ControlNet 0: "Module: canny, Model: control_tiny [' in info
+    # ↙️ with the infotext in the prompt box restores the unit (here: enables it again)
+    page.click("#txt2img_controlnet_unit_0_tab-button")
+    page.uncheck(f"{unit}_enable input")
+    page.fill("#txt2img_prompt textarea", info.split("\nTime taken")[0])
+    page.click("#txt2img_paste")
+    page.wait_for_function(f"document.querySelector('{unit}_enable input').checked", timeout=30_000)
+    assert page.input_value("#txt2img_prompt textarea") == "a red square"
     page.click("#txt2img_controlnet_unit_1_tab-button")
     page.click("#txt2img_controlnet_1_use_output")  # 📥: the output becomes unit 1's control image
     page.wait_for_selector("#txt2img_controlnet_1_image img", timeout=30_000)
