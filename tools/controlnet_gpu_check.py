@@ -14,6 +14,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, ".")
+from PIL import Image  # noqa: E402
+
 from modules.controlnet.feature import ControlNetFeature
 from modules.controlnet.service import ControlNetService
 from modules.engine.generate import generate
@@ -24,7 +26,6 @@ from modules.models.sd_model import ModelFamily
 from tests.engine_helpers import engine_context
 from tests.fixtures.tiny_controlnets import build_tiny_controlnet, write_lllyasviel
 from tests.fixtures.tiny_models import make_tiny_checkpoint  # noqa: E402
-from PIL import Image  # noqa: E402
 
 tmp = Path(tempfile.mkdtemp())
 print("cuda", torch.cuda.is_available(), torch.__version__, flush=True)
