@@ -78,6 +78,7 @@ def test_resize_modes_and_pixel_perfect():
     assert pixel_perfect_resolution((100, 200), (512, 512), ResizeMode.RESIZE_AND_FILL) == 256
 
 
+@pytest.mark.slow  # writes and reads ~350 MB of random OpenPose weights
 def test_openpose_from_pickles_in_the_extension_layout(tmp_path):
     from controlnet_aux.open_pose.body import bodypose_model
     from controlnet_aux.open_pose.hand import handpose_model
