@@ -290,3 +290,16 @@ def test_controlnet_sits_on_the_device_with_the_unet_only_while_sampling(tiny_sd
     key = next(k for k in placer.where if k.startswith("controlnet/"))
     assert seen and all(w[key] == "cuda" and w["unet"] == "cuda" and w["vae"] == "cpu" for w in seen)
     assert placer.where[key] == "cpu"  # the VAE decode came after: the ControlNet went back
+
+
+def test_detected_maps_are_saved_only_with_the_setting(ctx, cn_folder: Path, tmp_path: Path):
+    service = ControlNetService([cn_folder], tmp_path / "annotator", tmp_path / "detected_maps")
+    _run(ctx, service, [_unit(module="invert")])
+    assert not (tmp_path / "detected_maps").exists()
+    from modules.settings.store import SettingsView
+
+    saving = dataclasses.replace(ctx, settings=SettingsView(ctx.settings, {"control_net_detectmap_autosaving": True}))
+    _run(saving, service, [_unit(module="invert"), _unit(module="canny", save_detected_map=False)])
+    saved = sorted((tmp_path / "detected_maps").rglob("*.png"))
+    assert [p.parent.name for p in saved] == ["invert"]
+    assert np.asarray(Image.open(saved[0]))[0, 0, 0] == 255  # black corner of the control image, inverted

@@ -104,6 +104,9 @@ class ControlNetFeature:
         active = []
         for index, unit in units:
             prepared = prepare_unit(self.service, unit, setup.req, index, pass_.spec.width, pass_.spec.height)
+            if pass_.index == 0 and unit.save_detected_map and unit.module != "none" and bool(
+                    setup.settings.get("control_net_detectmap_autosaving", False)):
+                self.service.save_detected_map(unit.module, prepared.detected)
             title = "None"
             if not is_none_model(unit.model):
                 entry = self.service.find_model(unit.model)

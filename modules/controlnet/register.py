@@ -9,6 +9,7 @@ from modules.controlnet.feature import ControlNetFeature
 from modules.controlnet.service import ControlNetService
 
 DEMO_CONTROLNET_DIR = "ControlNet"  # beside the demo checkpoint, in models-demo/
+DETECTED_MAPS_DIR = "detected_maps"  # the extension's default `control_net_detectedmap_dir`
 
 
 def model_dirs(paths: Any) -> list[Path]:
@@ -20,6 +21,7 @@ def model_dirs(paths: Any) -> list[Path]:
 
 
 def register(runtime: Any) -> None:
-    service = ControlNetService(model_dirs(runtime.paths), runtime.paths.annotator_dir)
+    service = ControlNetService(model_dirs(runtime.paths), runtime.paths.annotator_dir,
+                                Path(runtime.paths.data_dir) / DETECTED_MAPS_DIR)
     runtime.controlnet = service
     runtime.features.register(ControlNetFeature(service))

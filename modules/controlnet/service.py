@@ -38,9 +38,10 @@ class UnknownControlNetModelError(LookupError):
 class ControlNetService:
     """Lists models, resolves unit names, runs preprocessors and provides model handles."""
 
-    def __init__(self, model_dirs: list[Path], annotator_dir: Path) -> None:
+    def __init__(self, model_dirs: list[Path], annotator_dir: Path, detected_maps_dir: Path | None = None) -> None:
         self.model_dirs = [Path(d) for d in model_dirs]
         self.annotator_dir = Path(annotator_dir)
+        self.detected_maps_dir = Path(detected_maps_dir) if detected_maps_dir else None
         self.preprocessors = PreprocessorRegistry(self.annotator_dir)
         self._models: list[ControlNetFile] | None = None
         self._lock = threading.Lock()
@@ -110,6 +111,20 @@ class ControlNetService:
     def detect(self, module: str, image: Image.Image | np.ndarray, processor_res: int = -1,
                threshold_a: float = -1, threshold_b: float = -1, seed: int = 0) -> tuple[np.ndarray, ProcessorCall]:
         return self.preprocessors.run(module, image, processor_res, threshold_a, threshold_b, seed)
+
+    def save_detected_map(self, module: str, detected: np.ndarray) -> Path | None:
+        """`<data>/detected_maps/<module>/<time>-<n>.png`, as the extension's autosaving names them."""
+        if self.detected_maps_dir is None:
+            return None
+        import time
+
+        folder = self.detected_maps_dir / module
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        n = len(list(folder.glob(f"{stamp}-*.png")))
+        path = folder / f"{stamp}-{n:03d}.png"
+        Image.fromarray(detected).save(path)
+        return path
 
     def unload_annotators(self) -> None:
         self.preprocessors.annotators.unload()
