@@ -35,3 +35,23 @@ def test_paste_restores_units_and_disables_the_others():
     assert out[field_name(1, "guidance_end")] == 0.5 and out[field_name(1, "threshold_a")] == 100
     assert out[field_name(0, "enabled")] is False and out[field_name(2, "enabled")] is False
     assert paste_values(parse_generation_parameters("p\nSteps: 4"), 3) == {}
+
+
+def test_ui_units_are_checked_before_queueing(tmp_path):
+    import pytest
+
+    from modules.controlnet.service import ControlNetService
+    from modules.engine.request import GenerationRequest
+    from modules.engine.validation import InvalidRequestError
+    from modules.ui.controlnet_form import request_with_units
+
+    service = ControlNetService([tmp_path], tmp_path / "annotator")
+    req = GenerationRequest(prompt="x")
+    assert request_with_units(service, req, [{"enabled": False, "model": "missing"}]) is req
+    with pytest.raises(InvalidRequestError, match="unit 0 'model'.*missing"):
+        request_with_units(service, req, [{"enabled": True, "model": "missing", "image": Image.new("RGB", (8, 8))}])
+    with pytest.raises(InvalidRequestError, match="unit 1 'image' is missing"):
+        request_with_units(service, req, [{"enabled": False}, {"enabled": True, "model": "None"}])
+    img2img = GenerationRequest(mode="img2img", init_images=[Image.new("RGB", (8, 8))])
+    done = request_with_units(service, img2img, [{"enabled": True, "module": "canny"}])
+    assert done.alwayson_scripts["controlnet"]["args"][0].module == "canny"
