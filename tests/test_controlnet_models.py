@@ -94,3 +94,23 @@ def test_listing_names_with_old_hash_and_lookup(tmp_path):
     assert find_controlnet_model("control_a [00000000]", models) is a  # stale hash from a pasted infotext
     assert find_controlnet_model("control_b", models) is models[1]
     assert find_controlnet_model("missing", models) is None
+
+
+def test_sdxl_small_controlnet_with_an_empty_attention_level(tmp_path):
+    """SDXL's "mid"/"small" ControlNets keep attention blocks with no transformer layers at some levels."""
+    from diffusers import ControlNetModel
+
+    unet = build_tiny_components(ModelFamily.SDXL).unet
+    full = build_tiny_controlnet(ModelFamily.SDXL)
+    config = {k: v for k, v in full.config.items() if not k.startswith("_")}
+    torch.manual_seed(0)
+    small = ControlNetModel(**{**config, "transformer_layers_per_block": [1, 0]}).eval()
+    x, ctx, extra = unet_test_inputs(unet)
+    hint = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        ref = small(x, 500, ctx, hint, **extra, return_dict=False)
+        for entry in (ControlNetFile(write_diffusers_file(small, tmp_path / "small.safetensors")),
+                      ControlNetFile(write_lllyasviel(small, tmp_path / "small_ldm.safetensors"))):
+            loaded = load_controlnet(entry, unet.config, ModelFamily.SDXL, CPU, torch.float32)
+            assert list(loaded.model.config.transformer_layers_per_block) == [1, 0]
+            assert torch.equal(loaded.model(x, 500, ctx, hint, **extra, return_dict=False)[1], ref[1])

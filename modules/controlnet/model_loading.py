@@ -130,7 +130,8 @@ def controlnet_config(weights: Mapping[str, torch.Tensor], unet_config: Mapping[
         raise ControlNetLoadError("The ControlNet weights have no down blocks.")
     blocks = [int(weights[f"down_blocks.{i}.resnets.0.conv1.weight"].shape[0]) for i in range(levels)]
     has_attn = [any(k.startswith(f"down_blocks.{i}.attentions.") for k in weights) for i in range(levels)]
-    transformer_layers = [max(1, _count(weights, f"down_blocks.{i}.attentions.0.transformer_blocks."))
+    # SDXL's "mid"/"small" ControlNets keep attention blocks with 0 transformer layers at some levels.
+    transformer_layers = [_count(weights, f"down_blocks.{i}.attentions.0.transformer_blocks.") if has_attn[i] else 1
                           for i in range(levels)]
     embedding = [int(weights["controlnet_cond_embedding.conv_in.weight"].shape[0])]
     n_cond_blocks = _count(weights, "controlnet_cond_embedding.blocks.")
