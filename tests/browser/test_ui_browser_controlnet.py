@@ -21,7 +21,8 @@ TIMEOUT_MS = 120_000
 @pytest.fixture(scope="module")
 def app_server(tiny_sd1: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
     data = tmp_path_factory.mktemp("ui-controlnet")
-    small = {f"txt2img/{key}/value": value for key, value in (("Width", 64), ("Height", 64), ("Sampling steps", 2))}
+    small = {f"{tab}/{key}/value": value for tab in ("txt2img", "img2img")
+             for key, value in (("Width", 64), ("Height", 64), ("Sampling steps", 2))}
     write_json(data / "ui-config.json", small)
     write_lllyasviel(build_tiny_controlnet(ModelFamily.SD1), data / "models" / "ControlNet" / "control_tiny.pth")
     server = start_live_server(data, tiny_sd1)
@@ -77,3 +78,18 @@ def test_controlnet_tab_runs_a_preprocessor(page: Any, tmp_path: Path) -> None:
     page.wait_for_selector("#controlnet_tab_result img", timeout=TIMEOUT_MS)
     assert "control_tiny [" in page.inner_text("#controlnet_tab_models")
     screenshot(page, "ui-controlnet-tab")
+
+
+def test_img2img_unit_without_image_uses_the_input(page: Any, tmp_path: Path) -> None:
+    page.get_by_role("tab", name="img2img", exact=True).first.click()
+    page.set_input_files("#img2img_image input[type=file]", str(_square(tmp_path / "init.png")))
+    page.click("#img2img_controlnet button")
+    unit = "#img2img_controlnet_0"
+    page.check(f"{unit}_enable input")
+    page.click(f"{unit}_model input")
+    page.get_by_role("option").filter(has_text="control_tiny [").first.click()
+    page.fill("#img2img_prompt textarea", "a blue square")
+    page.click("#img2img_generate")
+    page.wait_for_function("document.querySelector('#html_info_img2img').innerText.includes('ControlNet 0')",
+                           timeout=TIMEOUT_MS)
+    assert 'ControlNet 0: "Module: none, Model: control_tiny [' in page.inner_text("#html_info_img2img")
