@@ -24,10 +24,22 @@ def models_html(service: Any, refresh: bool = False) -> str:
 
 
 def build_tab(ui: UiBuild) -> None:
+    """Built when the tab is first opened (as Settings): it costs the page load nothing."""
     service = getattr(ui.runtime, "controlnet", None)
     if service is None:
         gr.HTML("<p>ControlNet is not available in this session.</p>")
         return
+    tab = ui.tab_items.get("controlnet")
+    if tab is None:  # built outside create_blocks' tabs
+        build_contents(service)
+        return
+
+    @gr.render(triggers=[tab.select], queue=False, show_progress="hidden")
+    def _contents() -> None:
+        build_contents(service)
+
+
+def build_contents(service: Any) -> None:
     with gr.Row(equal_height=False):
         with gr.Column():
             image = gr.Image(label="Image", type="pil", sources=["upload", "clipboard"], elem_id="controlnet_tab_image")
