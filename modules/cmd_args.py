@@ -126,10 +126,22 @@ def _add_ui(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-prompt-history", action="store_true")
 
 
+def _add_limits(p: argparse.ArgumentParser) -> None:
+    """Our additions (docs/SECURITY.md): where files may go and how much one client may ask for."""
+    g = p.add_argument_group("security limits")
+    g.add_argument("--allowed-output-dir", action="append", default=[], metavar="DIR",
+                   help="also allow output folders (outdir_* settings) inside DIR; by default only "
+                        "folders inside the data folder are accepted")
+    g.add_argument("--max-request-mb", type=float, default=256.0,
+                   help="largest HTTP request body in MB (base64 images included); bigger ones get 413")
+    g.add_argument("--queue-per-client", type=int, default=32,
+                   help="most jobs one client (IP address) may have waiting at once; more get 429")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full parser; extensions' preload hooks may add flags to it before parsing."""
     p = argparse.ArgumentParser(prog="launch.py", description="Stable Diffusion web UI")
-    for add in (_add_launcher, _add_paths, _add_performance, _add_server, _add_ui):
+    for add in (_add_launcher, _add_paths, _add_performance, _add_server, _add_ui, _add_limits):
         add(p)
     return p
 

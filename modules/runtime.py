@@ -11,7 +11,9 @@ import argparse
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -29,6 +31,7 @@ from modules.models.memory import MemoryPolicy
 from modules.models.registry import CheckpointInfo, CheckpointRegistry
 from modules.paths import Paths, paths_from_args
 from modules.samplers.registry import SamplerRegistry
+from modules.settings.runtime_checks import install_checks
 from modules.settings.store import SettingsStore
 from modules.styles import StyleDatabase
 
@@ -84,6 +87,7 @@ class Runtime:
     hooks: HookHost = field(default_factory=HookHost)
     controlnet: Any = None  # ControlNetService (modules/controlnet), set by its registrar
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _unloadable: set[Path] = field(default_factory=set)  # default candidates that failed to load
 
     # --- checkpoints -------------------------------------------------------------------
     def checkpoint_for(self, name: str | None) -> CheckpointInfo:
@@ -100,8 +104,28 @@ class Runtime:
             raise NoCheckpointError(
                 f"no checkpoint found: put a .safetensors file into {self.paths.stable_diffusion_dir} "
                 "and press the refresh button beside the checkpoint list")
-        # The demo model is the fallback: the user's own checkpoints come first when they exist.
-        return next((c for c in listed if not c.is_demo), listed[0])
+        # The demo model is the fallback: the user's own checkpoints come first when they exist,
+        # except files that already failed to load (a broken file sorted first must not win).
+        usable = [c for c in listed if c.filename not in self._unloadable] or listed
+        return next((c for c in usable if not c.is_demo), usable[0])
+
+    def _load_default(self, first: CheckpointInfo) -> tuple[CheckpointInfo, Any]:
+        """Load the default checkpoint; when it cannot be loaded, the next candidate (in the end
+        the demo model) is really used, and the broken file is not tried again by default."""
+        from modules.models.cache import ModelLoadError
+
+        candidates = [first] + [c for c in self.checkpoints.list() if c is not first]
+        first_error: ModelLoadError | None = None
+        for info in candidates:
+            if info.filename in self._unloadable:
+                continue
+            try:
+                return info, self.load_checkpoint(info)
+            except ModelLoadError as e:
+                log.warning("default checkpoint %s could not be loaded (%s); trying the next one", info.title, e)
+                self._unloadable.add(info.filename)
+                first_error = first_error or e
+        raise first_error or LookupError("no checkpoint could be loaded")
 
     def load_checkpoint(self, info: CheckpointInfo) -> Any:
         """Load (or reuse) a checkpoint; on failure the previous model stays loaded."""
@@ -121,8 +145,9 @@ class Runtime:
     # --- jobs --------------------------------------------------------------------------
     def engine_context(self, req: GenerationRequest) -> EngineContext:
         view = self.settings.view(req.override_settings)
-        info = self.checkpoint_for(view.get("sd_model_checkpoint"))
-        model = self.load_checkpoint(info)
+        wanted = view.get("sd_model_checkpoint")
+        info = self.checkpoint_for(wanted)
+        info, model = (info, self.load_checkpoint(info)) if wanted else self._load_default(info)
         self.checkpoints.ensure_hash(info)
         with self.models.use("vae"):  # the demo's preview matrix is fitted with its VAE (on the device)
             matrix = preview_matrix(model)
@@ -131,7 +156,7 @@ class Runtime:
             model_hash=info.hash_short, settings=view, samplers=self.samplers, data_dir=self.paths.data_dir,
             device=self.device, styles=self.styles, version=self.version,
             preview_matrix=matrix, models=self.models, features=self.features.all(),
-            hooks=self.hooks)
+            hooks=self.hooks, extras={"allowed_output_dirs": allowed_output_dirs(self.args)})
 
     def generate(self, req: GenerationRequest, control: JobControl) -> GenerationResult:
         """Run one request inside the worker thread."""
@@ -173,6 +198,11 @@ class Runtime:
         self.queue.stop()
 
 
+def allowed_output_dirs(args: argparse.Namespace) -> tuple[Path, ...]:
+    """Folders outside the data folder that `--allowed-output-dir` opened for output."""
+    return tuple(Path(d).expanduser().resolve() for d in getattr(args, "allowed_output_dir", None) or ())
+
+
 def build_runtime(args: argparse.Namespace) -> Runtime:
     """Wire every part together. Cheap: nothing heavy loads here (models load on first use)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -196,8 +226,9 @@ def build_runtime(args: argparse.Namespace) -> Runtime:
     runtime = Runtime(
         args=args, paths=paths, settings=settings, hash_cache=hash_cache, checkpoints=registry,
         models=models, samplers=SamplerRegistry(), styles=StyleDatabase(list(paths.styles_files)),
-        queue=JobQueue(preview_every=preview_every), device=device, dtype=dtype,
-        warnings=list(settings.warnings))
+        queue=JobQueue(preview_every=preview_every, per_client=args.queue_per_client), device=device,
+        dtype=dtype, warnings=[])
+    start_guards(runtime)
     from modules.engine.hook_feature import HookFeature
     from modules.features import register_builtin_features
 
@@ -206,3 +237,17 @@ def build_runtime(args: argparse.Namespace) -> Runtime:
     if not args.no_hashing:
         registry.start_background_hashing()
     return runtime
+
+
+def start_guards(runtime: Runtime) -> None:
+    """Checks that need the whole runtime: settings rules about folders and samplers, start-up
+    warnings for the UI, and removing temp files that interrupted image saves left behind."""
+    from modules.images.saving import remove_stale_temps
+
+    install_checks(runtime.settings, runtime.paths.data_dir, allowed_output_dirs(runtime.args),
+                   [s.name for s in runtime.samplers.list()])
+    runtime.warnings[:] = list(runtime.settings.warnings) + list(runtime.styles.load_errors)
+    roots = [runtime.paths.outputs_dir, runtime.paths.log_images_dir.parent]
+    started = time.time()
+    threading.Thread(target=lambda: [remove_stale_temps(r, started) for r in roots if r.is_dir()],
+                     name="temp-sweep", daemon=True).start()

@@ -20,7 +20,7 @@ from modules.api.models import GenerationBody, Img2ImgBody, Txt2ImgBody
 from modules.engine.request import GenerationRequest
 from modules.engine.validation import InvalidRequestError, validate_request
 from modules.hooks.payloads import InfotextPaste
-from modules.images.codec import decode_image_b64
+from modules.images.codec import InputImageTooLargeError, decode_image_b64
 from modules.runtime import Runtime
 from modules.settings.store import SettingsError
 
@@ -35,6 +35,7 @@ class PreparedJob:
     parameters: dict[str, Any]
     send_images: bool = True
     persist_settings: dict[str, Any] = field(default_factory=dict)
+    detected_maps: list[str] | None = None  # ControlNet maps (base64), computed once for the answer
 
 
 def effective_fields(body: GenerationBody, runtime: Runtime, mode: str,
@@ -132,11 +133,19 @@ def style_names(runtime: Runtime) -> set[str]:
     return set(styles) if styles is not None else set()
 
 
-def decode_image(value: str, what: str) -> Image.Image:
+def decode_image(value: str, what: str, max_pixels: int | None = None) -> Image.Image:
+    """400 for data that is no image; 413 for one over `input_image_max_pixels` (found from the
+    header, before decoding)."""
     try:
-        return decode_image_b64(value)
+        return decode_image_b64(value, max_pixels)
+    except InputImageTooLargeError as e:
+        raise ApiError(413, f"{what}: {e}") from e
     except ValueError as e:
         raise ApiError(400, f"{what}: {e}") from e
+
+
+def input_limits(runtime: Runtime) -> int:
+    return int(runtime.settings.get("input_image_max_pixels") or 0)
 
 
 def comments_text(comments: Any) -> str | None:
@@ -159,7 +168,10 @@ def base_request_fields(values: dict[str, Any], overrides: dict[str, Any], runti
     if tiling is None:
         tiling = bool(overrides.get("tiling", runtime.settings.get("tiling", False)))
     save = bool(values.get("save_images"))
-    fields: dict[str, Any] = {name: int(values[name]) for name in INT_FIELDS}
+    try:
+        fields: dict[str, Any] = {name: int(values[name]) for name in INT_FIELDS}
+    except (TypeError, ValueError) as e:  # an infotext's "Seed: abc"
+        raise ApiError(422, f"a whole number was expected: {e}") from e
     fields.update({name: values.get(name) for name in OPTIONAL_FIELDS})
     fields.update(
         prompt=values["prompt"], negative_prompt=values["negative_prompt"],
@@ -171,7 +183,7 @@ def base_request_fields(values: dict[str, Any], overrides: dict[str, Any], runti
     return fields
 
 
-def img2img_fields(values: dict[str, Any]) -> dict[str, Any]:
+def img2img_fields(values: dict[str, Any], max_pixels: int | None = None) -> dict[str, Any]:
     images = values.get("init_images")
     if not images:
         raise ApiError(422, "Init image not found: img2img needs init_images, a list of base64 images")
@@ -181,8 +193,8 @@ def img2img_fields(values: dict[str, Any]) -> dict[str, Any]:
     mask = values.get("mask")
     denoise = values.get("denoising_strength")
     return dict(
-        init_images=tuple(decode_image(img, f"init_images[{i}]") for i, img in enumerate(images)),
-        mask=decode_image(mask, "mask") if mask else None,
+        init_images=tuple(decode_image(img, f"init_images[{i}]", max_pixels) for i, img in enumerate(images)),
+        mask=decode_image(mask, "mask", max_pixels) if mask else None,
         denoising_strength=0.75 if denoise is None else float(denoise),
         resize_mode=int(values["resize_mode"]),
         mask_blur_x=int(blur_x), mask_blur_y=int(blur_y), inpainting_fill=int(values["inpainting_fill"]),
@@ -212,13 +224,13 @@ def prepare(body: Txt2ImgBody | Img2ImgBody, runtime: Runtime, mode: str) -> Pre
     check_styles(list(values.get("styles") or ()), runtime)
     fields = base_request_fields(values, overrides, runtime)
     if mode == "img2img":
-        fields.update(img2img_fields(values))
+        fields.update(img2img_fields(values, input_limits(runtime)))
     units = controlnet_units(values, runtime, mode)
     if units is not None:
         fields["alwayson_scripts"] = {"controlnet": {"args": units}}
     request = GenerationRequest(mode=mode, **fields)
     try:
-        validate_request(request)
+        validate_request(request, prompt_limit=int(runtime.settings.get("prompt_max_chars") or 0) or None)
         if mode == "img2img":
             from modules.engine.img2img import validate_img2img_request
 

@@ -15,7 +15,7 @@ from fastapi import APIRouter, FastAPI, Request
 
 from modules.api.auth import auth_dependencies
 from modules.api.catalog_routes import catalog_router
-from modules.api.errors import register_error_handlers
+from modules.api.errors import ALL_ERRORS, register_error_handlers
 from modules.api.generation_routes import generation_router
 from modules.api.jobs import jobs_router
 from modules.api.server_routes import server_router
@@ -53,12 +53,12 @@ def add_request_log(app: FastAPI) -> None:
 def register_api(app: FastAPI, runtime: Runtime) -> None:
     """Add /sdapi/v1/* and /jobs/v1/* to the app."""
     register_error_handlers(app)
-    deps = auth_dependencies(runtime.args.api_auth)
-    app.include_router(sdapi_router(runtime), dependencies=deps)
-    app.include_router(jobs_router(runtime), dependencies=deps)
+    deps = auth_dependencies(runtime.args.api_auth, getattr(app.state, "auth_throttle", None))
+    app.include_router(sdapi_router(runtime), dependencies=deps, responses=ALL_ERRORS)
+    app.include_router(jobs_router(runtime), dependencies=deps, responses=ALL_ERRORS)
     if getattr(runtime, "controlnet", None) is not None:
         from modules.api.controlnet_routes import controlnet_router
 
-        app.include_router(controlnet_router(runtime, runtime.controlnet), dependencies=deps)
+        app.include_router(controlnet_router(runtime, runtime.controlnet), dependencies=deps, responses=ALL_ERRORS)
     if runtime.args.api_log:
         add_request_log(app)

@@ -136,7 +136,7 @@ def start_job(req: GenerationRequest, ctx: EngineContext, control: JobControl) -
         for c in contributions:
             c.patches.insert(0, tiling)
     embeddings = contributions[0].embeddings or ctx.embeddings
-    conditioner = PromptConditioner(ctx.model, text_options(ctx), embeddings=embeddings)
+    conditioner = PromptConditioner(ctx.model, text_options(ctx), embeddings=embeddings, check=control.check)
     state = JobState(req, ctx, control, job_seeds(req), prompt, negative, conditioner, sampler, scheduler,
                      passes=passes, contributions=contributions, pass_steps=[p.steps for p in passes])
     state.enter_pass(0)

@@ -203,6 +203,11 @@ _SYSTEM: dict[str, OptionInfo] = {
     "sd_checkpoints_limit": _slider(1, "Maximum number of checkpoints loaded at the same time", "system", 1, 10, 1),
     "sd_checkpoint_cache": _slider(0, "Checkpoints to cache in RAM", "system", 0, 10, 1),
     "disable_mmap_load_safetensors": OptionInfo(False, "Disable memmapping for loading .safetensors files.", "system"),
+    "prompt_max_chars": OptionInfo(65536, "Longest prompt or negative prompt accepted (characters)", "system",
+                                   "number", minimum=1000, maximum=10_000_000),
+    "input_image_max_pixels": OptionInfo(8192 * 8192, "Largest input image accepted (width × height in pixels; "
+                                         "checked before decoding)", "system", "number", minimum=64 * 64,
+                                         maximum=2**31),
 }
 
 _CONTROLNET: dict[str, OptionInfo] = {
