@@ -21,6 +21,7 @@ import torch
 from modules.engine.context import APP_VERSION, EngineContext
 from modules.engine.features import FeatureRegistry
 from modules.engine.request import GenerationRequest, GenerationResult
+from modules.face_restoration.models import FaceModels
 from modules.hashing import HashCache
 from modules.hooks.host import HookHost
 from modules.hooks.payloads import ModelLoaded
@@ -34,6 +35,8 @@ from modules.samplers.registry import SamplerRegistry
 from modules.settings.runtime_checks import install_checks
 from modules.settings.store import SettingsStore
 from modules.styles import StyleDatabase
+from modules.upscalers.catalog import UpscalerCatalog
+from modules.upscalers.folders import upscaler_folders
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +88,8 @@ class Runtime:
     warnings: list[str] = field(default_factory=list)
     features: FeatureRegistry = field(default_factory=FeatureRegistry)
     hooks: HookHost = field(default_factory=HookHost)
+    upscalers: UpscalerCatalog | None = None
+    faces: FaceModels | None = None
     controlnet: Any = None  # ControlNetService (modules/controlnet), set by its registrar
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _unloadable: set[Path] = field(default_factory=set)  # default candidates that failed to load
@@ -156,7 +161,8 @@ class Runtime:
             model_hash=info.hash_short, settings=view, samplers=self.samplers, data_dir=self.paths.data_dir,
             device=self.device, styles=self.styles, version=self.version,
             preview_matrix=matrix, models=self.models, features=self.features.all(),
-            hooks=self.hooks, extras={"allowed_output_dirs": allowed_output_dirs(self.args)})
+            hooks=self.hooks, extras={"allowed_output_dirs": allowed_output_dirs(self.args),
+                                      "upscalers": self.upscalers})
 
     def generate(self, req: GenerationRequest, control: JobControl) -> GenerationResult:
         """Run one request inside the worker thread."""
@@ -198,6 +204,15 @@ class Runtime:
         self.queue.stop()
 
 
+def prefer_cmd_checkpoint(registry: CheckpointRegistry, settings: SettingsStore, files: tuple[Path, ...]) -> None:
+    """`--ckpt FILE` is the model loaded at start, as in A1111, even over a saved
+    sd_model_checkpoint (set in memory, written only when settings are next saved, like A1111)."""
+    wanted = [f.resolve() for f in files if f.is_file()]
+    info = next((i for i in registry.list() if wanted and i.filename.resolve() == wanted[0]), None)
+    if info is not None:
+        settings.update({"sd_model_checkpoint": info.title}, save=False)
+
+
 def allowed_output_dirs(args: argparse.Namespace) -> tuple[Path, ...]:
     """Folders outside the data folder that `--allowed-output-dir` opened for output."""
     return tuple(Path(d).expanduser().resolve() for d in getattr(args, "allowed_output_dir", None) or ())
@@ -215,6 +230,7 @@ def build_runtime(args: argparse.Namespace) -> Runtime:
         search_dirs=list(paths.ckpt_dirs), extra_files=list(paths.ckpt_files),
         hash_cache=hash_cache, demo_checkpoint=paths.demo_model, hashing_enabled=not args.no_hashing)
     registry.refresh()
+    prefer_cmd_checkpoint(registry, settings, paths.ckpt_files)
     device = pick_device(args)
     dtype = pick_dtype(args, device)
     policy = MemoryPolicy.from_flags(medvram=args.medvram, lowvram=args.lowvram, use_cpu=device.type == "cpu",
@@ -227,7 +243,9 @@ def build_runtime(args: argparse.Namespace) -> Runtime:
         args=args, paths=paths, settings=settings, hash_cache=hash_cache, checkpoints=registry,
         models=models, samplers=SamplerRegistry(), styles=StyleDatabase(list(paths.styles_files)),
         queue=JobQueue(preview_every=preview_every, per_client=args.queue_per_client), device=device,
-        dtype=dtype, warnings=[])
+        dtype=dtype, warnings=[],
+        upscalers=UpscalerCatalog(upscaler_folders(args, paths.models_dir), device, cache=models),
+        faces=FaceModels.from_args(args, paths.models_dir))
     start_guards(runtime)
     from modules.engine.hook_feature import HookFeature
     from modules.features import register_builtin_features

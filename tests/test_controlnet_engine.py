@@ -207,20 +207,10 @@ def test_hr_option_picks_the_passes(ctx, service, option, passes):
     request = GenerationRequest(prompt="a red circle", alwayson_scripts={"controlnet": {"args": [
         _unit(hr_option=option)]}}, **{**SMALL, "steps": 2})
     if option == "High res only":
-        request = _with_hires_flag(request)
+        request = request.with_changes(enable_hr=True)  # what the hires fix reads (its pass comes from HiresPass)
     generate(request, dataclasses.replace(ctx, features=(HiresPass(), ControlNetFeature(service), spy)))
     assert {p for p, has, _ in spy.seen if has} == passes
     assert {width for p, _, width in spy.seen if p == 1} == {16}  # the hires pass runs at twice the latent size
-
-
-def _with_hires_flag(request):
-    """A request whose job has a hires pass (the hires fix's `enable_hr`)."""
-    class WithHires(type(request)):
-        enable_hr = True
-
-    clone = object.__new__(WithHires)
-    clone.__dict__.update(request.__dict__)
-    return clone
 
 
 def test_only_masked_inpaint_crops_the_control_map_like_the_image():

@@ -16,10 +16,12 @@ from fastapi import APIRouter, FastAPI, Request
 from modules.api.auth import auth_dependencies
 from modules.api.catalog_routes import catalog_router
 from modules.api.errors import ALL_ERRORS, register_error_handlers
+from modules.api.extras_routes import extras_router
 from modules.api.generation_routes import generation_router
 from modules.api.jobs import jobs_router
 from modules.api.server_routes import server_router
 from modules.api.settings_routes import settings_router
+from modules.api.upscaler_routes import upscaler_router
 from modules.runtime import Runtime
 
 API_PREFIX = "/sdapi/v1"
@@ -28,7 +30,8 @@ LOGGED_PREFIXES = (API_PREFIX, "/jobs/", "/controlnet/")
 
 def sdapi_router(runtime: Runtime) -> APIRouter:
     router = APIRouter(prefix=API_PREFIX, tags=["sdapi"])
-    for part in (generation_router, settings_router, catalog_router):
+    for part in (generation_router, settings_router, catalog_router, upscaler_router,
+                 extras_router):
         router.include_router(part(runtime))
     if runtime.args.api_server_stop:
         router.include_router(server_router(runtime))

@@ -188,7 +188,7 @@ def run_job(req: GenerationRequest, ctx: EngineContext, control: JobControl, sam
                 latents = sample(state, plan)
                 latents = run_later_passes(state, plan, latents)
                 with pass_stage(state, "vae"):
-                    decoded = to_pil(decode_latents(model, latents))
+                    decoded = to_pil(decode_latents(model, latents, ctx.settings))
             if postprocess is not None:
                 decoded = postprocess(state, plan, decoded)
         except ImageSkipped:

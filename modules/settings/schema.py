@@ -16,6 +16,9 @@ SECTIONS: dict[str, str] = {
     "saving-to-dirs": "Saving to a directory",
     "sd": "Stable Diffusion",
     "sdxl": "Stable Diffusion XL",
+    "vae": "VAE",
+    "upscaling": "Upscaling",
+    "face-restoration": "Face restoration",
     "img2img": "img2img",
     "infotext": "Infotext",
     "ui": "User interface",
@@ -221,7 +224,10 @@ _CONTROLNET: dict[str, OptionInfo] = {
 def default_schema() -> dict[str, OptionInfo]:
     """All built-in options; a fresh dict each call so extensions can add to their copy."""
     schema: dict[str, OptionInfo] = {}
-    for part in (_SAVING, _PATHS, _SD, _INFOTEXT_UI, _PREVIEWS, _SAMPLER_PARAMS, _SYSTEM, _CONTROLNET):
+    from modules.settings.upscaling_options import UPSCALING_OPTIONS
+
+    for part in (_SAVING, _PATHS, _SD, _INFOTEXT_UI, _PREVIEWS, _SAMPLER_PARAMS, _SYSTEM, UPSCALING_OPTIONS,
+                 _CONTROLNET):
         schema.update(part)
     return schema
 
