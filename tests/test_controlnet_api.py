@@ -139,3 +139,21 @@ def test_img2img_unit_without_image_uses_the_init_image(client: httpx.Client) ->
     inverted = np.asarray(decode_b64_image(images[1]).convert("L"))  # the init image's map, at 512 px
     assert inverted.shape == (512, 512) and inverted[0, 0] == 255 and inverted[256, 256] == 0
     assert "controlnet" in client.get("/sdapi/v1/scripts").json()["txt2img"]
+
+
+def test_hires_fix_with_a_unit_and_its_hr_option(client: httpx.Client) -> None:
+    hires = {"enable_hr": True, "hr_scale": 2, "hr_upscaler": "Latent", "denoising_strength": 0.6,
+             "hr_second_pass_steps": 2}
+    pictures = {}
+    for option in ("Both", "Low res only"):
+        unit = {"enabled": True, "module": "none", "model": "control_tiny_canny", "image": _square_b64(),
+                "hr_option": option}
+        body = {**TINY, **hires, "alwayson_scripts": {"controlnet": {"args": [unit]}}}
+        response = client.post("/sdapi/v1/txt2img", json=body)
+        assert response.status_code == 200, response.text
+        picture = decode_b64_image(response.json()["images"][0])
+        assert picture.size == (128, 128)
+        params = parse_generation_parameters(picture.info["parameters"])
+        assert "Hires upscale" in params and "ControlNet 0" in params
+        pictures[option] = np.asarray(picture, np.int16)
+    assert np.abs(pictures["Both"] - pictures["Low res only"]).mean() > 0.5  # the hires pass saw the unit or not
