@@ -45,7 +45,10 @@ def _add_paths(p: argparse.ArgumentParser) -> None:
     g.add_argument("--lora-dir", default=None)
     g.add_argument("--embeddings-dir", default=None)
     g.add_argument("--hypernetwork-dir", default=None)
-    g.add_argument("--controlnet-dir", default=None)
+    g.add_argument("--controlnet-dir", default=None,
+                   help="extra ControlNet model folder (models/ControlNet is always read)")
+    g.add_argument("--controlnet-annotator-models-path", default=None,
+                   help="folder of ControlNet preprocessor weights (default: models/annotator)")
     g.add_argument("--esrgan-models-path", default=None, help="folder of ESRGAN upscalers (default models/ESRGAN)")
     g.add_argument("--realesrgan-models-path", default=None, help="folder of Real-ESRGAN upscalers")
     g.add_argument("--dat-models-path", default=None, help="folder of DAT upscalers")

@@ -17,6 +17,7 @@ BUILTIN_FEATURE_REGISTRARS: tuple[str, ...] = (
     "modules.networks.feature:register",
     "modules.hires.feature:register",
     "modules.restore_faces.feature:register",
+    "modules.controlnet.register:register",
 )
 
 

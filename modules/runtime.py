@@ -94,6 +94,7 @@ class Runtime:
     networks: Any = None  # modules.networks.services.NetworkServices (LoRA, embeddings, VAE, hypernetworks)
     upscalers: UpscalerCatalog | None = None
     faces: FaceModels | None = None
+    controlnet: Any = None  # ControlNetService (modules/controlnet), set by its registrar
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _unloadable: set[Path] = field(default_factory=set)  # default candidates that failed to load
 

@@ -184,7 +184,7 @@ def test_client_override_beats_infotext_setting(client: httpx.Client, engine: St
     ("/sdapi/v1/txt2img", {"scheduler": "wobbly"}, 422, ["wobbly"]),
     ("/sdapi/v1/txt2img", {"styles": ["nope"]}, 422, ["nope"]),
     ("/sdapi/v1/txt2img", {"script_name": "x/y/z plot"}, 422, ["Script 'x/y/z plot' not found"]),
-    ("/sdapi/v1/txt2img", {"alwayson_scripts": {"controlnet": {"args": []}}}, 422, ["controlnet"]),
+    ("/sdapi/v1/txt2img", {"alwayson_scripts": {"adetailer": {"args": []}}}, 422, ["adetailer"]),
     ("/sdapi/v1/txt2img", {"override_settings": {"no_such_option": 1}}, 422, ["no_such_option"]),
     ("/sdapi/v1/txt2img", {"override_settings": {"CLIP_stop_at_last_layers": "two"}}, 422,
      ["CLIP_stop_at_last_layers"]),
@@ -469,8 +469,10 @@ def test_lists(client: httpx.Client, live: LiveServer) -> None:
     assert set(models[0]) == {"title", "model_name", "hash", "sha256", "filename", "config"}
     assert client.get("/sdapi/v1/prompt-styles").json() == [
         {"name": "cinematic", "prompt": "{prompt}, cinematic light", "negative_prompt": "blurry"}]
-    assert client.get("/sdapi/v1/scripts").json() == {"txt2img": [], "img2img": ["outpainting mk2", "sd upscale"]}
-    assert client.get("/sdapi/v1/script-info").json() == []
+    assert client.get("/sdapi/v1/scripts").json() == {"txt2img": ["controlnet"],
+                                                      "img2img": ["outpainting mk2", "sd upscale", "controlnet"]}
+    assert [(s["name"], s["is_alwayson"]) for s in client.get("/sdapi/v1/script-info").json()] == [
+        ("controlnet", True), ("controlnet", True)]
     flags = client.get("/sdapi/v1/cmd-flags").json()
     assert flags["nowebui"] is True and flags["api_auth"] is None and flags["port"] == 7861
     memory = client.get("/sdapi/v1/memory").json()

@@ -46,6 +46,11 @@ def missing_feature_routes(router: APIRouter) -> None:
 
 
 
+def alwayson_script_names(runtime: Runtime) -> list[str]:
+    """Built-in features that answer `alwayson_scripts` entries, named as A1111's extensions are."""
+    return ["controlnet"] if getattr(runtime, "controlnet", None) is not None else []
+
+
 def catalog_router(runtime: Runtime) -> APIRouter:
     router = APIRouter()
 
@@ -68,11 +73,14 @@ def catalog_router(runtime: Runtime) -> APIRouter:
         from modules.scripts import BUILTIN_SCRIPTS, IMG2IMG_ONLY
 
         names = sorted(BUILTIN_SCRIPTS)
-        return {"txt2img": [n for n in names if n not in IMG2IMG_ONLY], "img2img": names}
+        always = alwayson_script_names(runtime)
+        return {"txt2img": [n for n in names if n not in IMG2IMG_ONLY] + always, "img2img": names + always}
 
     @router.get("/script-info")
     def script_info() -> list[dict[str, Any]]:
-        return []
+        """The always-on scripts (clients look for "controlnet" here to find the ControlNet API)."""
+        return [{"name": name, "is_alwayson": True, "is_img2img": img2img, "args": []}
+                for name in alwayson_script_names(runtime) for img2img in (False, True)]
 
     missing_feature_routes(router)
     return router

@@ -13,6 +13,7 @@ from typing import Any
 
 from PIL import Image
 
+from modules.api.controlnet_mapping import ALWAYSON_SCRIPTS, controlnet_units
 from modules.api.errors import ApiError, not_available
 from modules.api.infotext_fill import parse_infotext, request_values, settings_values
 from modules.api.models import GenerationBody, Img2ImgBody, Txt2ImgBody
@@ -35,6 +36,7 @@ class PreparedJob:
     parameters: dict[str, Any]
     send_images: bool = True
     persist_settings: dict[str, Any] = field(default_factory=dict)
+    detected_maps: list[str] | None = None  # ControlNet maps (base64), computed once for the answer
 
 
 def effective_fields(body: GenerationBody, runtime: Runtime, mode: str,
@@ -101,6 +103,8 @@ def check_scripts(values: dict[str, Any], mode: str) -> None:
         if find_builtin_script(key) is None or (mode != "img2img" and key in IMG2IMG_ONLY):
             raise ApiError(422, f"Script '{name}' not found; GET /sdapi/v1/scripts lists the available scripts")
     for script in values.get("alwayson_scripts") or {}:
+        if str(script).lower() in ALWAYSON_SCRIPTS:
+            continue
         raise ApiError(422, f"Script '{script}' not found in alwayson_scripts; "
                             "GET /sdapi/v1/script-info lists the available scripts")
 
@@ -261,6 +265,9 @@ def prepare(body: Txt2ImgBody | Img2ImgBody, runtime: Runtime, mode: str) -> Pre
         fields.update(img2img_fields(values, input_limits(runtime)))
     else:
         fields.update(hires_fields(values))
+    units = controlnet_units(values, runtime, mode)
+    if units is not None:
+        fields["alwayson_scripts"] = {"controlnet": {"args": units}}
     request = GenerationRequest(mode=mode, **fields)
     try:
         validate_request(request, prompt_limit=int(runtime.settings.get("prompt_max_chars") or 0) or None)

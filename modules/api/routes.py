@@ -27,7 +27,7 @@ from modules.api.upscaler_routes import upscaler_router
 from modules.runtime import Runtime
 
 API_PREFIX = "/sdapi/v1"
-LOGGED_PREFIXES = (API_PREFIX, "/jobs/")
+LOGGED_PREFIXES = (API_PREFIX, "/jobs/", "/controlnet/")
 
 
 def sdapi_router(runtime: Runtime) -> APIRouter:
@@ -62,5 +62,9 @@ def register_api(app: FastAPI, runtime: Runtime) -> None:
     app.include_router(sdapi_router(runtime), dependencies=deps, responses=ALL_ERRORS)
     app.include_router(jobs_router(runtime), dependencies=deps, responses=ALL_ERRORS)
     app.include_router(interrogator_router(runtime), dependencies=deps, responses=ALL_ERRORS)
+    if getattr(runtime, "controlnet", None) is not None:
+        from modules.api.controlnet_routes import controlnet_router
+
+        app.include_router(controlnet_router(runtime, runtime.controlnet), dependencies=deps, responses=ALL_ERRORS)
     if runtime.args.api_log:
         add_request_log(app)

@@ -27,6 +27,7 @@ SECTIONS: dict[str, str] = {
     "system": "System",
     "extra-networks": "Extra Networks",
     "interrogate": "Interrogate",
+    "control_net": "ControlNet",
     "hidden": "Hidden",
 }
 
@@ -214,6 +215,13 @@ _SYSTEM: dict[str, OptionInfo] = {
                                          maximum=2**31),
 }
 
+_CONTROLNET: dict[str, OptionInfo] = {
+    "control_net_unit_count": _slider(3, "Multi-ControlNet: ControlNet unit number", "control_net", 1, 10, 1,
+                                      needs_restart=True),
+    "control_net_no_detectmap": OptionInfo(False, "Do not append detectmap to output", "control_net"),
+    "control_net_detectmap_autosaving": OptionInfo(False, "Allow detectmap auto saving", "control_net"),
+}
+
 
 _EXTRA_NETWORKS: dict[str, OptionInfo] = {
     "lora_apply_mode": _radio("merge", "How LoRA networks are applied (merge: add to the weights for the job, "
@@ -244,7 +252,7 @@ def default_schema() -> dict[str, OptionInfo]:
     from modules.settings.upscaling_options import UPSCALING_OPTIONS
 
     for part in (_SAVING, _PATHS, _SD, _INFOTEXT_UI, _PREVIEWS, _SAMPLER_PARAMS, _SYSTEM, UPSCALING_OPTIONS,
-                 _EXTRA_NETWORKS, _INTERROGATE):
+                 _EXTRA_NETWORKS, _INTERROGATE, _CONTROLNET):
         schema.update(part)
     return schema
 

@@ -18,6 +18,8 @@ from modules.engine.validation import InvalidRequestError, validate_request
 from modules.jobs.queue import QueueFullError, new_task_id
 from modules.settings.schema import infotext_to_option_keys
 from modules.ui.build_context import UiBuild
+from modules.ui.controlnet_form import request_with_units, split_unit_values
+from modules.ui.controlnet_units import build_controlnet_accordion
 from modules.ui.extra_networks_ui import build_extra_networks
 from modules.ui.generation_runner import RunUpdate, describe_error, follow_job, poll_interval
 from modules.ui.output_panel import OutputPanel, build_output_panel, infotext_html, selected_infotext
@@ -31,11 +33,12 @@ from modules.ui.txt2img_params import ParamsColumn, build_params_column
 TAB = "txt2img"
 
 
-def submit_form(runtime: Any, form: Txt2ImgForm, task_id: str) -> Any:
+def submit_form(runtime: Any, form: Txt2ImgForm, task_id: str, units: list[dict[str, Any]] | None = None) -> Any:
     """Validate and queue; raises InvalidRequestError/QueueFullError with a user-facing message."""
     req = to_request(form, option_keys=infotext_to_option_keys(runtime.settings.schema),
                      coerce_settings=runtime.settings.validate, task_id=task_id)
     validate_request(req)
+    req = request_with_units(getattr(runtime, "controlnet", None), req, units or [])
     return runtime.submit(req)
 
 
@@ -65,8 +68,9 @@ def progress_outputs(runtime: Any, panel: OutputPanel, update: RunUpdate) -> dic
 def make_generate(runtime: Any, panel: OutputPanel) -> Any:
     def generate(task_id: str | None, **values: Any) -> Iterator[dict[Any, Any]]:
         started = time.perf_counter()
+        values, units = split_unit_values(values)
         try:
-            job = submit_form(runtime, Txt2ImgForm(**values), task_id or new_task_id(TAB))
+            job = submit_form(runtime, Txt2ImgForm(**values), task_id or new_task_id(TAB), units)
         except (InvalidRequestError, QueueFullError, ValueError) as e:
             yield {panel.progress: "", panel.html_log: error_html(describe_error(e))}
             return
@@ -139,13 +143,16 @@ def build_tab(ui: UiBuild) -> None:
     with gr.Row(elem_id=f"{TAB}_main", equal_height=False):
         with gr.Column(scale=1, elem_id=f"{TAB}_settings"):
             params = build_params_column(ui)
+            controlnet = build_controlnet_accordion(ui.runtime, TAB)
         with gr.Column(scale=1, elem_id=f"{TAB}_output_column"):
             panel = build_output_panel(ui, TAB)
     fields = {"prompt": row.prompt, "negative_prompt": row.negative_prompt, "styles": row.styles,
-              **params.fields}
-    ui.paste_targets[TAB] = {**fields, "variation_accordion": params.variation_accordion}
+              **params.fields, **controlnet.fields}
+    ui.paste_targets[TAB] = {**fields, "variation_accordion": params.variation_accordion,
+                             **controlnet.paste_targets()}
     ui.paste_logs[TAB] = panel.html_log
     wire_generation(ui.runtime, row, fields, panel, make_generate(ui.runtime, panel))
+    controlnet.wire_outputs(panel.result, panel.selected)
     _wire_seeds(params, fields, panel)
     wire_prompt_tools(ui.runtime, row, panel.html_log, fields["steps"])
     wire_paste_button(ui, row.paste, row.prompt, TAB, panel.html_log)
