@@ -34,6 +34,8 @@ const SDUI_TOOLTIPS = {
     "🗃️": "Save the images into log/images and download them as one zip file",
     "🖼️": "Send the picture and its parameters to the img2img tab",
     "🎨️": "Send the picture and its parameters to img2img's Inpaint sub-tab, to paint a mask over the part to change",
+    "💥": "Run the preprocessor and show the detected map",
+    "📥": "Use the output image picked in the gallery (or the first one) as this unit's control image",
 };
 
 // Emoji are looked up without variation selectors (U+FE0F), which some keyboards and files omit.

@@ -47,7 +47,10 @@ def _add_paths(p: argparse.ArgumentParser) -> None:
     g.add_argument("--lora-dir", default=None)
     g.add_argument("--embeddings-dir", default=None)
     g.add_argument("--hypernetwork-dir", default=None)
-    g.add_argument("--controlnet-dir", default=None)
+    g.add_argument("--controlnet-dir", default=None,
+                   help="extra ControlNet model folder (models/ControlNet is always read)")
+    g.add_argument("--controlnet-annotator-models-path", default=None,
+                   help="folder of ControlNet preprocessor weights (default: models/annotator)")
     g.add_argument("--esrgan-models-path", default=None, help="folder of ESRGAN upscalers (default models/ESRGAN)")
     g.add_argument("--realesrgan-models-path", default=None, help="folder of Real-ESRGAN upscalers")
     g.add_argument("--dat-models-path", default=None, help="folder of DAT upscalers")
@@ -55,6 +58,8 @@ def _add_paths(p: argparse.ArgumentParser) -> None:
     g.add_argument("--hat-models-path", default=None, help="folder of HAT upscalers")
     g.add_argument("--gfpgan-models-path", default=None, help="folder of GFPGAN face restorers")
     g.add_argument("--codeformer-models-path", default=None, help="folder of CodeFormer face restorers")
+    g.add_argument("--clip-models-path", default=None, help="folder of CLIP models for Interrogate "
+                   "(default <models dir>/CLIP)")
     g.add_argument("--styles-file", action="append", default=None)
     g.add_argument("--ui-config-file", default=None)
     g.add_argument("--ui-settings-file", default=None)

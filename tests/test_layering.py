@@ -21,9 +21,10 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"upscalers"}),  # model upscalers and the tiled runner the VAE tiling shares
     frozenset({"vae_tiling", "face_restoration"}),
     frozenset({"engine"}),
-    # Feature folders (lora/, controlnet/, hires/, ...) belong here, beside the scripts.
-    frozenset({"jobs", "scripts", "training", "hires", "extras", "restore_faces"}),
-    frozenset({"features"}),
+    frozenset({"controlnet"}),  # a feature folder that training/ builds on (the demo ControlNet)
+    # Feature folders (lora/, hires/, ...) belong here, beside the scripts.
+    frozenset({"jobs", "scripts", "training", "networks", "hires", "extras", "restore_faces"}),
+    frozenset({"features", "interrogate"}),  # interrogate trains its demo models with training/'s world
     frozenset({"runtime"}),
     frozenset({"ui", "api"}),
     frozenset({"server"}),

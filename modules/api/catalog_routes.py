@@ -12,18 +12,10 @@ from typing import Any
 from fastapi import APIRouter
 
 from modules.api.errors import not_available
-from modules.api.models import InterrogateBody
 from modules.runtime import Runtime
 
 # path -> (method, feature, hint): every A1111 route whose feature is not in this version.
 MISSING: tuple[tuple[str, str, str, str], ...] = (
-    ("/sd-vae", "GET", "Separate VAE files", "the VAE built into each checkpoint is used"),
-    ("/refresh-vae", "POST", "Separate VAE files", "the VAE built into each checkpoint is used"),
-    ("/embeddings", "GET", "Textual-inversion embeddings", ""),
-    ("/refresh-embeddings", "POST", "Textual-inversion embeddings", ""),
-    ("/loras", "GET", "LoRA", ""),
-    ("/refresh-loras", "POST", "LoRA", ""),
-    ("/hypernetworks", "GET", "Hypernetworks", ""),
     ("/extensions", "GET", "The extension list", ""),
     ("/create/embedding", "POST", "Embedding training", ""),
     ("/create/hypernetwork", "POST", "Hypernetworks", ""),
@@ -52,9 +44,11 @@ def missing_feature_routes(router: APIRouter) -> None:
     for path, method, feature, hint in MISSING:
         _add_missing(router, path, method, feature, hint)
 
-    @router.post("/interrogate", status_code=501, summary="Interrogate: not available yet (501)")
-    def interrogate(body: InterrogateBody) -> None:
-        raise not_available(f"Interrogation ({body.model})", "no CLIP/DeepDanbooru interrogator yet")
+
+
+def alwayson_script_names(runtime: Runtime) -> list[str]:
+    """Built-in features that answer `alwayson_scripts` entries, named as A1111's extensions are."""
+    return ["controlnet"] if getattr(runtime, "controlnet", None) is not None else []
 
 
 def catalog_router(runtime: Runtime) -> APIRouter:
@@ -79,11 +73,14 @@ def catalog_router(runtime: Runtime) -> APIRouter:
         from modules.scripts import BUILTIN_SCRIPTS, IMG2IMG_ONLY
 
         names = sorted(BUILTIN_SCRIPTS)
-        return {"txt2img": [n for n in names if n not in IMG2IMG_ONLY], "img2img": names}
+        always = alwayson_script_names(runtime)
+        return {"txt2img": [n for n in names if n not in IMG2IMG_ONLY] + always, "img2img": names + always}
 
     @router.get("/script-info")
     def script_info() -> list[dict[str, Any]]:
-        return []
+        """The always-on scripts (clients look for "controlnet" here to find the ControlNet API)."""
+        return [{"name": name, "is_alwayson": True, "is_img2img": img2img, "args": []}
+                for name in alwayson_script_names(runtime) for img2img in (False, True)]
 
     missing_feature_routes(router)
     return router

@@ -13,6 +13,7 @@ from typing import Any
 
 from PIL import Image
 
+from modules.api.controlnet_mapping import ALWAYSON_SCRIPTS, controlnet_units
 from modules.api.errors import ApiError, not_available
 from modules.api.infotext_fill import parse_infotext, request_values, settings_values
 from modules.api.model_defaults import fill_model_defaults
@@ -37,6 +38,7 @@ class PreparedJob:
     send_images: bool = True
     persist_settings: dict[str, Any] = field(default_factory=dict)
     model_defaults: dict[str, Any] = field(default_factory=dict)  # unsent fields the model's values filled
+    detected_maps: list[str] | None = None  # ControlNet maps (base64), computed once for the answer
 
 
 def effective_fields(body: GenerationBody, runtime: Runtime, mode: str,
@@ -53,11 +55,17 @@ def effective_fields(body: GenerationBody, runtime: Runtime, mode: str,
     return values, overrides
 
 
-def refuse_unsupported_settings(values: dict[str, Any]) -> None:
-    """Settings whose feature is missing: accepting them would silently change nothing."""
+def refuse_unsupported_settings(values: dict[str, Any], runtime: Any = None) -> None:
+    """Settings naming something that does not exist: accepting them would silently change nothing."""
     vae = values.get("sd_vae")
-    if vae is not None and str(vae) not in ("Automatic", "None"):
+    if vae is None or str(vae) in ("Automatic", "None"):
+        return
+    selector = getattr(getattr(runtime, "networks", None), "vae", None)
+    if selector is None:
         raise not_available("Choosing a separate VAE file (sd_vae)", "use 'Automatic'")
+    if selector.find(str(vae)) is None:
+        raise ApiError(422, f"sd_vae: VAE {vae!r} not found; GET /sdapi/v1/sd-vae lists the available ones "
+                            "(or use 'Automatic' or 'None')")
 
 
 def check_overrides(overrides: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
@@ -66,7 +74,7 @@ def check_overrides(overrides: dict[str, Any], runtime: Runtime) -> dict[str, An
         clean = runtime.settings.validate(overrides)
     except SettingsError as e:
         raise ApiError(422, f"override_settings: {e}") from e
-    refuse_unsupported_settings(clean)
+    refuse_unsupported_settings(clean, runtime)
     name = clean.get("sd_model_checkpoint")
     if name:
         info = runtime.checkpoints.find(str(name))
@@ -97,6 +105,8 @@ def check_scripts(values: dict[str, Any], mode: str) -> None:
         if find_builtin_script(key) is None or (mode != "img2img" and key in IMG2IMG_ONLY):
             raise ApiError(422, f"Script '{name}' not found; GET /sdapi/v1/scripts lists the available scripts")
     for script in values.get("alwayson_scripts") or {}:
+        if str(script).lower() in ALWAYSON_SCRIPTS:
+            continue
         raise ApiError(422, f"Script '{script}' not found in alwayson_scripts; "
                             "GET /sdapi/v1/script-info lists the available scripts")
 
@@ -258,6 +268,9 @@ def prepare(body: Txt2ImgBody | Img2ImgBody, runtime: Runtime, mode: str) -> Pre
         fields.update(img2img_fields(values, input_limits(runtime)))
     else:
         fields.update(hires_fields(values))
+    units = controlnet_units(values, runtime, mode)
+    if units is not None:
+        fields["alwayson_scripts"] = {"controlnet": {"args": units}}
     request = GenerationRequest(mode=mode, **fields)
     try:
         validate_request(request, max_steps=steps_bound(runtime.settings),

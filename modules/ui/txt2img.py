@@ -18,6 +18,9 @@ from modules.engine.validation import InvalidRequestError, steps_bound, validate
 from modules.jobs.queue import QueueFullError, new_task_id
 from modules.settings.schema import infotext_to_option_keys
 from modules.ui.build_context import UiBuild
+from modules.ui.controlnet_form import request_with_units, split_unit_values
+from modules.ui.controlnet_units import build_controlnet_accordion
+from modules.ui.extra_networks_ui import build_extra_networks
 from modules.ui.generation_runner import RunUpdate, describe_error, follow_job, poll_interval
 from modules.ui.output_panel import OutputPanel, build_output_panel, infotext_html, selected_infotext
 from modules.ui.paste_wiring import wire_paste_button
@@ -30,11 +33,12 @@ from modules.ui.txt2img_params import ParamsColumn, build_params_column
 TAB = "txt2img"
 
 
-def submit_form(runtime: Any, form: Txt2ImgForm, task_id: str) -> Any:
+def submit_form(runtime: Any, form: Txt2ImgForm, task_id: str, units: list[dict[str, Any]] | None = None) -> Any:
     """Validate and queue; raises InvalidRequestError/QueueFullError with a user-facing message."""
     req = to_request(form, option_keys=infotext_to_option_keys(runtime.settings.schema),
                      coerce_settings=runtime.settings.validate, task_id=task_id)
     validate_request(req, max_steps=steps_bound(runtime.settings))
+    req = request_with_units(getattr(runtime, "controlnet", None), req, units or [])
     return runtime.submit(req)
 
 
@@ -51,6 +55,7 @@ def final_outputs(runtime: Any, panel: OutputPanel, update: RunUpdate, elapsed: 
         said.append("Interrupted: showing the images finished before it.")
     if not result.images:
         said.append("No image was finished.")
+    said += list(result.comments)  # e.g. a LoRA that was not found
     note = "".join(notice_html(n) for n in said)
     info = infotext_html(selected_infotext(result, None), f"Time taken: {elapsed:.1f} sec.")
     return {**done, panel.gallery: images, panel.html_info: info, panel.html_log: note, panel.result: result,
@@ -68,9 +73,10 @@ def progress_outputs(runtime: Any, panel: OutputPanel, update: RunUpdate) -> dic
 def make_generate(runtime: Any, panel: OutputPanel) -> Any:
     def generate(task_id: str | None, **values: Any) -> Iterator[dict[Any, Any]]:
         started = time.perf_counter()
+        values, units = split_unit_values(values)
         try:
             form, notes = round_size_fields(Txt2ImgForm(**values))
-            job = submit_form(runtime, form, task_id or new_task_id(TAB))
+            job = submit_form(runtime, form, task_id or new_task_id(TAB), units)
         except (InvalidRequestError, QueueFullError, ValueError) as e:
             yield {panel.progress: "", panel.html_log: error_html(describe_error(e))}
             return
@@ -143,16 +149,20 @@ def _wire_seeds(params: ParamsColumn, fields: dict[str, Any], panel: OutputPanel
 def build_tab(ui: UiBuild) -> None:
     """Build the tab's widgets and events; registers its fields as paste targets."""
     row = build_prompt_row(ui, TAB)
+    build_extra_networks(TAB)
     with gr.Row(elem_id=f"{TAB}_main", equal_height=False):
         with gr.Column(scale=1, elem_id=f"{TAB}_settings"):
             params = build_params_column(ui)
+            controlnet = build_controlnet_accordion(ui.runtime, TAB)
         with gr.Column(scale=1, elem_id=f"{TAB}_output_column"):
             panel = build_output_panel(ui, TAB)
     fields = {"prompt": row.prompt, "negative_prompt": row.negative_prompt, "styles": row.styles,
-              **params.fields}
-    ui.paste_targets[TAB] = {**fields, "variation_accordion": params.variation_accordion}
+              **params.fields, **controlnet.fields}
+    ui.paste_targets[TAB] = {**fields, "variation_accordion": params.variation_accordion,
+                             **controlnet.paste_targets()}
     ui.paste_logs[TAB] = panel.html_log
     wire_generation(ui.runtime, row, fields, panel, make_generate(ui.runtime, panel))
+    controlnet.wire_outputs(panel.result, panel.selected)
     _wire_seeds(params, fields, panel)
     wire_prompt_tools(ui.runtime, row, panel.html_log, fields["steps"])
     wire_paste_button(ui, row.paste, row.prompt, TAB, panel.html_log)
