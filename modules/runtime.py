@@ -82,6 +82,7 @@ class Runtime:
     warnings: list[str] = field(default_factory=list)
     features: FeatureRegistry = field(default_factory=FeatureRegistry)
     hooks: HookHost = field(default_factory=HookHost)
+    extensions: Any = None  # modules.extensions.host.ExtensionHost, set when extensions load
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # --- checkpoints -------------------------------------------------------------------
@@ -137,7 +138,10 @@ class Runtime:
         from modules.scripts import run_script
 
         ctx = self.engine_context(req)
-        result = run_script(req, ctx, control)
+        if self.extensions is not None:
+            result = self.extensions.run_job(req, ctx, control, run_script)
+        else:
+            result = run_script(req, ctx, control)
         if result.infotexts and not self.args.no_prompt_history:
             try:
                 from modules.settings.store import atomic_write_text

@@ -22,6 +22,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"jobs", "scripts", "training"}),
     frozenset({"features"}),
     frozenset({"runtime"}),
+    frozenset({"extensions"}),  # loads extensions onto the Runtime; the A1111 facades
     frozenset({"ui", "api"}),
     frozenset({"server"}),
 )

@@ -28,7 +28,6 @@ MISSING: tuple[tuple[str, str, str, str], ...] = (
     ("/hypernetworks", "GET", "Hypernetworks", ""),
     ("/face-restorers", "GET", "Face restoration", ""),
     ("/realesrgan-models", "GET", "Real-ESRGAN upscalers", ""),
-    ("/extensions", "GET", "The extension list", ""),
     ("/create/embedding", "POST", "Embedding training", ""),
     ("/create/hypernetwork", "POST", "Hypernetworks", ""),
     ("/train/embedding", "POST", "Embedding training", ""),
@@ -84,18 +83,6 @@ def catalog_router(runtime: Runtime) -> APIRouter:
     @router.get("/prompt-styles")
     def prompt_styles() -> list[dict[str, Any]]:
         return style_list(runtime.styles)
-
-    @router.get("/scripts")
-    def scripts() -> dict[str, list[str]]:
-        """The built-in selectable scripts (lower-case titles, as A1111 lists them)."""
-        from modules.scripts import BUILTIN_SCRIPTS, IMG2IMG_ONLY
-
-        names = sorted(BUILTIN_SCRIPTS)
-        return {"txt2img": [n for n in names if n not in IMG2IMG_ONLY], "img2img": names}
-
-    @router.get("/script-info")
-    def script_info() -> list[dict[str, Any]]:
-        return []
 
     missing_feature_routes(router)
     return router

@@ -16,6 +16,7 @@ from fastapi import APIRouter, FastAPI, Request
 from modules.api.auth import auth_dependencies
 from modules.api.catalog_routes import catalog_router
 from modules.api.errors import register_error_handlers
+from modules.api.extension_routes import extension_router
 from modules.api.generation_routes import generation_router
 from modules.api.jobs import jobs_router
 from modules.api.server_routes import server_router
@@ -28,7 +29,7 @@ LOGGED_PREFIXES = (API_PREFIX, "/jobs/")
 
 def sdapi_router(runtime: Runtime) -> APIRouter:
     router = APIRouter(prefix=API_PREFIX, tags=["sdapi"])
-    for part in (generation_router, settings_router, catalog_router):
+    for part in (generation_router, settings_router, extension_router, catalog_router):
         router.include_router(part(runtime))
     if runtime.args.api_server_stop:
         router.include_router(server_router(runtime))

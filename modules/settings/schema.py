@@ -205,10 +205,18 @@ _SYSTEM: dict[str, OptionInfo] = {
 }
 
 
+_EXTENSIONS: dict[str, OptionInfo] = {
+    # Written by the Extensions tab ("Apply and restart UI"); A1111's keys and values.
+    "disabled_extensions": OptionInfo([], "Disabled extensions", "hidden"),
+    "disable_all_extensions": _radio("none", "Disable all extensions (preserves the list of disabled extensions)",
+                                     "hidden", ("none", "extra", "all")),
+}
+
+
 def default_schema() -> dict[str, OptionInfo]:
     """All built-in options; a fresh dict each call so extensions can add to their copy."""
     schema: dict[str, OptionInfo] = {}
-    for part in (_SAVING, _PATHS, _SD, _INFOTEXT_UI, _PREVIEWS, _SAMPLER_PARAMS, _SYSTEM):
+    for part in (_SAVING, _PATHS, _SD, _INFOTEXT_UI, _PREVIEWS, _SAMPLER_PARAMS, _SYSTEM, _EXTENSIONS):
         schema.update(part)
     return schema
 
