@@ -219,8 +219,10 @@ class ExtensionHost:
         else:
             processed = processing_facade.process_images(p)
         self._each(p, "postprocess", processed)
-        processed.result.comments += p._comments
-        return processed.result
+        result = processed.result
+        result.comments += p._comments
+        result.info["comments"] = "\n".join(result.comments)  # A1111's info carries them too
+        return result
 
     def _alwayson_args(self, entry: ScriptEntry, req: Any) -> list[Any]:
         payload = req.alwayson_scripts.get(entry.key)

@@ -56,6 +56,8 @@ def final_outputs(runtime: Any, panel: OutputPanel, update: RunUpdate, elapsed: 
     note = notice_html("Interrupted: showing the images finished before it.") if result.interrupted else ""
     if not result.images:
         note = notice_html("No image was finished.")
+    if result.comments:  # e.g. an extension that failed and was skipped
+        note += notice_html(" ".join(result.comments))
     info = infotext_html(selected_infotext(result, None), f"Time taken: {elapsed:.1f} sec.")
     return {**done, panel.gallery: images, panel.html_info: info, panel.html_log: note, panel.result: result,
             panel.selected: None}
