@@ -20,6 +20,7 @@ from typing import Any
 from modules.cmd_args import extension_access_allowed
 from modules.extensions.extension import Extension, discover
 from modules.extensions.facades import callbacks as callbacks_facade
+from modules.extensions.facades import extension_api
 from modules.extensions.facades import paths_images, script_api, shared
 from modules.extensions.facades import processing as processing_facade
 from modules.extensions.facades.importer import ModulesView, facade_builtins
@@ -65,6 +66,9 @@ class ExtensionHost:
         self.callbacks: dict[str, list[tuple[str, Callable[..., Any]]]] = {}
         self.errors: list[str] = []
         self.ui_inspector: Callable[[ScriptEntry], list[ArgSpec]] | None = None
+        from modules.extensions.manage import ExtensionManager
+
+        self.manager = ExtensionManager(self)
 
     # --- loading -----------------------------------------------------------------------
     def discover(self) -> list[Extension]:
@@ -105,6 +109,7 @@ class ExtensionHost:
             "paths": lambda: paths_images.build_paths(rt),
             "images": lambda: paths_images.build_images(rt),
             "ui_components": lambda: importlib.import_module("modules.ui.form_components").build(),
+            "extension_api": lambda: extension_api.build(self, ext.name),
         }
         return ModulesView(factories)
 

@@ -13,7 +13,8 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-PROVIDED = ("scripts", "script_callbacks", "shared", "processing", "ui_components", "paths", "images")
+PROVIDED = ("scripts", "script_callbacks", "shared", "processing", "ui_components", "paths", "images",
+            "extension_api")
 
 
 class MissingInternal(AttributeError):
