@@ -23,7 +23,7 @@ class StepCounter:
         self.last_job_steps = 0
 
     def on_step(self, info):
-        self.last_job_steps = max(self.last_job_steps, info.step + 1)
+        self.last_job_steps = max(self.last_job_steps, info.step)  # steps count from 1 here
 
     def as_dict(self):
         return {"jobs": self.jobs, "last_job_steps": self.last_job_steps}
