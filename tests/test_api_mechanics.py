@@ -235,7 +235,7 @@ def test_engine_failure_is_a_500_and_the_server_keeps_serving(client: httpx.Clie
 
 
 @pytest.mark.parametrize("route", ["upscalers", "latent-upscale-modes", "sd-vae", "embeddings", "loras",
-                                   "hypernetworks", "face-restorers", "realesrgan-models", "extensions"])
+                                   "hypernetworks", "face-restorers", "realesrgan-models"])
 def test_missing_features_answer_501_naming_them(client: httpx.Client, route: str) -> None:
     body = assert_error_shape(client.get(f"/sdapi/v1/{route}"), 501, "not available")
     assert body["error"] == "ApiError"
@@ -466,7 +466,9 @@ def test_lists(client: httpx.Client, live: LiveServer) -> None:
     assert client.get("/sdapi/v1/prompt-styles").json() == [
         {"name": "cinematic", "prompt": "{prompt}, cinematic light", "negative_prompt": "blurry"}]
     assert client.get("/sdapi/v1/scripts").json() == {"txt2img": [], "img2img": ["outpainting mk2"]}
-    assert client.get("/sdapi/v1/script-info").json() == []
+    assert client.get("/sdapi/v1/script-info").json() == [
+        {"name": "outpainting mk2", "is_alwayson": False, "is_img2img": True, "args": []}]
+    assert client.get("/sdapi/v1/extensions").json() == []  # no extension with a git remote
     flags = client.get("/sdapi/v1/cmd-flags").json()
     assert flags["nowebui"] is True and flags["api_auth"] is None and flags["port"] == 7861
     memory = client.get("/sdapi/v1/memory").json()

@@ -46,7 +46,7 @@ def _guarded(manager: Any, action: Any) -> str:
         return _message(str(e), error=True)
 
 
-def _installed_tab(manager: Any) -> None:
+def _installed_tab(manager: Any) -> tuple[Any, Any]:
     rows = manager.rows()
     with gr.Row():
         apply = gr.Button("Apply and restart UI", variant="primary", elem_id="extensions_apply")
@@ -76,9 +76,16 @@ def _installed_tab(manager: Any) -> None:
     check.click(do_check, outputs=[table, message])
     update.click(do_update, outputs=[table, message])
     apply.click(do_apply, inputs=[enabled, disable_all], outputs=message).then(None, js=RELOAD_JS)
+    return table, enabled
 
 
-def _url_tab(manager: Any) -> None:
+def refreshed_installed(manager: Any) -> tuple[str, Any]:
+    """The Installed table and the Enabled boxes after an install (a new one starts enabled)."""
+    rows = manager.rows()
+    return installed_html(manager), gr.update(choices=[r.name for r in rows], value=[r.name for r in rows if r.enabled])
+
+
+def _url_tab(manager: Any, installed: tuple[Any, Any]) -> None:
     url = gr.Textbox(label="URL for extension's git repository", elem_id="extension_install_url")
     branch = gr.Textbox(label="Specific branch name", placeholder="Leave empty for default main branch",
                         elem_id="extension_install_branch")
@@ -86,8 +93,8 @@ def _url_tab(manager: Any) -> None:
                          elem_id="extension_install_dirname")
     install = gr.Button("Install", variant="primary", elem_id="extension_install_button")
     result = gr.HTML(elem_id="extension_install_result")
-    install.click(lambda u, b, d: _guarded(manager, lambda: manager.install(u, b, d)),
-                  inputs=[url, branch, dirname], outputs=result)
+    install.click(lambda u, b, d: (_guarded(manager, lambda: manager.install(u, b, d)), *refreshed_installed(manager)),
+                  inputs=[url, branch, dirname], outputs=[result, *installed])
 
 
 def _index_html(items: list[dict[str, Any]]) -> str:
@@ -101,7 +108,7 @@ def _index_html(items: list[dict[str, Any]]) -> str:
     return f'<table id="extensions_available_table"><tbody>{"".join(rows)}</tbody></table>'
 
 
-def _available_tab(manager: Any) -> None:
+def _available_tab(manager: Any, installed: tuple[Any, Any]) -> None:
     with gr.Row():
         load = gr.Button("Load from:", variant="primary", elem_id="extensions_load")
         source = gr.Textbox(value=DEFAULT_INDEX_URL, show_label=False, elem_id="extensions_index_url")
@@ -140,7 +147,8 @@ def _available_tab(manager: Any) -> None:
     load.click(do_load, inputs=[source, search, hide, sort], outputs=[index, message, table, pick])
     for box in (search, hide, sort):
         box.change(show, inputs=[index, search, hide, sort], outputs=[table, pick], show_progress="hidden")
-    install.click(do_install, inputs=[index, pick], outputs=message)
+    install.click(lambda d, n: (do_install(d, n), *refreshed_installed(manager)), inputs=[index, pick],
+                  outputs=[message, *installed])
 
 
 def _backup_tab(manager: Any) -> None:
@@ -174,11 +182,11 @@ def build_tab(ui: UiBuild) -> None:
         gr.HTML(_message(ACCESS_REFUSED, error=True), elem_id="extensions_access_refused")
     with gr.Tabs(elem_id="tabs_extensions"):
         with gr.Tab("Installed", id="extensions_installed"):
-            _installed_tab(manager)
+            installed = _installed_tab(manager)
         with gr.Tab("Available", id="extensions_available"):
-            _available_tab(manager)
+            _available_tab(manager, installed)
         with gr.Tab("Install from URL", id="extensions_install_url"):
-            _url_tab(manager)
+            _url_tab(manager, installed)
         with gr.Tab("Backup/Restore", id="extensions_backup"):
             _backup_tab(manager)
 
