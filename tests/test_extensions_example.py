@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import httpx
-
 from modules.cmd_args import parse_args
 from modules.extensions.host import load_extensions
 from modules.runtime import build_runtime

@@ -203,3 +203,17 @@ def test_preload_adds_flags_and_a_broken_preload_is_named(tmp_path: Path) -> Non
     with pytest.raises(SystemExit):
         parse_args([*argv, "--disable-extra-extensions"], environ={},
                    extend=lambda p, full: add_extension_flags(p, full, tmp_path))
+
+
+def test_the_tab_names_the_flag_under_listen_and_a_broken_tab_is_isolated(tmp_path: Path) -> None:
+    from modules.ui.blocks import create_blocks
+
+    write_extension(tmp_path / "data" / "extensions" / "bad-tab", {"scripts/t.py": (
+        "from modules import script_callbacks\n"
+        "def tabs():\n    raise RuntimeError('no tab today')\n"
+        "script_callbacks.on_ui_tabs(tabs)\n")})
+    host = make_host(tmp_path / "data", "--listen")
+    values = [str(c.get("props", {}).get("value")) for c in create_blocks(host.runtime).get_config_file()["components"]]
+    assert any("--enable-insecure-extension-access" in v and "--listen" in v for v in values)
+    assert any("Extension 'bad-tab' failed in on_ui_tabs and was skipped: RuntimeError: no tab today" in e
+               for e in host.errors)

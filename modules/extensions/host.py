@@ -80,10 +80,13 @@ class ExtensionHost:
         self.extensions = self.discover()
         if run_installers is None:
             run_installers = not getattr(self.runtime.args, "skip_install", False)
+        update_all = getattr(self.runtime.args, "update_all_extensions", False)
         for ext in self.extensions:
             self.errors += ext.errors
             if not ext.enabled:
                 continue
+            if update_all and (ext.path / ".git").exists():
+                self._update_at_launch(ext)
             if run_installers:
                 try:
                     run_install_script(ext.path)
@@ -93,6 +96,15 @@ class ExtensionHost:
                 self._load_script_file(ext, file)
         self.call("ui_settings")
         self.runtime.warnings.extend(e for e in self.errors if e not in self.runtime.warnings)
+
+    def _update_at_launch(self, ext: Extension) -> None:
+        """--update-all-extensions: move to the upstream commit before loading (A1111 pulls)."""
+        from modules.extensions.git_repo import GitError, update_to_upstream
+
+        try:
+            update_to_upstream(ext.path)
+        except GitError as e:
+            self._fail(ext, f"Extension '{ext.name}' could not be updated: {e}")
 
     def _fail(self, ext: Extension, message: str) -> None:
         log.error("%s", message)

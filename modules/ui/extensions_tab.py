@@ -200,7 +200,20 @@ def extension_tab_specs(runtime: Any) -> list[Any]:
     for result in host.call("ui_tabs") if host is not None else []:
         for item in result or []:
             blocks, title, elem_id = (list(item) + [None, None])[:3]
-            specs.append(TabSpec(str(elem_id or title), str(title), lambda ui, b=blocks: b.render()))
+            specs.append(TabSpec(str(elem_id or title), str(title), _isolated(host, str(title), blocks.render)))
     for title, build, elem_id in host.call("own_tabs") if host is not None else []:
-        specs.append(TabSpec(elem_id, title, lambda ui, b=build: b()))
+        specs.append(TabSpec(elem_id, title, _isolated(host, title, build)))
     return specs
+
+
+def _isolated(host: Any, title: str, build: Any) -> Any:
+    """A tab builder whose failure shows a message in the tab instead of breaking the page."""
+    def run(ui: Any) -> None:
+        try:
+            build()
+        except Exception as err:
+            message = f"The extension tab '{title}' failed to build: {type(err).__name__}: {err}"
+            host.errors.append(message)
+            gr.HTML(_message(message, error=True))
+
+    return run

@@ -21,6 +21,7 @@ from modules.engine.validation import InvalidRequestError, validate_request
 from modules.jobs.queue import QueueFullError, new_task_id
 from modules.settings.schema import infotext_to_option_keys
 from modules.ui.build_context import UiBuild
+from modules.ui.extension_scripts import build_script_uis, split_script_values
 from modules.ui.generation_runner import RunUpdate, describe_error, follow_job, poll_interval
 from modules.ui.img2img_batch import batch_requests, merge_results
 from modules.ui.img2img_form import MASK_TABS, PASTE_FIELDS, Img2ImgForm, to_request
@@ -62,7 +63,10 @@ def make_generate(runtime: Any, panel: OutputPanel) -> Callable[..., Iterator[di
         started = time.perf_counter()
         task = task_id or new_task_id(TAB)
         try:
+            values, alwayson = split_script_values(values)  # extension scripts' widgets (by name)
             requests = plan_requests(runtime, Img2ImgForm.from_values(values), task)
+            if alwayson:
+                requests = [r.with_changes(alwayson_scripts=alwayson) for r in requests]
         except (InvalidRequestError, ValueError) as e:
             yield {panel.progress: "", panel.html_log: error_html(describe_error(e))}
             return
@@ -134,13 +138,14 @@ def build_img2img_tab(ui: UiBuild) -> None:
         with gr.Column(scale=1, elem_id=f"{TAB}_settings"):
             inputs = build_input_tabs()
             params = build_params_column(ui)
+            script_fields = build_script_uis(ui, TAB)
         with gr.Column(scale=1, elem_id=f"{TAB}_output_column"):
             panel = build_output_panel(ui, TAB)
     fields = {**inputs.fields, **params.fields,
               "prompt": row.prompt, "negative_prompt": row.negative_prompt, "styles": row.styles}
     _register_targets(ui, fields, inputs, panel)
     runtime = ui.runtime
-    wire_generation(runtime, row, fields, panel, make_generate(runtime, panel), TAB)
+    wire_generation(runtime, row, {**fields, **script_fields}, panel, make_generate(runtime, panel), TAB)
     _wire_params(params, fields, panel, inputs.input_tab)
     wire_prompt_tools(runtime, row, panel.html_log, fields["steps"])
     wire_paste_button(ui, row.paste, row.prompt, TAB, panel.html_log)
