@@ -10,6 +10,7 @@ if [ ! -x "$venv_dir/bin/python" ]; then
     "$python_cmd" -m venv "$venv_dir"
 fi
 "$venv_dir/bin/python" -m pip install -q -r requirements.txt -r requirements-test.txt
+"$venv_dir/bin/python" -m pip install -q --no-deps -r requirements-test-nodeps.txt
 # Browser tests drive Debian's Chromium (never a downloaded browser build).
 if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
     (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: browser tests will be skipped"

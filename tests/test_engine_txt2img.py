@@ -174,3 +174,28 @@ def test_other_families_generate(fixture, request, tmp_path):
                                      **{**SMALL, "width": 64, "height": 96}), ctx)
     assert res.images[0].size == (64, 96)
     assert pixels(res.images[0]).std() > 0
+
+
+class _RecordingControl(JobControl):
+    """Keeps every (step, progress text) the engine reports."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[int, str | None]] = []
+
+    def step(self, step, preview=None) -> None:
+        self.seen.append((step, self.textinfo))
+        super().step(step, preview)
+
+
+def test_dpm_adaptive_progress_says_it_ignores_the_step_count(ctx):
+    control = _RecordingControl()
+    generate(GenerationRequest(prompt="x", seed=1, **{**SMALL, "sampler_name": "DPM adaptive"}), ctx, control)
+    steps, texts = zip(*control.seen)
+    assert len(steps) != SMALL["steps"]  # it chose its own count
+    expected = f"DPM adaptive picks its own number of steps (Sampling steps is ignored): {steps[-1]} done so far"
+    assert texts[-1] == expected
+    assert ctx.samplers.get("DPM adaptive").description.startswith("Ignores Sampling steps")
+    euler = _RecordingControl()
+    generate(GenerationRequest(prompt="x", seed=1, **SMALL), ctx, euler)
+    assert [s for s, _ in euler.seen] == [1, 2, 3] and all(t is None for _, t in euler.seen)

@@ -344,3 +344,118 @@ def test_dpmpp_sde_matches_dpmsolver_sde_with_the_same_brownian_tree(setup):
 
     ref = drive(sch, x0 * sigmas[0], model, unet_time=unet_time)
     assert rel_diff(ours, ref) < TOLERANCE
+
+
+def _a1111_unipc_grid(schedule: DiscreteSchedule, skip_type: str, steps: int) -> tuple[list[float], list[float]]:
+    """A1111's UniPC times for txt2img: t from 1 to 1/N in `steps` steps (log-alpha interpolated
+    linearly in t between training timesteps). Returns (UNet timesteps, k-diffusion sigmas)."""
+    import numpy as np
+
+    n = schedule.num_timesteps
+    log_alphas = 0.5 * np.log(schedule.alphas_cumprod.double().numpy())
+    t_array = np.linspace(0.0, 1.0, n + 1)[1:]
+
+    def log_alpha(t: float) -> float:
+        return float(np.interp(t, t_array, log_alphas))
+
+    def lam(t: float) -> float:
+        return log_alpha(t) - 0.5 * np.log(1 - np.exp(2 * log_alpha(t)))
+
+    t_end = 1.0 / n
+    if skip_type == "time_uniform":
+        ts = np.linspace(1.0, t_end, steps + 1)
+    elif skip_type == "time_quadratic":
+        ts = np.linspace(1.0, t_end**0.5, steps + 1) ** 2
+    else:  # logSNR: uniform in half-log-SNR, mapped back through the interpolated log-alpha
+        lams = np.linspace(lam(1.0), lam(t_end), steps + 1)
+        ts = [float(np.interp(-0.5 * np.logaddexp(0, -2 * x), log_alphas[::-1], t_array[::-1])) for x in lams]
+    unet_t = [(t - t_end) * 1000 for t in ts]
+    sigmas = [float(np.sqrt(np.exp(-2 * log_alpha(t)) - 1)) for t in ts]
+    return unet_t, sigmas
+
+
+@pytest.mark.parametrize("variant,skip_type,order,lower_order_final", [
+    ("bh1", "time_uniform", 3, True),  # A1111's defaults
+    ("bh2", "time_uniform", 3, True),
+    ("bh1", "time_quadratic", 3, True),
+    ("bh2", "logSNR", 3, True),
+    ("bh1", "time_uniform", 2, True),
+    ("bh1", "time_uniform", 3, False),
+])
+def test_unipc_matches_unipc_multistep_on_a1111s_fractional_grid(setup, variant, skip_type, order,
+                                                                  lower_order_final):
+    """10 steps: A1111's UniPC visits fractional timesteps (999, 899.1, ..., 99.9, then 0). diffusers'
+    UniPCMultistepScheduler is given exactly those sigmas and feeds the UNet the same fractional t."""
+    from diffusers import UniPCMultistepScheduler
+
+    model, schedule, noise = setup
+    steps = 10
+    unet_t, grid = _a1111_unipc_grid(schedule, skip_type, steps)
+    sigmas = _a1111_timesteps(schedule, steps)  # what A1111 passes: only its length and first entry matter
+    options = SamplerOptions(schedule=schedule, uni_pc_variant=variant, uni_pc_skip_type=skip_type,
+                             uni_pc_order=order, uni_pc_lower_order_final=lower_order_final)
+    ours = unipc.unipc(model, noise * (1 + sigmas[0] ** 2) ** 0.5, sigmas, options=options)
+    sch = UniPCMultistepScheduler(**BETAS, solver_order=order, solver_type=variant, predict_x0=True,
+                                  lower_order_final=lower_order_final, final_sigmas_type="sigma_min")
+    sch.set_timesteps(steps)
+    sch.sigmas = torch.tensor(grid, dtype=torch.float32)
+    sch.timesteps = torch.tensor(unet_t[:-1], dtype=torch.float64)
+    ref = drive(sch, noise.clone(), model)
+    assert rel_diff(ours, ref) < TOLERANCE
+
+
+@pytest.mark.parametrize("steps", [10, 7])
+def test_ddim_matches_ddim_scheduler_on_a1111s_timesteps(setup, steps):
+    """A1111's timesteps are range(0, 1000, 1000 // steps) + 1: for 7 steps that is 8 timesteps
+    (1, 143, ..., 995). diffusers' DDIM is given that list (its step size 1000 // steps is A1111's)."""
+    from diffusers import DDIMScheduler
+
+    model, schedule, noise = setup
+    sigmas = _a1111_timesteps(schedule, steps)
+    a1111_t = list(range(0, 1000, 1000 // steps))[::-1]
+    a1111_t = [t + 1 for t in a1111_t]
+    assert torch.equal(sigmas, schedule.sigmas[a1111_t])
+    ours = timestep.ddim(model, noise * (1 + sigmas[0] ** 2) ** 0.5, sigmas, options=SamplerOptions(eta=0.0))
+    sch = DDIMScheduler(**BETAS, timestep_spacing="leading", steps_offset=1, clip_sample=False,
+                        set_alpha_to_one=False)
+    sch.set_timesteps(steps)
+    sch.timesteps = torch.tensor(a1111_t)
+    with torch.no_grad():
+        ref = noise.clone()
+        for t in sch.timesteps[:-1]:  # A1111 stops at t=1: no update from the last timestep
+            ref = sch.step(model.eps(ref, t), t, ref, eta=0.0).prev_sample
+    assert rel_diff(ours, ref) < TOLERANCE
+
+
+def pndm_on_a1111_timesteps(steps: int) -> object:
+    """diffusers' PNDM (skip_prk_steps) on A1111's PLMS timesteps range(0, 1000, 1000 // steps) + 1:
+    PNDM repeats the second timestep (its pseudo improved Euler first step); its step size
+    1000 // steps is A1111's, so only the list has to be set when 1000 // steps does not divide 1000."""
+    from diffusers import PNDMScheduler
+
+    ts = [t + 1 for t in range(0, 1000, 1000 // steps)][::-1]
+    sch = PNDMScheduler(**BETAS, skip_prk_steps=True, steps_offset=1, set_alpha_to_one=False)
+    sch.set_timesteps(steps)
+    sch.timesteps = torch.tensor([ts[0], ts[1], ts[1], *ts[2:]])
+    return sch
+
+
+@pytest.mark.parametrize("steps", [10, 30])
+def test_plms_matches_pndm_on_a1111s_timesteps(setup, steps):
+    """10 steps (timesteps 901, 801, ..., 1) is where the demo model draws the wrong colours with
+    PLMS at CFG 3: the algorithm is diffusers' PNDM exactly (see docs/SAMPLERS.md). 30 steps gives
+    31 timesteps (1, 34, ..., 991), an A1111 quirk kept."""
+    model, schedule, noise = setup
+    sigmas = _a1111_timesteps(schedule, steps)
+    ours = timestep.plms(model, noise * (1 + sigmas[0] ** 2) ** 0.5, sigmas)
+    sch = pndm_on_a1111_timesteps(steps)
+    if steps == 10:
+        from diffusers import PNDMScheduler
+
+        plain = PNDMScheduler(**BETAS, skip_prk_steps=True, steps_offset=1, set_alpha_to_one=False)
+        plain.set_timesteps(steps)
+        assert plain.timesteps.tolist() == sch.timesteps.tolist() == [901, 801, 801, 701, 601, 501, 401, 301,
+                                                                     201, 101, 1]
+    ref = drive(sch, noise.clone(), model, limit=len(sigmas))  # A1111: one model call per timestep
+    assert rel_diff(ours, ref) < TOLERANCE
+

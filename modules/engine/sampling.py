@@ -19,6 +19,7 @@ from modules.engine.stages import pass_stage
 from modules.noise import ImageRNG
 from modules.samplers.discretization import DiscreteSchedule
 from modules.samplers.options import SamplerOptions, options_for
+from modules.samplers.progress_text import adaptive_progress_text
 from modules.samplers.sigma_plan import ScheduleSettings, build_schedule
 from modules.samplers.start import sampler_noise, txt2img_start
 
@@ -56,6 +57,8 @@ def guidance_inputs(state: "JobState", plan: "BatchPlan", image_cond: torch.Tens
     tid_c = tid_u = None
     if ctx.model.family.is_sdxl:
         tid_c, tid_u = sdxl_time_ids(ctx.model, spec.width, spec.height, len(plan.prompts), ctx.settings)
+        # On the sampling device: the denoiser indexes them with row indices made beside the latents.
+        tid_c, tid_u = tid_c.to(ctx.device), tid_u.to(ctx.device)
     return GuidanceInputs(cond, uncond, spec.cfg_scale, image_cond=image_cond, time_ids_cond=tid_c,
                           time_ids_uncond=tid_u, pad_cond_uncond=bool(ctx.settings["pad_cond_uncond"]))
 
@@ -121,14 +124,20 @@ def run_sampler(state: "JobState", plan: "BatchPlan", setup: SamplingSetup, rng:
         preview = None
         if matrix is not None:
             preview = lambda: cheap_preview(d["denoised"][0], matrix)  # noqa: E731
+        if spec.ignores_steps:
+            state.control.textinfo = adaptive_progress_text(spec.name, d["i"] + 1)
         state.control.step(active.step_offset + d["i"] + 1, preview)
 
     sigmas = full_sigmas if full_sigmas is not None else setup.sigmas
     noise = sampler_noise(spec, setup.x, sigmas, rng, plan.seeds)
     options = sampler_options(state)
     with pass_stage(state, "unet"):
-        return spec.fn(model_fn, setup.x, setup.sigmas, extra_args={}, callback=callback, noise_sampler=noise,
-                       options=options)
+        try:
+            return spec.fn(model_fn, setup.x, setup.sigmas, extra_args={}, callback=callback,
+                           noise_sampler=noise, options=options)
+        finally:
+            if spec.ignores_steps:
+                state.control.textinfo = None  # the step-count note is about this pass only
 
 
 class _Blended:

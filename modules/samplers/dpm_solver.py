@@ -2,10 +2,12 @@
 
 These two do not follow a sigma list: "DPM fast" spreads its model calls over steps of
 orders 3/2/1 uniformly in t = -log(sigma), and "DPM adaptive" picks its own step sizes with
-a PID controller until the error estimate is met. Under the common sampler contract they
-take sigma_max = sigmas[0], sigma_min = the last non-zero sigma and the number of model calls
-= len(sigmas) - 1, which is what A1111 passes for txt2img with the automatic schedule and for
-img2img in general.
+a PID controller until the error estimate is met, so it ignores the step count.
+
+Which sigma range they integrate over follows A1111 (`_sigma_range`): in txt2img the model's
+own sigma_min/sigma_max and n = steps, whatever the schedule type (only the start latent's
+scale comes from the schedule); in img2img and the hires pass (`options.img2img`) the sliced
+schedule's first and last non-zero sigma and n = len(sigmas) - 1.
 """
 
 from __future__ import annotations
@@ -103,7 +105,10 @@ class _Solver:
         return t_down, (self.sigma(t_next) ** 2 - self.sigma(t_down) ** 2) ** 0.5
 
 
-def _sigma_range(sigmas: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _sigma_range(sigmas: torch.Tensor, options: SamplerOptions) -> tuple[torch.Tensor, torch.Tensor]:
+    """(sigma_min, sigma_max) to integrate over: the model's in txt2img, the schedule's in img2img."""
+    if not options.img2img and options.schedule is not None:
+        return options.schedule.sigma_min.float().cpu(), options.schedule.sigma_max.float().cpu()
     positive = sigmas[sigmas > 0]
     if positive.numel() < 1:
         raise ValueError("DPM fast/adaptive need at least one sigma above 0")
@@ -134,10 +139,10 @@ def dpm_fast(
     noise_sampler: NoiseFn | None = None,
     options: SamplerOptions = DEFAULT_OPTIONS,
 ) -> torch.Tensor:
-    """DPM-Solver-fast with len(sigmas)-1 model calls between sigmas[0] and the last non-zero sigma."""
+    """DPM-Solver-fast with len(sigmas) - 1 (= steps) model calls over `_sigma_range`."""
     solver = _Solver(model, extra_args or {})
     noise = default_noise(x, noise_sampler)
-    sigma_min, sigma_max = _sigma_range(sigmas)
+    sigma_min, sigma_max = _sigma_range(sigmas, options)
     t_start, t_end = solver.t(sigma_max), solver.t(sigma_min)
     orders = fast_orders(len(sigmas) - 1)
     ts = torch.linspace(float(t_start), float(t_end), len(orders) + 1)
@@ -204,12 +209,12 @@ def dpm_adaptive(
     h_init: float = 0.05,
     accept_safety: float = 0.81,
 ) -> torch.Tensor:
-    """Adaptive-step DPM-Solver-3/2 (embedded pair) from sigmas[0] to the last non-zero sigma."""
+    """Adaptive-step DPM-Solver-3/2 (embedded pair) over `_sigma_range`; the step count is ignored."""
     if order not in (2, 3):
         raise ValueError(f"DPM adaptive order must be 2 or 3, got {order}")
     solver = _Solver(model, extra_args or {})
     noise = default_noise(x, noise_sampler)
-    sigma_min, sigma_max = _sigma_range(sigmas)
+    sigma_min, sigma_max = _sigma_range(sigmas, options)
     t_end = solver.t(sigma_min)
     s = solver.t(sigma_max)
     pid = PIDStepSizeController(h_init, 0.0, 1.0, 0.0, 1.5 if options.eta else order, accept_safety)

@@ -199,7 +199,7 @@ def dpmpp_3m_sde(
             h = _t(sigmas[i + 1]) - _t(sigmas[i])
             h_eta = h * (eta + 1)
             x = torch.exp(-h_eta) * x + (-h_eta).expm1().neg() * denoised
-            x = x + _three_m_correction(denoised, denoised_1, denoised_2, h, h_1, h_2, h_eta)
+            x = _three_m_correction(x, denoised, denoised_1, denoised_2, h, h_1, h_2, h_eta)
             if eta:
                 x = (
                     x
@@ -214,6 +214,7 @@ def dpmpp_3m_sde(
 
 
 def _three_m_correction(
+    x: torch.Tensor,
     denoised: torch.Tensor,
     denoised_1: torch.Tensor | None,
     denoised_2: torch.Tensor | None,
@@ -221,8 +222,11 @@ def _three_m_correction(
     h_1: torch.Tensor | None,
     h_2: torch.Tensor | None,
     h_eta: torch.Tensor,
-) -> torch.Tensor | float:
-    """Higher-order terms of the 3M step from the previous one or two denoised values."""
+) -> torch.Tensor:
+    """Add the higher-order terms of the 3M step from the previous one or two denoised values.
+
+    The terms are added one by one in k-diffusion's order so that rounding matches it bit for bit.
+    """
     phi_2 = h_eta.neg().expm1() / h_eta + 1
     if h_2 is not None and denoised_1 is not None and denoised_2 is not None:
         r0, r1 = h_1 / h, h_2 / h
@@ -231,7 +235,7 @@ def _three_m_correction(
         d1 = d1_0 + (d1_0 - d1_1) * r0 / (r0 + r1)
         d2 = (d1_0 - d1_1) / (r0 + r1)
         phi_3 = phi_2 / h_eta - 0.5
-        return phi_2 * d1 - phi_3 * d2
+        return x + phi_2 * d1 - phi_3 * d2
     if h_1 is not None and denoised_1 is not None:
-        return phi_2 * (denoised - denoised_1) / (h_1 / h)
-    return 0.0
+        return x + phi_2 * ((denoised - denoised_1) / (h_1 / h))
+    return x

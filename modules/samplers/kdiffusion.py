@@ -41,11 +41,15 @@ def default_noise(x: torch.Tensor, noise_sampler: NoiseFn | None) -> NoiseFn:
 def _churn(
     x: torch.Tensor, sigmas: torch.Tensor, i: int, noise: NoiseFn, options: SamplerOptions
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Raise the noise level from sigma_i to sigma_hat by adding fresh noise (churn > 0 only)."""
+    """Raise the noise level from sigma_i to sigma_hat by adding fresh noise (when churn applies).
+
+    The noise is drawn on every step, churned or not, as k-diffusion does: A1111 takes those
+    draws from the image RNG, so the draw used at a churned step must be that step's own.
+    """
     gamma = churn_gamma(sigmas[i], len(sigmas) - 1, options.s_churn, options.s_tmin, options.s_tmax)
+    eps = noise(sigmas[i], sigmas[i + 1]) * options.s_noise
     sigma_hat = sigmas[i] * (gamma + 1)
     if gamma > 0:
-        eps = noise(sigmas[i], sigmas[i + 1]) * options.s_noise
         x = x + eps * (sigma_hat**2 - sigmas[i] ** 2) ** 0.5
     return x, sigma_hat
 
@@ -172,7 +176,11 @@ def dpm_2_ancestral(
     noise_sampler: NoiseFn | None = None,
     options: SamplerOptions = DEFAULT_OPTIONS,
 ) -> torch.Tensor:
-    """DPM2 down to sigma_down, then fresh noise; like A1111 it draws noise on every step."""
+    """DPM2 down to sigma_down, then fresh noise.
+
+    As in k-diffusion, noise is drawn and added only after a second-order step: when sigma_down
+    is 0 (the last step, or earlier with eta > 1) the step is plain Euler to 0 with no noise.
+    """
     extra_args = extra_args or {}
     noise = default_noise(x, noise_sampler)
     for i in range(len(sigmas) - 1):
@@ -187,7 +195,7 @@ def dpm_2_ancestral(
             x_2 = x + d * (sigma_mid - sigmas[i])
             denoised_2 = model(x_2, batch_sigma(x, sigma_mid), **extra_args)
             x = x + to_d(x_2, sigma_mid, denoised_2) * (sigma_down - sigmas[i])
-        x = x + noise(sigmas[i], sigmas[i + 1]) * options.s_noise * sigma_up
+            x = x + noise(sigmas[i], sigmas[i + 1]) * options.s_noise * sigma_up
     return x
 
 

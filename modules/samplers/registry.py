@@ -11,6 +11,7 @@ aliases like k_euler_a), with one deliberate difference: an unknown name raises
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from modules.samplers import dpm_solver, dpmpp, kdiffusion, lcm, restart, timestep, unipc
@@ -73,6 +74,11 @@ def _k(
 
 
 _NOISE_ONLY = ("s_noise",)
+DPM_ADAPTIVE_HINT = (
+    "Ignores Sampling steps: it picks its own step sizes until its error estimate is small, so the "
+    "number of steps (and the time) depends on the picture, CFG scale and size, often far more than asked"
+)
+DPM_FAST_HINT = "Spends exactly Sampling steps model calls over the model's whole noise range; low quality"
 
 
 def default_samplers() -> tuple[SamplerSpec, ...]:
@@ -158,15 +164,22 @@ def default_samplers() -> tuple[SamplerSpec, ...]:
             takes_eta=True,
             extra_params=_NOISE_ONLY,
         ),
-        _k(
-            "DPM fast",
-            ("k_dpm_fast",),
-            dpm_solver.dpm_fast,
-            uses_ensd=True,
-            takes_eta=True,
-            extra_params=_NOISE_ONLY,
+        replace(
+            _k(
+                "DPM fast",
+                ("k_dpm_fast",),
+                dpm_solver.dpm_fast,
+                uses_ensd=True,
+                takes_eta=True,
+                extra_params=_NOISE_ONLY,
+            ),
+            description=DPM_FAST_HINT,
         ),
-        _k("DPM adaptive", ("k_dpm_ad",), dpm_solver.dpm_adaptive, uses_ensd=True, takes_eta=True),
+        replace(
+            _k("DPM adaptive", ("k_dpm_ad",), dpm_solver.dpm_adaptive, uses_ensd=True, takes_eta=True),
+            description=DPM_ADAPTIVE_HINT,
+            ignores_steps=True,
+        ),
         _k("Restart", ("restart",), restart.restart, "karras", second_order=True),
         SamplerSpec("DDIM", ("ddim",), None, timestep.ddim, kind="timestep", takes_eta=True),
         SamplerSpec(

@@ -36,7 +36,7 @@ def ancestral_step(
 
 def churn_gamma(sigma: torch.Tensor, steps: int, s_churn: float, s_tmin: float, s_tmax: float) -> float:
     """Karras et al.'s stochastic churn factor for one step (0 when churn is off)."""
-    if s_churn <= 0 or not (s_tmin <= float(sigma) <= s_tmax):
+    if s_churn <= 0 or not bool(s_tmin <= sigma <= s_tmax):  # compared in sigma's dtype, as k-diffusion
         return 0.0
     return min(s_churn / steps, 2**0.5 - 1)
 

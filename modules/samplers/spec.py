@@ -25,6 +25,8 @@ class SamplerSpec:
     schedule. `options` is A1111's options dict as /sdapi/v1/samplers reports it.
     `extra_params` are the churn parameters A1111 passes to this sampler; `takes_eta` says
     whether eta reaches it; `cfg_scale_multiplier` and `needs_uncond` are for CFG++.
+    `description` is the user-facing hint; `ignores_steps` marks a sampler that picks its own
+    number of steps (DPM adaptive), so progress can say so instead of "Step 37/10".
     """
 
     name: str
@@ -41,6 +43,8 @@ class SamplerSpec:
     extra_params: tuple[str, ...] = ()
     cfg_scale_multiplier: float = 1.0
     needs_uncond: bool = False
+    description: str = ""
+    ignores_steps: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in SAMPLER_KINDS:
