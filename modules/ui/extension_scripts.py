@@ -101,7 +101,7 @@ def build_selectable_uis(ui: Any, tab: str, dropdown: Any) -> dict[str, Any]:
         for i, component in enumerate(components):
             fields[f"{SELECT_PREFIX}{entry.key}::{i}"] = component
     dropdown.choices = [*dropdown.choices, *[(t, t) for t, _ in groups]]
-    dropdown.change(lambda name: [gr.update(visible=name == t) for t, _ in groups], inputs=dropdown,
+    dropdown.change(lambda name: {g: gr.update(visible=name == t) for t, g in groups}, inputs=dropdown,
                     outputs=[g for _, g in groups], queue=False, show_progress="hidden")
     return fields
 

@@ -53,6 +53,9 @@ def test_install_from_url_apply_and_use_the_script(server_factory: Callable[...,
     tab.get_by_label("Style", exact=True).click()
     page.get_by_role("option", name="cinematic").click()
     page.fill("#txt2img_prompt textarea", "a cat")
+    for elem_id, value in (("txt2img_steps", 2), ("txt2img_width", 64), ("txt2img_height", 64)):
+        page.fill(f"#{elem_id} input[type=number]", str(value))
+        page.keyboard.press("Enter")
     page.click("#txt2img_generate")
     page.wait_for_selector("#txt2img_gallery img", timeout=GENERATION_TIMEOUT_MS)
     page.wait_for_function("document.querySelector('#html_info_txt2img').innerText.includes('Prompt Styler')")
@@ -60,4 +63,17 @@ def test_install_from_url_apply_and_use_the_script(server_factory: Callable[...,
     screenshot(page, "ui-extensions-script-used")
     assert info.startswith("cinematic still of a cat, film grain")
     assert "Prompt Styler Enabled: True" in info and "Prompt Styler Style: cinematic" in info
+
+    # A selectable A1111 script (run() -> process_images) from the Script dropdown, with its slider.
+    tab.get_by_label("Script", exact=True).click()
+    page.get_by_role("option", name="Prompt Repeater").click()
+    page.locator("#script_txt2img_prompt_repeater input[type=number]").fill("3")
+    page.keyboard.press("Enter")
+    page.click("#txt2img_generate")
+    page.wait_for_function("document.querySelector('#html_info_txt2img').innerText.includes('Repeat times')",
+                           timeout=GENERATION_TIMEOUT_MS)
+    info = page.inner_text("#html_info_txt2img")
+    screenshot(page, "ui-extensions-selectable-script")
+    assert info.startswith(", ".join(["cinematic still of a cat, film grain"] * 3))
+    assert "Repeat times: 3" in info and "Prompt Styler Style: cinematic" in info
     page.context.close()
