@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.fixtures.extensions import BROKEN_IMPORT, RAISING_HOOK, styler_files, write_extension
+from tests.fixtures.extensions import BROKEN_IMPORT, CALLBACKS, RAISING_HOOK, styler_files, write_extension
 from tests.test_api_harness import LiveServer, start_live_server
 
 TINY = {"width": 64, "height": 64, "steps": 1, "cfg_scale": 5.0, "seed": 7, "sampler_name": "Euler"}
@@ -23,6 +23,7 @@ def live(tmp_path_factory: pytest.TempPathFactory, tiny_sd1: Path) -> Iterator[L
     data = tmp_path_factory.mktemp("ext-scripts")
     write_extension(data / "extensions" / "styler", styler_files())
     write_extension(data / "extensions" / "broken", {"scripts/b.py": BROKEN_IMPORT})
+    write_extension(data / "extensions" / "callbacks", {"scripts/c.py": CALLBACKS})
     server = start_live_server(data, "--nowebui", ckpt=tiny_sd1)
     yield server
     server.stop()
@@ -107,3 +108,18 @@ def test_raising_script_is_skipped_with_a_comment(tmp_path: Path, tiny_sd1: Path
             in comments
     finally:
         server.stop()
+
+
+def test_a1111_callbacks_reach_the_job_and_the_app(client: httpx.Client, live: LiveServer) -> None:
+    from modules.hooks.payloads import InfotextPaste
+
+    body = {**TINY, "steps": 2, "prompt": "a bird", "save_images": True}
+    assert client.post("/sdapi/v1/txt2img", json=body).status_code == 200
+    seen = client.get("/callbacks-ext/seen").json()
+    assert seen["models"] >= 1 and seen["cfg_steps"][-2:] == [[0, [1, 4, 8, 8]], [1, [1, 4, 8, 8]]]
+    assert seen["before_save"][-1] == "a bird" and seen["saved"][-1].endswith(".png")
+    assert seen["data_path"] == str(live.runtime.paths.data_dir) and seen["samples_format"] == "png"
+    assert seen["cmd_nowebui"] is True and seen["has_save_image"] is True
+    paste = InfotextPaste("a bird\nSteps: 2", {"Steps": "2"})
+    live.runtime.hooks.call("on_infotext_paste", paste)
+    assert paste.params["Pasted by extension"] == "a bird"
