@@ -62,7 +62,7 @@ def test_selectable_script_runs_process_images(client: httpx.Client) -> None:
     assert response.status_code == 200, response.text
     info = json.loads(response.json()["info"])
     assert info["prompt"] == "red, red, red"
-    assert "Repeat times: 3" in info["infotexts"][0]
+    assert "Repeat times: 3" in info["infotexts"][0] and "Repeat mode: txt2img" in info["infotexts"][0]
 
 
 def test_unknown_scripts_are_422(client: httpx.Client) -> None:

@@ -216,7 +216,7 @@ class ExtensionHost:
         if not alwayson and selected is None:
             return inner(req, ctx, control)
         link = processing_facade.JobLink(ctx, control, inner, self)
-        p = processing_facade.StableDiffusionProcessing(req, link)
+        p = processing_facade.processing_for(req, link)
         p._active = [(e, self._alwayson_args(e, req)) for e in alwayson]
         p._comments = []
         for method in ("setup", "before_process", "process"):

@@ -108,8 +108,17 @@ class StableDiffusionProcessing:
         return dataclasses.replace(self._req, **changes), notes
 
 
-StableDiffusionProcessingTxt2Img = StableDiffusionProcessing
-StableDiffusionProcessingImg2Img = StableDiffusionProcessing
+class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
+    """`p` of a txt2img job (scripts tell the modes apart with isinstance)."""
+
+
+class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
+    """`p` of an img2img job."""
+
+
+def processing_for(req: GenerationRequest, link: JobLink) -> StableDiffusionProcessing:
+    cls = StableDiffusionProcessingImg2Img if req.mode == "img2img" else StableDiffusionProcessingTxt2Img
+    return cls(req, link)
 
 
 class Processed:
