@@ -47,7 +47,13 @@ def _add_paths(p: argparse.ArgumentParser) -> None:
     g.add_argument("--embeddings-dir", default=None)
     g.add_argument("--hypernetwork-dir", default=None)
     g.add_argument("--controlnet-dir", default=None)
-    g.add_argument("--esrgan-models-path", default=None)
+    g.add_argument("--esrgan-models-path", default=None, help="folder of ESRGAN upscalers (default models/ESRGAN)")
+    g.add_argument("--realesrgan-models-path", default=None, help="folder of Real-ESRGAN upscalers")
+    g.add_argument("--dat-models-path", default=None, help="folder of DAT upscalers")
+    g.add_argument("--swinir-models-path", default=None, help="folder of SwinIR upscalers")
+    g.add_argument("--hat-models-path", default=None, help="folder of HAT upscalers")
+    g.add_argument("--gfpgan-models-path", default=None, help="folder of GFPGAN face restorers")
+    g.add_argument("--codeformer-models-path", default=None, help="folder of CodeFormer face restorers")
     g.add_argument("--styles-file", action="append", default=None)
     g.add_argument("--ui-config-file", default=None)
     g.add_argument("--ui-settings-file", default=None)
@@ -124,10 +130,22 @@ def _add_ui(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-prompt-history", action="store_true")
 
 
+def _add_limits(p: argparse.ArgumentParser) -> None:
+    """Our additions (docs/SECURITY.md): where files may go and how much one client may ask for."""
+    g = p.add_argument_group("security limits")
+    g.add_argument("--allowed-output-dir", action="append", default=[], metavar="DIR",
+                   help="also allow output folders (outdir_* settings) inside DIR; by default only "
+                        "folders inside the data folder are accepted")
+    g.add_argument("--max-request-mb", type=float, default=256.0,
+                   help="largest HTTP request body in MB (base64 images included); bigger ones get 413")
+    g.add_argument("--queue-per-client", type=int, default=32,
+                   help="most jobs one client (IP address) may have waiting at once; more get 429")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full parser; extensions' preload hooks may add flags to it before parsing."""
     p = argparse.ArgumentParser(prog="launch.py", description="Stable Diffusion web UI")
-    for add in (_add_launcher, _add_paths, _add_performance, _add_server, _add_ui):
+    for add in (_add_launcher, _add_paths, _add_performance, _add_server, _add_ui, _add_limits):
         add(p)
     return p
 

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from modules.storage.durable_file import Recovered, read_recovering, warn_everywhere, write_durably
+
 log = logging.getLogger(__name__)
 
 BLOCK = 1024 * 1024
@@ -30,6 +32,13 @@ def _sha256_stream(f: BinaryIO, start: int = 0) -> str:
     for chunk in iter(lambda: f.read(BLOCK), b""):
         digest.update(chunk)
     return digest.hexdigest()
+
+
+def _parse_cache(text: str) -> dict[str, dict]:
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError("top level is not an object")
+    return data
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -89,22 +98,19 @@ class HashCache:
         """Read the file once; a damaged cache is discarded (it can always be rebuilt)."""
         if self._entries is None:
             try:
-                data = json.loads(self.cache_file.read_text(encoding="utf-8"))
-                self._entries = data if isinstance(data, dict) else {}
-            except FileNotFoundError:
-                self._entries = {}
-            except (OSError, ValueError) as e:
+                recovered = read_recovering(self.cache_file, _parse_cache)
+            except OSError as e:
                 log.warning("hash cache %s unreadable (%s); starting a new one", self.cache_file, e)
-                self._entries = {}
+                recovered = Recovered(None)
+            warn_everywhere(recovered.warnings)
+            self._entries = recovered.value or {}
         return self._entries
 
     def _save(self) -> None:
-        """Write to a temp file and rename: a crash never leaves half a cache."""
+        """Durable write (temp file, fsync, rename, backup): a crash never leaves half a cache.
+        Called with the lock held: one writer."""
         assert self._entries is not None
-        self.cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.cache_file.with_name(f"{self.cache_file.name}.{threading.get_ident()}.tmp")
-        tmp.write_text(json.dumps(self._entries, indent=1, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, self.cache_file)
+        write_durably(self.cache_file, json.dumps(self._entries, indent=1, sort_keys=True))
 
     def get_cached(self, kind: str, name: str, path: str | os.PathLike[str]) -> str | None:
         """The cached hash if the file is unchanged since it was hashed; never computes."""

@@ -14,8 +14,13 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-# The reader's grammar, as A1111 documents it; changing it breaks pasting of existing images.
-RE_PARAM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
+from modules.parsing.breaks import split_on_break
+from modules.parsing.infotext_pairs import find_pairs
+from modules.parsing.weighted_pieces import WeightedPieces
+
+# Longest infotext read (characters). Real ones stay far below (a 75-token prompt plus the
+# parameters is ~1 KB); the reader is linear, the cap keeps a pasted novel from costing anything.
+MAX_INFOTEXT_CHARS = 131072
 RE_IMAGESIZE = re.compile(r"^(\d+)x(\d+)$")
 NEGATIVE_PREFIX = "Negative prompt:"
 
@@ -166,10 +171,20 @@ def ordered_generation_params(
 # --- reader ------------------------------------------------------------------------------
 
 
+class InfotextTooLongError(ValueError):
+    """An infotext longer than any real one; the message gives the limit."""
+
+
+def check_infotext_length(text: str, what: str = "infotext") -> None:
+    if len(text) > MAX_INFOTEXT_CHARS:
+        raise InfotextTooLongError(f"{what} is {len(text)} characters long; the limit is {MAX_INFOTEXT_CHARS} "
+                                   "(a real infotext is a few KB: send the prompt and parameters only)")
+
+
 def _split_text(text: str) -> tuple[str, str, str]:
     """(prompt, negative prompt, params line); the last line is params only with >= 3 pairs."""
     *lines, last = text.replace("\r\n", "\n").strip().split("\n")
-    if len(RE_PARAM.findall(last)) < 3:
+    if len(find_pairs(last)) < 3:
         lines.append(last)
         last = ""
     prompt = negative = ""
@@ -189,7 +204,7 @@ def _split_text(text: str) -> tuple[str, str, str]:
 def _parse_pairs(line: str) -> dict[str, Any]:
     """Values stay strings; "AxB" becomes `<key>-1`/`<key>-2`. Empty values are dropped (as A1111)."""
     res: dict[str, Any] = {}
-    for key, value in RE_PARAM.findall(line):
+    for key, value in find_pairs(line):
         if not value:
             continue
         if value[0] == '"' and value[-1] == '"':
@@ -282,10 +297,12 @@ def parse_generation_parameters(
 ) -> dict[str, Any]:
     """Read an infotext into `{key: value}` exactly as A1111's paste does (values stay strings).
 
+    Longer than MAX_INFOTEXT_CHARS raises InfotextTooLongError (a 4xx in the API).
     `extract_styles` is `StyleDatabase.extract_styles_from_prompt`; `styles_mode` is the
     `infotext_styles` setting; `uses_emphasis` decides whether to add `Emphasis: Original`
     (defaults to a small attention scanner); `backcompat` is the `auto_backcompat` setting.
     """
+    check_infotext_length(text)
     prompt, negative, last = _split_text(text)
     res = _parse_pairs(last)
     prompt, negative = _apply_styles(res, prompt, negative, extract_styles, styles_mode)
@@ -313,7 +330,6 @@ def parse_generation_parameters(
 # --- emphasis detection (only whether any text ends up with a weight other than 1) --------
 
 RE_ATTENTION = re.compile(r"\\\(|\\\)|\\\[|\\]|\\\\|\\|\(|\[|:\s*([+-]?[.\d]+)\s*\)|\)|]|[^\\()\[\]:]+|:")
-RE_BREAK = re.compile(r"\s*\bBREAK\b\s*", re.S)
 
 
 def _is_number(text: str) -> bool:
@@ -326,37 +342,36 @@ def _is_number(text: str) -> bool:
 
 def _attention_weights(text: str) -> list[float]:
     """Weights of the text pieces under A1111's `(a)`, `[a]`, `(a:1.3)` rules."""
-    pieces: list[list[Any]] = []
+    pieces = WeightedPieces()
     round_open: list[int] = []
     square_open: list[int] = []
-
-    def scale(start: int, factor: float) -> None:
-        for piece in pieces[start:]:
-            piece[1] *= factor
-
     for m in RE_ATTENTION.finditer(text):
         token, weight = m.group(0), m.group(1)
         if token.startswith("\\"):
-            pieces.append([token[1:], 1.0])
+            pieces.append(token[1:])
         elif token == "(":
             round_open.append(len(pieces))
         elif token == "[":
             square_open.append(len(pieces))
         elif weight is not None and round_open and _is_number(weight):
-            scale(round_open.pop(), float(weight))
+            pieces.scale_from(round_open.pop(), float(weight))
         elif token == ")" and round_open:
-            scale(round_open.pop(), 1.1)
+            pieces.scale_from(round_open.pop(), 1.1)
         elif token == "]" and square_open:
-            scale(square_open.pop(), 1 / 1.1)
+            pieces.scale_from(square_open.pop(), 1 / 1.1)
         else:
-            pieces.extend([part, 1.0] for part in RE_BREAK.split(token) if part)
+            for part in split_on_break(token):
+                if part:
+                    pieces.append(part)
     for start in round_open:
-        scale(start, 1.1)
+        pieces.scale_from(start, 1.1)
     for start in square_open:
-        scale(start, 1 / 1.1)
-    return [w for _, w in pieces]
+        pieces.scale_from(start, 1 / 1.1)
+    return pieces.weights()
 
 
 def prompt_uses_emphasis(text: str) -> bool:
     """True when some part of the prompt is weighted (A1111 then records `Emphasis`)."""
+    if "(" not in text and "[" not in text:  # only an opening bracket can change a weight
+        return False
     return any(w != 1.0 for w in _attention_weights(text))

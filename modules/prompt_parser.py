@@ -26,6 +26,9 @@ from typing import Any, NamedTuple
 
 import lark
 
+from modules.parsing.breaks import split_on_break
+from modules.parsing.weighted_pieces import WeightedPieces
+
 # The schedule grammar (A1111's language): emphasis brackets are kept as text, `[a:b:N]` is an
 # edit, `[a|b]` an alternation; stray brackets at the top level are plain text. A prompt that
 # still fails to parse is used literally.
@@ -47,9 +50,10 @@ plain: /([^\\\[\]():|]|\\.)+/
 _ATTENTION_TOKENS = re.compile(
     r"\\\(|\\\)|\\\[|\\\]|\\\\|\\|\(|\[|:\s*([+-]?[.\d]+)\s*\)|\)|\]|[^\\()\[\]:]+|:"
 )
-_BREAK = re.compile(r"\s*\bBREAK\b\s*", re.S)
 _AND = re.compile(r"\bAND\b")
-_SUBPROMPT_WEIGHT = re.compile(r"^((?:\s|.)*?)(?:\s*:\s*([-+]?(?:\d+\.?|\d*\.\d+)))?\s*$")
+# The weight after the last colon of an AND part: `cat :1.5` (A1111's pattern, anchored to the
+# last colon so that it is tried once instead of at every position: linear time).
+_SUBPROMPT_WEIGHT = re.compile(r"\s*([-+]?(?:\d+\.?|\d*\.\d+))\s*")
 ROUND_MULTIPLIER = 1.1
 SQUARE_MULTIPLIER = 1 / 1.1
 
@@ -68,30 +72,30 @@ def parse_prompt_attention(text: str) -> list[list[Any]]:
     >>> parse_prompt_attention(r"\\(literal\\] (open")
     [['(literal] ', 1.0], ['open', 1.1]]
     """
-    res: list[list[Any]] = []
+    res = WeightedPieces()
     round_open: list[int] = []
     square_open: list[int] = []
     for match in _ATTENTION_TOKENS.finditer(text):
         token, weight = match.group(0), _as_float(match.group(1))
         if token.startswith("\\"):
-            res.append([token[1:], 1.0])
+            res.append(token[1:])
         elif token == "(":
             round_open.append(len(res))
         elif token == "[":
             square_open.append(len(res))
         elif weight is not None and round_open:
-            _scale_from(res, round_open.pop(), weight)
+            res.scale_from(round_open.pop(), weight)
         elif token == ")" and round_open:
-            _scale_from(res, round_open.pop(), ROUND_MULTIPLIER)
+            res.scale_from(round_open.pop(), ROUND_MULTIPLIER)
         elif token == "]" and square_open:
-            _scale_from(res, square_open.pop(), SQUARE_MULTIPLIER)
+            res.scale_from(square_open.pop(), SQUARE_MULTIPLIER)
         else:
             _append_with_breaks(res, token)
     for start in round_open:  # unbalanced openers act as if closed at the end
-        _scale_from(res, start, ROUND_MULTIPLIER)
+        res.scale_from(start, ROUND_MULTIPLIER)
     for start in square_open:
-        _scale_from(res, start, SQUARE_MULTIPLIER)
-    return _merge_equal_weights(res or [["", 1.0]])
+        res.scale_from(start, SQUARE_MULTIPLIER)
+    return _merge_equal_weights(res.items() or [["", 1.0]])
 
 
 def _as_float(text: str | None) -> float | None:
@@ -105,16 +109,11 @@ def _as_float(text: str | None) -> float | None:
         return None
 
 
-def _scale_from(res: list[list[Any]], start: int, multiplier: float) -> None:
-    for item in res[start:]:
-        item[1] *= multiplier
-
-
-def _append_with_breaks(res: list[list[Any]], text: str) -> None:
-    for i, part in enumerate(_BREAK.split(text)):
+def _append_with_breaks(res: WeightedPieces, text: str) -> None:
+    for i, part in enumerate(split_on_break(text)):
         if i > 0:
-            res.append(["BREAK", -1])
-        res.append([part, 1.0])
+            res.append("BREAK", -1)
+        res.append(part)
 
 
 def _merge_equal_weights(res: list[list[Any]]) -> list[list[Any]]:
@@ -266,11 +265,10 @@ def get_multicond_prompt_list(prompts: list[str]) -> tuple[MulticondIndexes, lis
 
 
 def _split_weight(subprompt: str) -> tuple[str, float]:
-    match = _SUBPROMPT_WEIGHT.search(subprompt)
-    if match is None:
-        return subprompt, 1.0
-    text, weight = match.groups()
-    return text, float(weight) if weight is not None else 1.0
+    colon = subprompt.rfind(":")
+    if colon >= 0 and (match := _SUBPROMPT_WEIGHT.fullmatch(subprompt, colon + 1)) is not None:
+        return subprompt[:colon].rstrip(), float(match.group(1))
+    return subprompt.rstrip(), 1.0
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,7 +11,9 @@ import argparse
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -19,6 +21,7 @@ import torch
 from modules.engine.context import APP_VERSION, EngineContext
 from modules.engine.features import FeatureRegistry
 from modules.engine.request import GenerationRequest, GenerationResult
+from modules.face_restoration.models import FaceModels
 from modules.hashing import HashCache
 from modules.hooks.host import HookHost
 from modules.hooks.payloads import ModelLoaded
@@ -29,8 +32,11 @@ from modules.models.memory import MemoryPolicy
 from modules.models.registry import CheckpointInfo, CheckpointRegistry
 from modules.paths import Paths, paths_from_args
 from modules.samplers.registry import SamplerRegistry
+from modules.settings.runtime_checks import install_checks
 from modules.settings.store import SettingsStore
 from modules.styles import StyleDatabase
+from modules.upscalers.catalog import UpscalerCatalog
+from modules.upscalers.folders import upscaler_folders
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +88,11 @@ class Runtime:
     warnings: list[str] = field(default_factory=list)
     features: FeatureRegistry = field(default_factory=FeatureRegistry)
     hooks: HookHost = field(default_factory=HookHost)
+    upscalers: UpscalerCatalog | None = None
+    faces: FaceModels | None = None
     extensions: Any = None  # modules.extensions.host.ExtensionHost, set when extensions load
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _unloadable: set[Path] = field(default_factory=set)  # default candidates that failed to load
 
     # --- checkpoints -------------------------------------------------------------------
     def checkpoint_for(self, name: str | None) -> CheckpointInfo:
@@ -100,8 +109,28 @@ class Runtime:
             raise NoCheckpointError(
                 f"no checkpoint found: put a .safetensors file into {self.paths.stable_diffusion_dir} "
                 "and press the refresh button beside the checkpoint list")
-        # The demo model is the fallback: the user's own checkpoints come first when they exist.
-        return next((c for c in listed if not c.is_demo), listed[0])
+        # The demo model is the fallback: the user's own checkpoints come first when they exist,
+        # except files that already failed to load (a broken file sorted first must not win).
+        usable = [c for c in listed if c.filename not in self._unloadable] or listed
+        return next((c for c in usable if not c.is_demo), usable[0])
+
+    def _load_default(self, first: CheckpointInfo) -> tuple[CheckpointInfo, Any]:
+        """Load the default checkpoint; when it cannot be loaded, the next candidate (in the end
+        the demo model) is really used, and the broken file is not tried again by default."""
+        from modules.models.cache import ModelLoadError
+
+        candidates = [first] + [c for c in self.checkpoints.list() if c is not first]
+        first_error: ModelLoadError | None = None
+        for info in candidates:
+            if info.filename in self._unloadable:
+                continue
+            try:
+                return info, self.load_checkpoint(info)
+            except ModelLoadError as e:
+                log.warning("default checkpoint %s could not be loaded (%s); trying the next one", info.title, e)
+                self._unloadable.add(info.filename)
+                first_error = first_error or e
+        raise first_error or LookupError("no checkpoint could be loaded")
 
     def load_checkpoint(self, info: CheckpointInfo) -> Any:
         """Load (or reuse) a checkpoint; on failure the previous model stays loaded."""
@@ -121,8 +150,9 @@ class Runtime:
     # --- jobs --------------------------------------------------------------------------
     def engine_context(self, req: GenerationRequest) -> EngineContext:
         view = self.settings.view(req.override_settings)
-        info = self.checkpoint_for(view.get("sd_model_checkpoint"))
-        model = self.load_checkpoint(info)
+        wanted = view.get("sd_model_checkpoint")
+        info = self.checkpoint_for(wanted)
+        info, model = (info, self.load_checkpoint(info)) if wanted else self._load_default(info)
         self.checkpoints.ensure_hash(info)
         with self.models.use("vae"):  # the demo's preview matrix is fitted with its VAE (on the device)
             matrix = preview_matrix(model)
@@ -131,7 +161,8 @@ class Runtime:
             model_hash=info.hash_short, settings=view, samplers=self.samplers, data_dir=self.paths.data_dir,
             device=self.device, styles=self.styles, version=self.version,
             preview_matrix=matrix, models=self.models, features=self.features.all(),
-            hooks=self.hooks)
+            hooks=self.hooks, extras={"allowed_output_dirs": allowed_output_dirs(self.args),
+                                      "upscalers": self.upscalers})
 
     def generate(self, req: GenerationRequest, control: JobControl) -> GenerationResult:
         """Run one request inside the worker thread."""
@@ -176,6 +207,20 @@ class Runtime:
         self.queue.stop()
 
 
+def prefer_cmd_checkpoint(registry: CheckpointRegistry, settings: SettingsStore, files: tuple[Path, ...]) -> None:
+    """`--ckpt FILE` is the model loaded at start, as in A1111, even over a saved
+    sd_model_checkpoint (set in memory, written only when settings are next saved, like A1111)."""
+    wanted = [f.resolve() for f in files if f.is_file()]
+    info = next((i for i in registry.list() if wanted and i.filename.resolve() == wanted[0]), None)
+    if info is not None:
+        settings.update({"sd_model_checkpoint": info.title}, save=False)
+
+
+def allowed_output_dirs(args: argparse.Namespace) -> tuple[Path, ...]:
+    """Folders outside the data folder that `--allowed-output-dir` opened for output."""
+    return tuple(Path(d).expanduser().resolve() for d in getattr(args, "allowed_output_dir", None) or ())
+
+
 def build_runtime(args: argparse.Namespace) -> Runtime:
     """Wire every part together. Cheap: nothing heavy loads here (models load on first use)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -188,6 +233,7 @@ def build_runtime(args: argparse.Namespace) -> Runtime:
         search_dirs=list(paths.ckpt_dirs), extra_files=list(paths.ckpt_files),
         hash_cache=hash_cache, demo_checkpoint=paths.demo_model, hashing_enabled=not args.no_hashing)
     registry.refresh()
+    prefer_cmd_checkpoint(registry, settings, paths.ckpt_files)
     device = pick_device(args)
     dtype = pick_dtype(args, device)
     policy = MemoryPolicy.from_flags(medvram=args.medvram, lowvram=args.lowvram, use_cpu=device.type == "cpu",
@@ -199,8 +245,11 @@ def build_runtime(args: argparse.Namespace) -> Runtime:
     runtime = Runtime(
         args=args, paths=paths, settings=settings, hash_cache=hash_cache, checkpoints=registry,
         models=models, samplers=SamplerRegistry(), styles=StyleDatabase(list(paths.styles_files)),
-        queue=JobQueue(preview_every=preview_every), device=device, dtype=dtype,
-        warnings=list(settings.warnings))
+        queue=JobQueue(preview_every=preview_every, per_client=args.queue_per_client), device=device,
+        dtype=dtype, warnings=[],
+        upscalers=UpscalerCatalog(upscaler_folders(args, paths.models_dir), device, cache=models),
+        faces=FaceModels.from_args(args, paths.models_dir))
+    start_guards(runtime)
     from modules.engine.hook_feature import HookFeature
     from modules.features import register_builtin_features
 
@@ -209,3 +258,17 @@ def build_runtime(args: argparse.Namespace) -> Runtime:
     if not args.no_hashing:
         registry.start_background_hashing()
     return runtime
+
+
+def start_guards(runtime: Runtime) -> None:
+    """Checks that need the whole runtime: settings rules about folders and samplers, start-up
+    warnings for the UI, and removing temp files that interrupted image saves left behind."""
+    from modules.images.saving import remove_stale_temps
+
+    install_checks(runtime.settings, runtime.paths.data_dir, allowed_output_dirs(runtime.args),
+                   [s.name for s in runtime.samplers.list()])
+    runtime.warnings[:] = list(runtime.settings.warnings) + list(runtime.styles.load_errors)
+    roots = [runtime.paths.outputs_dir, runtime.paths.log_images_dir.parent]
+    started = time.time()
+    threading.Thread(target=lambda: [remove_stale_temps(r, started) for r in roots if r.is_dir()],
+                     name="temp-sweep", daemon=True).start()

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from modules.runtime import Runtime
 
 log = logging.getLogger(__name__)
+SHUTDOWN_GRACE_S = 3  # seconds open connections get to finish after SIGTERM
 
 
 class ProcessTimeMiddleware:
@@ -57,17 +58,54 @@ def _add_cors(app: FastAPI, runtime: Runtime) -> None:
                        allow_origin_regex=regex, allow_methods=["*"], allow_credentials=True, allow_headers=["*"])
 
 
+def _add_body_limit(app: FastAPI, runtime: Runtime) -> None:
+    from modules.api.request_limits import ApiMethodGuard, BodySizeLimitMiddleware
+
+    app.add_middleware(ApiMethodGuard, outer=app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=int(runtime.args.max_request_mb * (1 << 20)))
+
+
+def server_roots(runtime: Runtime) -> list[tuple[str, str]]:
+    """(server folder, what error messages say instead), longest first: answers never show
+    where the server keeps its files."""
+    import os
+    from pathlib import Path
+
+    paths = runtime.paths
+    roots = [(paths.data_dir, ""), (paths.models_dir, "models"), (paths.app_root, ""), (Path.home(), "~")]
+    inside = (paths.data_dir, paths.models_dir)
+    roots += [(d, d.name) for d in (*paths.ckpt_dirs, *paths.vae_dirs)
+              if not any(d == r or r in d.parents for r in inside)]
+    out = {}
+    for folder, shown in roots:
+        text = os.path.normpath(str(folder))
+        if len(text) > 1:
+            out[text] = shown
+    return sorted(out.items(), key=lambda item: -len(item[0]))
+
+
 def create_app(runtime: Runtime) -> FastAPI:
     """Build the ASGI app for the flags in `runtime.args`."""
     args = runtime.args
+    from modules.access.auth_throttle import FailureThrottle
+    from modules.api.docs_routes import doc_urls
+
     app = FastAPI(title="Stable Diffusion web UI API", version=runtime.version,
-                  root_path=args.subpath or "")
+                  root_path=args.subpath or "", **doc_urls(args.api_auth))
+    app.state.auth_throttle = FailureThrottle()  # one per app: API auth and UI login share it
+    app.state.server_roots = server_roots(runtime)
     if not args.nowebui:
         from modules.ui.frontend_assets import FrontendAssetMiddleware
 
         app.add_middleware(FrontendAssetMiddleware)  # inside the timing middleware added next
     _add_process_time(app)
     _add_cors(app, runtime)
+    _add_body_limit(app, runtime)
+    if args.api_auth:
+        from modules.api.auth import auth_dependencies
+        from modules.api.docs_routes import add_protected_docs
+
+        add_protected_docs(app, auth_dependencies(args.api_auth, app.state.auth_throttle))
     from modules.api.internal import register_internal_routes
 
     register_internal_routes(app, runtime)
@@ -111,5 +149,26 @@ def serve(runtime: Runtime) -> None:
         import webbrowser
 
         webbrowser.open(f"http://{shown}:{args.port}")
-    uvicorn.run(app, host=host, port=args.port, timeout_keep_alive=args.timeout_keep_alive,
-                ssl_keyfile=args.tls_keyfile, ssl_certfile=args.tls_certfile, log_level="warning")
+    config = uvicorn.Config(app, host=host, port=args.port, timeout_keep_alive=args.timeout_keep_alive,
+                            ssl_keyfile=args.tls_keyfile, ssl_certfile=args.tls_certfile, log_level="warning",
+                            timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
+    server = uvicorn.Server(config)
+    server.handle_exit = stopping_handler(server.handle_exit, runtime)  # type: ignore[method-assign]
+    try:
+        server.run()
+    finally:
+        runtime.shutdown()
+    print("Server stopped.", flush=True)
+
+
+def stopping_handler(uvicorn_exit: Any, runtime: Runtime) -> Any:
+    """SIGTERM/Ctrl+C: interrupt the running job and drop the waiting ones first, so that the
+    requests waiting for them are answered and uvicorn's graceful shutdown ends within seconds
+    (a 25-minute job once kept the server from stopping). Settings need no flush: every write
+    is on disk before it is answered."""
+
+    def handle(sig: int, frame: Any) -> None:
+        runtime.queue.stop_all()
+        uvicorn_exit(sig, frame)
+
+    return handle

@@ -5,19 +5,20 @@ A1111 file format and rules: CSV with the columns name, prompt, negative_prompt 
 are comments. A style containing `{prompt}` wraps the prompt, otherwise it is appended with
 ", ". Several files may be given (wildcards allowed, like `--styles-file`); each style
 remembers its file and is saved back there. Unlike A1111, an unknown style name is an error
-(A1111 silently ignores it) and saving is atomic (temp file + rename, with a .bak copy).
+(A1111 silently ignores it) and saving is durable (unique temp file, fsync, rename, a .bak copy of the
+last good file), and a damaged file is moved aside, reported, and restored from that copy.
 """
 
 from __future__ import annotations
 
 import csv
 import glob
+import io
 import logging
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from modules.storage.durable_file import read_recovering, warn_everywhere, write_durably
 
 logger = logging.getLogger(__name__)
 
@@ -123,10 +124,15 @@ class StyleDatabase:
             if not path.is_file():
                 continue
             try:
-                self.styles.update({s.name: s for s in read_styles_csv(path)})
-            except (OSError, ValueError, csv.Error) as exc:
+                recovered = read_recovering(path, lambda text, p=path: parse_styles_text(text, p),
+                                            encoding="utf-8-sig")
+            except OSError as exc:
                 self.load_errors.append(f"could not read styles from {path}: {exc}")
-                logger.warning(self.load_errors[-1])
+                warn_everywhere(self.load_errors[-1:])
+                continue
+            self.load_errors.extend(recovered.warnings)
+            warn_everywhere(recovered.warnings)
+            self.styles.update({s.name: s for s in recovered.value or []})
 
     def get(self, name: str) -> PromptStyle:
         try:
@@ -192,36 +198,43 @@ class StyleDatabase:
 def read_styles_csv(path: Path) -> list[PromptStyle]:
     """Styles of one file; accepts the old (name, text) columns; skips "#" comment rows."""
     with open(path, encoding="utf-8-sig", newline="") as file:
-        reader = csv.DictReader(file, skipinitialspace=True)
+        return parse_styles_text(file.read(), path)
+
+
+def parse_styles_text(text: str, path: Path) -> list[PromptStyle]:
+    """Styles from a styles.csv text. A file cut inside a quoted field (a crash while an older
+    version wrote it) is an error naming the last style read, instead of silently swallowing
+    every style after the cut into one prompt."""
+    reader = csv.DictReader(io.StringIO(text, newline=""), skipinitialspace=True, strict=True)
+    styles: list[PromptStyle] = []
+    try:
         if reader.fieldnames is None:
             return []
         if "name" not in reader.fieldnames:
-            raise ValueError(f"{path} is not a styles file: its first row must be the header "
+            raise ValueError(f"{path.name} is not a styles file: its first row must be the header "
                              f"'name,prompt,negative_prompt' (found {reader.fieldnames})")
-        styles = []
         for row in reader:
             name = row.get("name") or ""
             if not name or name.startswith("#"):
                 continue
             prompt = row.get("prompt", row.get("text")) or ""
             styles.append(PromptStyle(name, prompt, row.get("negative_prompt") or "", path))
-        return styles
+    except csv.Error as e:
+        after = f"after style {styles[-1].name!r}" if styles else "before the first style"
+        raise ValueError(f"{path.name} is cut off or damaged at line {reader.line_num} ({e}): "
+                         f"the styles {after} could not be read") from e
+    return styles
+
+
+def styles_csv_text(styles: list[PromptStyle]) -> str:
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=FIELDS)
+    writer.writeheader()
+    for style in styles:
+        writer.writerow({"name": style.name, "prompt": style.prompt, "negative_prompt": style.negative_prompt})
+    return buffer.getvalue()
 
 
 def write_styles_csv(path: Path, styles: list[PromptStyle]) -> None:
-    """Atomic write: a temp file in the same folder, then rename; the old file stays as .bak."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as file:
-            writer = csv.DictWriter(file, fieldnames=FIELDS)
-            writer.writeheader()
-            for style in styles:
-                writer.writerow({"name": style.name, "prompt": style.prompt,
-                                 "negative_prompt": style.negative_prompt})
-        if path.exists():
-            shutil.copy2(path, path.with_name(path.name + ".bak"))
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    """Durable write (unique temp file, fsync, rename); the written copy is kept as .bak."""
+    write_durably(path, styles_csv_text(styles), encoding="utf-8-sig")

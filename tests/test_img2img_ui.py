@@ -104,7 +104,7 @@ def test_script_widgets_come_from_the_scripts_declaration(built: Any):
     (Img2ImgForm(), "no picture in the 'img2img' tab"),
     (Img2ImgForm(input_tab="Inpaint", init_img_with_mask=None), "no picture in the 'Inpaint' tab"),
     (Img2ImgForm(init_img=picture(), resize_mode="Stretch"), "Resize mode must be one of Just resize"),
-    (Img2ImgForm(init_img=picture(), denoising_strength="x"), "denoising_strength must be a number"),
+    (Img2ImgForm(init_img=picture(), denoising_strength="x"), "Denoising strength must be a number"),
     (Img2ImgForm(init_img=picture(), script_name="Loopback"), "script 'Loopback' is not known"),
 ])
 def test_bad_form_values_are_named(form, message):
@@ -170,8 +170,8 @@ def test_batch_runs_as_one_job_so_interrupt_stops_every_picture(built: Any, tmp_
     from modules.ui.txt2img import interrupt_job
 
     runtime = built[0]
-    src = tmp_path / "in"
-    src.mkdir()
+    src = runtime.paths.data_dir / "batch-in"  # batch folders lie inside the data folder
+    src.mkdir(exist_ok=True)
     for name in ("a", "b", "c"):
         picture().save(src / f"{name}.png")
     seen: list[str | None] = []
@@ -186,3 +186,14 @@ def test_batch_runs_as_one_job_so_interrupt_stops_every_picture(built: Any, tmp_
     list(make_generate(runtime, panel)("task(img2img-BATCH01)", input_tab="Batch", batch_input_dir=str(src),
                                        prompt="x"))
     assert seen == ["task(img2img-BATCH01)"]  # pictures 2 and 3 never ran
+
+
+def test_batch_folders_outside_the_data_folder_are_refused(built: Any, tmp_path: Path) -> None:
+    from modules.ui.img2img import plan_requests
+
+    runtime = built[0]
+    (tmp_path / "in").mkdir()
+    picture().save(tmp_path / "in" / "a.png")
+    form = Img2ImgForm(input_tab="Batch", batch_input_dir=str(tmp_path / "in"))
+    with pytest.raises(InvalidRequestError, match="outside the data folder.*--allowed-output-dir"):
+        plan_requests(runtime, form, "task(x)")

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter
 
 from modules.api.errors import not_available
-from modules.api.models import ExtrasBody, InterrogateBody
+from modules.api.models import InterrogateBody
 from modules.runtime import Runtime
 
 # path -> (method, feature, hint): every A1111 route whose feature is not in this version.
 MISSING: tuple[tuple[str, str, str, str], ...] = (
-    ("/upscalers", "GET", "Upscalers", "there is no extras tab or hires fix yet"),
-    ("/latent-upscale-modes", "GET", "Latent upscale modes", "they belong to hires fix, not landed yet"),
     ("/sd-vae", "GET", "Separate VAE files", "the VAE built into each checkpoint is used"),
     ("/refresh-vae", "POST", "Separate VAE files", "the VAE built into each checkpoint is used"),
     ("/embeddings", "GET", "Textual-inversion embeddings", ""),
@@ -26,8 +24,6 @@ MISSING: tuple[tuple[str, str, str, str], ...] = (
     ("/loras", "GET", "LoRA", ""),
     ("/refresh-loras", "POST", "LoRA", ""),
     ("/hypernetworks", "GET", "Hypernetworks", ""),
-    ("/face-restorers", "GET", "Face restoration", ""),
-    ("/realesrgan-models", "GET", "Real-ESRGAN upscalers", ""),
     ("/create/embedding", "POST", "Embedding training", ""),
     ("/create/hypernetwork", "POST", "Hypernetworks", ""),
     ("/train/embedding", "POST", "Embedding training", ""),
@@ -54,14 +50,6 @@ def _add_missing(router: APIRouter, path: str, method: str, feature: str, hint: 
 def missing_feature_routes(router: APIRouter) -> None:
     for path, method, feature, hint in MISSING:
         _add_missing(router, path, method, feature, hint)
-
-    @router.post("/extra-single-image", status_code=501, summary="Extras: not available yet (501)")
-    def extra_single_image(body: ExtrasBody) -> None:
-        raise not_available("The extras tab (upscaling, face restoration)")
-
-    @router.post("/extra-batch-images", status_code=501, summary="Extras: not available yet (501)")
-    def extra_batch_images(body: dict[str, Any] = Body(...)) -> None:
-        raise not_available("The extras tab (upscaling, face restoration)")
 
     @router.post("/interrogate", status_code=501, summary="Interrogate: not available yet (501)")
     def interrogate(body: InterrogateBody) -> None:

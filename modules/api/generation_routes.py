@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
+from modules.api.auth import client_address
+from modules.api.errors import GENERATION_ERRORS
 from modules.api.infotext_fill import parse_infotext
 from modules.api.models import (
     GenerationResponse,
@@ -17,7 +19,7 @@ from modules.api.models import (
     Txt2ImgBody,
 )
 from modules.api.progress_view import sdapi_progress
-from modules.api.request_mapping import decode_image, prepare
+from modules.api.request_mapping import decode_image, input_limits, prepare
 from modules.api.submission import run_generation
 from modules.images.pnginfo import read_info_from_image
 from modules.runtime import Runtime
@@ -27,7 +29,7 @@ def png_info(runtime: Runtime, image_b64: str) -> dict[str, Any]:
     """A1111's png-info: an empty image gives an empty answer; otherwise the parsed infotext."""
     if not image_b64.strip():
         return {"info": "", "items": {}, "parameters": {}}
-    image = decode_image(image_b64, "image")
+    image = decode_image(image_b64, "image", input_limits(runtime))
     geninfo, items = read_info_from_image(image)
     geninfo = geninfo or ""
     plain = {k: v if isinstance(v, str | int | float | bool | None) else str(v) for k, v in items.items()}
@@ -38,17 +40,17 @@ def png_info(runtime: Runtime, image_b64: str) -> dict[str, Any]:
 def generation_router(runtime: Runtime) -> APIRouter:
     router = APIRouter()
 
-    @router.post("/txt2img", response_model=GenerationResponse)
-    async def txt2img(body: Txt2ImgBody) -> dict[str, Any]:
+    @router.post("/txt2img", response_model=GenerationResponse, responses=GENERATION_ERRORS)
+    async def txt2img(body: Txt2ImgBody, request: Request) -> dict[str, Any]:
         """Generate from a prompt; blocks until this request's job has run (FIFO, shared with the UI)."""
         prepared = await run_in_threadpool(prepare, body, runtime, "txt2img")
-        return await run_generation(runtime, prepared)
+        return await run_generation(runtime, prepared, client_address(request))
 
-    @router.post("/img2img", response_model=GenerationResponse)
-    async def img2img(body: Img2ImgBody) -> dict[str, Any]:
+    @router.post("/img2img", response_model=GenerationResponse, responses=GENERATION_ERRORS)
+    async def img2img(body: Img2ImgBody, request: Request) -> dict[str, Any]:
         """Generate from init images (and a mask for inpainting)."""
         prepared = await run_in_threadpool(prepare, body, runtime, "img2img")
-        return await run_generation(runtime, prepared)
+        return await run_generation(runtime, prepared, client_address(request))
 
     @router.get("/progress", response_model=ProgressResponse)
     def progress(skip_current_image: bool = False) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 
 from modules.api.auth import auth_dependencies
-from modules.api.errors import register_error_handlers
+from modules.api.errors import ALL_ERRORS, register_error_handlers
 from modules.api.models import InternalProgressBody, InternalProgressResponse
 from modules.api.progress_view import internal_progress
 from modules.runtime import Runtime
@@ -43,4 +43,5 @@ def internal_router(runtime: Runtime) -> APIRouter:
 def register_internal_routes(app: FastAPI, runtime: Runtime) -> None:
     """Mount /internal/* (called by modules/server.py for every app)."""
     register_error_handlers(app)
-    app.include_router(internal_router(runtime), dependencies=auth_dependencies(runtime.args.api_auth))
+    app.include_router(internal_router(runtime), responses=ALL_ERRORS, dependencies=auth_dependencies(
+        runtime.args.api_auth, getattr(app.state, "auth_throttle", None)))

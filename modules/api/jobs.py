@@ -9,13 +9,15 @@ at most 200 finished jobs); after that their id answers 404.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from modules.api.auth import client_address
 from modules.api.errors import ApiError
 from modules.api.models import Img2ImgBody, JobStatus, JobSubmitted, Txt2ImgBody
 from modules.api.progress_view import preview_image
@@ -43,8 +45,11 @@ class JobBook:
         self._records: dict[str, JobRecord] = {}
 
     def add(self, job: Job, prepared: PreparedJob) -> None:
+        """Only what the answer needs is kept: not the request with its decoded input images
+        (six 13000x13000 inputs once stayed in memory for the 10 minutes a result is kept)."""
+        kept = dataclasses.replace(prepared, request=None, persist_settings={})
         with self._lock:
-            self._records[job.task_id] = JobRecord(prepared)
+            self._records[job.task_id] = JobRecord(kept)
             self._prune()
 
     def get(self, task_id: str) -> JobRecord | None:
@@ -110,9 +115,10 @@ def _job_or_404(runtime: Runtime, job_id: str) -> Job:
     return job
 
 
-def _submit(runtime: Runtime, book: JobBook, body: Txt2ImgBody | Img2ImgBody, mode: str) -> dict[str, Any]:
+def _submit(runtime: Runtime, book: JobBook, body: Txt2ImgBody | Img2ImgBody, mode: str,
+            client: str | None = None) -> dict[str, Any]:
     prepared = prepare(body, runtime, mode)
-    job = submit_prepared(runtime, prepared)
+    job = submit_prepared(runtime, prepared, client)
     book.add(job, prepared)
     return {"id": job.task_id, "status": job.status, "position": runtime.queue.position(job.task_id)}
 
@@ -122,13 +128,13 @@ def jobs_router(runtime: Runtime) -> APIRouter:
     book = JobBook(runtime)
 
     @router.post("/txt2img", status_code=202, response_model=JobSubmitted)
-    async def submit_txt2img(body: Txt2ImgBody) -> dict[str, Any]:
+    async def submit_txt2img(body: Txt2ImgBody, request: Request) -> dict[str, Any]:
         """Queue a txt2img job (same body as /sdapi/v1/txt2img) and answer at once."""
-        return await run_in_threadpool(_submit, runtime, book, body, "txt2img")
+        return await run_in_threadpool(_submit, runtime, book, body, "txt2img", client_address(request))
 
     @router.post("/img2img", status_code=202, response_model=JobSubmitted)
-    async def submit_img2img(body: Img2ImgBody) -> dict[str, Any]:
-        return await run_in_threadpool(_submit, runtime, book, body, "img2img")
+    async def submit_img2img(body: Img2ImgBody, request: Request) -> dict[str, Any]:
+        return await run_in_threadpool(_submit, runtime, book, body, "img2img", client_address(request))
 
     @router.get("", response_model=list[JobStatus])
     def list_jobs() -> list[dict[str, Any]]:

@@ -10,21 +10,36 @@ Optional, and clients send nulls).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
+def refuse_non_finite(value: Any, where: str = "body") -> None:
+    """NaN and ±Infinity (which Python's JSON reader accepts) are refused everywhere, also
+    inside `override_settings` and `script_args`, so none reaches a sampler or config.json."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{where}: NaN and Infinity are not accepted; send a finite number")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            refuse_non_finite(item, f"{where}.{key}" if where != "body" else str(key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            refuse_non_finite(item, f"{where}[{i}]")
+
+
 class ApiModel(BaseModel):
     """Base: ignore unknown keys; nulls fall back to defaults."""
 
-    model_config = ConfigDict(extra="ignore", protected_namespaces=())
+    model_config = ConfigDict(extra="ignore", protected_namespaces=(), allow_inf_nan=False)
 
     @model_validator(mode="before")
     @classmethod
     def _nulls_mean_default(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
+        refuse_non_finite(data)
         fields = cls.model_fields
         return {k: v for k, v in data.items()
                 if not (v is None and k in fields and fields[k].default is not None)}
@@ -121,7 +136,10 @@ class GenerationResponse(BaseModel):
 
     images: list[str] | None = Field(None, description="raw base64 images (no data: prefix)")
     parameters: dict[str, Any]
-    info: str = Field(description="JSON string of the generation info (seeds, infotexts, ...)")
+    info: str = Field(description="JSON string of the generation info (seeds, infotexts, ...); its "
+                                  "`interrupted` is true when the job was interrupted, and `images` then "
+                                  "holds only the images finished before the interrupt")
+
 
 
 class PngInfoBody(ApiModel):
@@ -174,15 +192,6 @@ class InternalProgressResponse(BaseModel):
     live_preview: str | None = None
     id_live_preview: int | None = None
     textinfo: str | None = None
-
-
-class ExtrasBody(ApiModel):
-    """Extras requests are accepted for shape only: the feature answers 501 for now."""
-
-    image: str = ""
-    resize_mode: int = 0
-    upscaler_1: str = "None"
-    upscaler_2: str = "None"
 
 
 class InterrogateBody(ApiModel):

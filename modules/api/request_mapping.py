@@ -18,8 +18,9 @@ from modules.api.infotext_fill import parse_infotext, request_values, settings_v
 from modules.api.models import GenerationBody, Img2ImgBody, Txt2ImgBody
 from modules.engine.request import GenerationRequest
 from modules.engine.validation import InvalidRequestError, validate_request
+from modules.hires.params import validate_hires
 from modules.hooks.payloads import InfotextPaste
-from modules.images.codec import decode_image_b64
+from modules.images.codec import InputImageTooLargeError, decode_image_b64
 from modules.runtime import Runtime
 from modules.settings.store import SettingsError
 
@@ -76,12 +77,8 @@ def check_overrides(overrides: dict[str, Any], runtime: Runtime) -> dict[str, An
 
 def check_unsupported(values: dict[str, Any]) -> None:
     """501 for requests that need a feature this version does not have yet."""
-    if values.get("enable_hr"):
-        raise not_available("Hires fix", "send enable_hr=false (or leave it out)")
     if values.get("refiner_checkpoint") not in (None, "", "None"):
         raise not_available("The SDXL refiner", "leave refiner_checkpoint out")
-    if values.get("restore_faces"):
-        raise not_available("Face restoration", "send restore_faces=false")
     if values.get("firstpass_image"):
         raise not_available("firstpass_image")
     if values.get("latent_mask"):
@@ -132,11 +129,19 @@ def style_names(runtime: Runtime) -> set[str]:
     return set(styles) if styles is not None else set()
 
 
-def decode_image(value: str, what: str) -> Image.Image:
+def decode_image(value: str, what: str, max_pixels: int | None = None) -> Image.Image:
+    """400 for data that is no image; 413 for one over `input_image_max_pixels` (found from the
+    header, before decoding)."""
     try:
-        return decode_image_b64(value)
+        return decode_image_b64(value, max_pixels)
+    except InputImageTooLargeError as e:
+        raise ApiError(413, f"{what}: {e}") from e
     except ValueError as e:
         raise ApiError(400, f"{what}: {e}") from e
+
+
+def input_limits(runtime: Runtime) -> int:
+    return int(runtime.settings.get("input_image_max_pixels") or 0)
 
 
 def comments_text(comments: Any) -> str | None:
@@ -159,7 +164,10 @@ def base_request_fields(values: dict[str, Any], overrides: dict[str, Any], runti
     if tiling is None:
         tiling = bool(overrides.get("tiling", runtime.settings.get("tiling", False)))
     save = bool(values.get("save_images"))
-    fields: dict[str, Any] = {name: int(values[name]) for name in INT_FIELDS}
+    try:
+        fields: dict[str, Any] = {name: int(values[name]) for name in INT_FIELDS}
+    except (TypeError, ValueError) as e:  # an infotext's "Seed: abc"
+        raise ApiError(422, f"a whole number was expected: {e}") from e
     fields.update({name: values.get(name) for name in OPTIONAL_FIELDS})
     fields.update(
         prompt=values["prompt"], negative_prompt=values["negative_prompt"],
@@ -168,11 +176,46 @@ def base_request_fields(values: dict[str, Any], overrides: dict[str, Any], runti
         override_settings=overrides, save_images=save, save_grid=save,
         comments=comments_text(values.get("comments")), task_id=values.get("force_task_id") or None,
         script_name=values.get("script_name") or None, script_args=tuple(values.get("script_args") or ()),
+        restore_faces=values.get("restore_faces"),
         alwayson_scripts={k.strip().lower(): v for k, v in (values.get("alwayson_scripts") or {}).items()})
     return fields
 
 
-def img2img_fields(values: dict[str, Any]) -> dict[str, Any]:
+def check_face_restoration(request: GenerationRequest, runtime: Runtime) -> None:
+    """With restore_faces, the chosen restorer and the face detector must be installed (else 422)."""
+    from modules.face_restoration.models import FaceRestorationError
+    from modules.restore_faces.feature import wants_restoration
+
+    settings = runtime.settings.view(request.override_settings)
+    if runtime.faces is None or not wants_restoration(request, settings):
+        return
+    name = str(settings.get("face_restoration_model", "CodeFormer"))
+    try:
+        if runtime.faces.restorer_file(name) is None:
+            raise FaceRestorationError(f"restore_faces: no {name} model; put one into {runtime.faces.folders[name]} "
+                                       "or choose another face_restoration_model")
+        if runtime.faces.detector is None:
+            runtime.faces.detector_file()
+    except FaceRestorationError as err:
+        raise ApiError(422, str(err)) from err
+
+
+def hires_fields(values: dict[str, Any]) -> dict[str, Any]:
+    """txt2img's hires-fix fields (A1111 names); hr_additional_modules is accepted and ignored."""
+    if not values.get("enable_hr"):
+        return {}
+    denoise = values.get("denoising_strength")
+    return dict(
+        enable_hr=True, hr_scale=float(values.get("hr_scale") or 0), hr_upscaler=values.get("hr_upscaler") or None,
+        hr_second_pass_steps=int(values.get("hr_second_pass_steps") or 0),
+        hr_resize_x=int(values.get("hr_resize_x") or 0), hr_resize_y=int(values.get("hr_resize_y") or 0),
+        hr_sampler_name=values.get("hr_sampler_name") or None, hr_scheduler=values.get("hr_scheduler") or None,
+        hr_prompt=values.get("hr_prompt") or "", hr_negative_prompt=values.get("hr_negative_prompt") or "",
+        hr_checkpoint_name=values.get("hr_checkpoint_name") or None,
+        denoising_strength=0.75 if denoise is None else float(denoise))
+
+
+def img2img_fields(values: dict[str, Any], max_pixels: int | None = None) -> dict[str, Any]:
     images = values.get("init_images")
     if not images:
         raise ApiError(422, "Init image not found: img2img needs init_images, a list of base64 images")
@@ -182,8 +225,8 @@ def img2img_fields(values: dict[str, Any]) -> dict[str, Any]:
     mask = values.get("mask")
     denoise = values.get("denoising_strength")
     return dict(
-        init_images=tuple(decode_image(img, f"init_images[{i}]") for i, img in enumerate(images)),
-        mask=decode_image(mask, "mask") if mask else None,
+        init_images=tuple(decode_image(img, f"init_images[{i}]", max_pixels) for i, img in enumerate(images)),
+        mask=decode_image(mask, "mask", max_pixels) if mask else None,
         denoising_strength=0.75 if denoise is None else float(denoise),
         resize_mode=int(values["resize_mode"]),
         mask_blur_x=int(blur_x), mask_blur_y=int(blur_y), inpainting_fill=int(values["inpainting_fill"]),
@@ -213,10 +256,14 @@ def prepare(body: Txt2ImgBody | Img2ImgBody, runtime: Runtime, mode: str) -> Pre
     check_styles(list(values.get("styles") or ()), runtime)
     fields = base_request_fields(values, overrides, runtime)
     if mode == "img2img":
-        fields.update(img2img_fields(values))
+        fields.update(img2img_fields(values, input_limits(runtime)))
+    else:
+        fields.update(hires_fields(values))
     request = GenerationRequest(mode=mode, **fields)
     try:
-        validate_request(request)
+        validate_request(request, prompt_limit=int(runtime.settings.get("prompt_max_chars") or 0) or None)
+        validate_hires(request, runtime.upscalers, runtime.samplers)
+        check_face_restoration(request, runtime)
         if mode == "img2img":
             from modules.engine.img2img import validate_img2img_request
 

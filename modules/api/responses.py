@@ -40,6 +40,9 @@ def info_json(info: Mapping[str, Any]) -> str:
 
 def generation_response(result: GenerationResult, parameters: dict[str, Any], send_images: bool,
                         settings: Mapping[str, Any]) -> dict[str, Any]:
-    """`{"images", "parameters", "info"}` exactly as A1111's txt2img/img2img answer."""
+    """`{"images", "parameters", "info"}` exactly as A1111's txt2img/img2img answer. An
+    interrupted job answers 200 with the images finished before the interrupt (A1111's
+    behaviour) and says so with `"interrupted": true` inside `info` (false otherwise)."""
     images = [encode_image_b64(im, settings) for im in result.images] if send_images else []
-    return {"images": images, "parameters": parameters, "info": info_json(result.info)}
+    info = {**dict(result.info), "interrupted": bool(result.interrupted)}
+    return {"images": images, "parameters": parameters, "info": info_json(info)}

@@ -15,12 +15,14 @@ from fastapi import APIRouter, FastAPI, Request
 
 from modules.api.auth import auth_dependencies
 from modules.api.catalog_routes import catalog_router
-from modules.api.errors import register_error_handlers
+from modules.api.errors import ALL_ERRORS, register_error_handlers
 from modules.api.extension_routes import extension_router
+from modules.api.extras_routes import extras_router
 from modules.api.generation_routes import generation_router
 from modules.api.jobs import jobs_router
 from modules.api.server_routes import server_router
 from modules.api.settings_routes import settings_router
+from modules.api.upscaler_routes import upscaler_router
 from modules.runtime import Runtime
 
 API_PREFIX = "/sdapi/v1"
@@ -29,7 +31,8 @@ LOGGED_PREFIXES = (API_PREFIX, "/jobs/")
 
 def sdapi_router(runtime: Runtime) -> APIRouter:
     router = APIRouter(prefix=API_PREFIX, tags=["sdapi"])
-    for part in (generation_router, settings_router, extension_router, catalog_router):
+    for part in (generation_router, settings_router, extension_router, catalog_router, upscaler_router,
+                 extras_router):
         router.include_router(part(runtime))
     if runtime.args.api_server_stop:
         router.include_router(server_router(runtime))
@@ -54,8 +57,8 @@ def add_request_log(app: FastAPI) -> None:
 def register_api(app: FastAPI, runtime: Runtime) -> None:
     """Add /sdapi/v1/* and /jobs/v1/* to the app."""
     register_error_handlers(app)
-    deps = auth_dependencies(runtime.args.api_auth)
-    app.include_router(sdapi_router(runtime), dependencies=deps)
-    app.include_router(jobs_router(runtime), dependencies=deps)
+    deps = auth_dependencies(runtime.args.api_auth, getattr(app.state, "auth_throttle", None))
+    app.include_router(sdapi_router(runtime), dependencies=deps, responses=ALL_ERRORS)
+    app.include_router(jobs_router(runtime), dependencies=deps, responses=ALL_ERRORS)
     if runtime.args.api_log:
         add_request_log(app)

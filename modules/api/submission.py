@@ -20,7 +20,7 @@ from modules.jobs.queue import Job
 from modules.runtime import Runtime
 
 
-def submit_prepared(runtime: Runtime, prepared: PreparedJob) -> Job:
+def submit_prepared(runtime: Runtime, prepared: PreparedJob, client: str | None = None) -> Job:
     """Queue one generation. `override_settings_restore_afterwards=false` stores the overrides
     when the job starts (inside the worker, so jobs queued after it see them, as in A1111)."""
     req, persist = prepared.request, dict(prepared.persist_settings)
@@ -31,7 +31,7 @@ def submit_prepared(runtime: Runtime, prepared: PreparedJob) -> Job:
         return runtime.generate(req, control)
 
     try:
-        return runtime.queue.submit(run, kind=req.mode, task_id=req.task_id)
+        return runtime.queue.submit(run, kind=req.mode, task_id=req.task_id, client=client)
     except ValueError as e:  # a forced task id that is already in use
         raise ApiError(409, f"force_task_id: {e}") from e
 
@@ -40,8 +40,8 @@ def build_response(runtime: Runtime, prepared: PreparedJob, result: GenerationRe
     return generation_response(result, prepared.parameters, prepared.send_images, runtime.settings.snapshot())
 
 
-async def run_generation(runtime: Runtime, prepared: PreparedJob) -> dict[str, Any]:
+async def run_generation(runtime: Runtime, prepared: PreparedJob, client: str | None = None) -> dict[str, Any]:
     """Submit, wait in a worker thread, encode the images in a worker thread."""
-    job = submit_prepared(runtime, prepared)
+    job = submit_prepared(runtime, prepared, client)
     result = await run_in_threadpool(job.wait)
     return await run_in_threadpool(build_response, runtime, prepared, result)

@@ -2,33 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import torch
 from PIL import Image
 
 from modules.models.sd_model import LoadedModel
+from modules.vae_tiling import codec
 
 
-def decode_latents(model: LoadedModel, latents: torch.Tensor) -> torch.Tensor:
-    """VAE-decode (B, C, h, w) latents to (B, 3, H, W) in [-1, 1] (float32, CPU)."""
-    vae = model.vae
-    param = next(vae.parameters())
-    with torch.no_grad():
-        out = vae.decode((latents / model.vae_scaling_factor).to(param), return_dict=False)[0]
+def decode_latents(model: LoadedModel, latents: torch.Tensor,
+                   settings: Mapping[str, Any] | None = None) -> torch.Tensor:
+    """VAE-decode (B, C, h, w) latents to (B, 3, H, W) in [-1, 1] (float32, CPU).
+
+    Large images (and any that run out of memory) decode in tiles, as the `tiled_vae` setting says.
+    """
+    out = codec.decode(model.vae, latents / model.vae_scaling_factor, settings)
     if torch.isnan(out).any():
         raise FloatingPointError("the VAE produced NaNs; try --no-half-vae")
     return out.float().cpu()
 
 
 def encode_images(model: LoadedModel, images: torch.Tensor, generator: torch.Generator | None = None,
-                  sample: bool = False) -> torch.Tensor:
-    """VAE-encode (B, 3, H, W) images in [-1, 1] to scaled latents (mode unless `sample`)."""
-    vae = model.vae
-    param = next(vae.parameters())
-    with torch.no_grad():
-        dist = vae.encode(images.to(param)).latent_dist
-        lat = dist.sample(generator) if sample else dist.mode()
-    return lat.float() * model.vae_scaling_factor
+                  sample: bool = False, settings: Mapping[str, Any] | None = None) -> torch.Tensor:
+    """VAE-encode (B, 3, H, W) images in [-1, 1] to scaled latents (mode unless `sample`); tiled like decoding."""
+    return codec.encode(model.vae, images, settings, generator, sample) * model.vae_scaling_factor
 
 
 def to_pil(images: torch.Tensor) -> list[Image.Image]:

@@ -136,7 +136,7 @@ def start_job(req: GenerationRequest, ctx: EngineContext, control: JobControl) -
         for c in contributions:
             c.patches.insert(0, tiling)
     embeddings = contributions[0].embeddings or ctx.embeddings
-    conditioner = PromptConditioner(ctx.model, text_options(ctx), embeddings=embeddings)
+    conditioner = PromptConditioner(ctx.model, text_options(ctx), embeddings=embeddings, check=control.check)
     state = JobState(req, ctx, control, job_seeds(req), prompt, negative, conditioner, sampler, scheduler,
                      passes=passes, contributions=contributions, pass_steps=[p.steps for p in passes])
     state.enter_pass(0)
@@ -188,7 +188,7 @@ def run_job(req: GenerationRequest, ctx: EngineContext, control: JobControl, sam
                 latents = sample(state, plan)
                 latents = run_later_passes(state, plan, latents)
                 with pass_stage(state, "vae"):
-                    decoded = to_pil(decode_latents(model, latents))
+                    decoded = to_pil(decode_latents(model, latents, ctx.settings))
             if postprocess is not None:
                 decoded = postprocess(state, plan, decoded)
         except ImageSkipped:

@@ -10,14 +10,16 @@ from PIL import Image
 from modules.images.filenames import FilenameContext
 from modules.images.grid import image_grid
 from modules.images.saving import SaveOptions, save_image
+from modules.storage.output_folders import resolve_output_folder
 
 if TYPE_CHECKING:
     from modules.engine.processing import JobState
 
 
 def _resolve(state: "JobState", folder: str) -> Path:
-    path = Path(folder)
-    return path if path.is_absolute() else state.ctx.data_dir / path
+    """Relative to the data folder; outside it only where `--allowed-output-dir` allows."""
+    allowed = state.ctx.extras.get("allowed_output_dirs", ())
+    return resolve_output_folder(folder, state.ctx.data_dir, allowed)
 
 
 def samples_dir(state: "JobState") -> Path:

@@ -6,13 +6,19 @@ answer; nothing here is a silent correction.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from modules.engine.request import GenerationRequest
+from modules.text.prompt_limits import DEFAULT_PROMPT_MAX_CHARS, PromptTooLongError, check_prompt_length
+from modules.text.prompt_limits import SETTING as PROMPT_SETTING
 
 MIN_SIZE, MAX_SIZE = 64, 2048
 MAX_STEPS = 150
 MAX_BATCH_IMAGES = 64
+# Seeds go to torch generators as unsigned 64-bit numbers, seed + image index for a batch.
+MAX_SEED = 2**64 - 1 - MAX_BATCH_IMAGES
+SAMPLER_FLOATS = ("eta", "s_churn", "s_tmin", "s_tmax", "s_noise", "s_min_uncond")
 
 
 class InvalidRequestError(ValueError):
@@ -26,8 +32,35 @@ def _check_size(name: str, value: int) -> None:
         raise InvalidRequestError(f"{name} must be a multiple of 8, got {value} (try {value - value % 8})")
 
 
-def validate_request(req: GenerationRequest, ctx: Any = None) -> None:
-    """Raise InvalidRequestError for anything the engine cannot do as asked."""
+def _check_numbers(req: GenerationRequest) -> None:
+    """Seeds in the generators' range; no NaN or infinity anywhere a number is taken."""
+    for name in ("seed", "subseed"):
+        value = getattr(req, name)
+        if not -1 <= value <= MAX_SEED:
+            raise InvalidRequestError(f"{name} must be -1 (random) or from 0 to {MAX_SEED}, got {value}")
+    for name in ("cfg_scale", "subseed_strength", "denoising_strength", "image_cfg_scale",
+                 "initial_noise_multiplier", *SAMPLER_FLOATS):
+        value = getattr(req, name, None)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidRequestError(f"{name} must be a finite number, got {value}")
+
+
+def _check_prompts(req: GenerationRequest, ctx: Any, limit: int | None) -> None:
+    if limit is None:
+        settings = getattr(ctx, "settings", None)
+        limit = int(settings.get(PROMPT_SETTING, DEFAULT_PROMPT_MAX_CHARS)) if settings else DEFAULT_PROMPT_MAX_CHARS
+    try:
+        check_prompt_length(req.prompt, "prompt", limit)
+        check_prompt_length(req.negative_prompt, "negative prompt", limit)
+    except PromptTooLongError as e:
+        raise InvalidRequestError(str(e)) from e
+
+
+def validate_request(req: GenerationRequest, ctx: Any = None, *, prompt_limit: int | None = None) -> None:
+    """Raise InvalidRequestError for anything the engine cannot do as asked. `prompt_limit`
+    defaults to the `prompt_max_chars` setting of `ctx` (or its default)."""
+    _check_numbers(req)
+    _check_prompts(req, ctx, prompt_limit)
     if req.mode not in ("txt2img", "img2img"):
         raise InvalidRequestError(f"unknown mode {req.mode!r}; use txt2img or img2img")
     _check_size("width", req.width)

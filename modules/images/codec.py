@@ -124,13 +124,29 @@ def _b64_payload(s: str) -> bytes:
         raise ValueError(f"image is not valid base64 ({e}); send base64 of a PNG/JPEG/WebP file") from e
 
 
-def decode_image_b64(s: str) -> Image.Image:
-    """An image from raw base64 or a `data:image/...;base64,` URI; ValueError names the problem."""
+class InputImageTooLargeError(ValueError):
+    """An input image with more pixels than the `input_image_max_pixels` setting allows."""
+
+
+def check_pixels(image: Image.Image, max_pixels: int | None) -> None:
+    """Refuse by the size in the file's header, before the pixels are decoded: a 13000x13000
+    PNG is 657 KB of base64 but 500 MB once decoded."""
+    width, height = image.size
+    if max_pixels and width * height > max_pixels:
+        raise InputImageTooLargeError(
+            f"image is {width}x{height} = {width * height} pixels; the limit is {max_pixels} pixels "
+            "(setting 'input_image_max_pixels'): send a smaller image")
+
+
+def decode_image_b64(s: str, max_pixels: int | None = None) -> Image.Image:
+    """An image from raw base64 or a `data:image/...;base64,` URI; ValueError names the problem.
+    With `max_pixels`, a bigger image is refused (InputImageTooLargeError) before decoding."""
     if not isinstance(s, str) or not s.strip():
         raise ValueError("image is empty: send base64 of a PNG/JPEG/WebP file")
     data = _b64_payload(s)
     try:
         image = Image.open(io.BytesIO(data))
+        check_pixels(image, max_pixels)
         image.load()
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError) as e:
         raise ValueError(f"base64 data is not a readable image ({len(data)} bytes: {e}); "

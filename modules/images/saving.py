@@ -7,9 +7,11 @@ infotext inside the file, and an optional `.txt` beside it. Each file is written
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +21,8 @@ from PIL import Image
 
 from modules.images.codec import FORMATS, fits_format, normalize_format, write_image
 from modules.images.filenames import FilenameContext, FilenameGenerator, get_next_sequence_number
+from modules.storage.durable_file import TEMP_SUFFIX, write_durably
+from modules.storage.output_folders import OutsideDataFolderError, confined_file, is_inside
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +78,10 @@ def _directory(base: Path, namegen: FilenameGenerator, options: SaveOptions, gri
         sub = namegen.apply(pattern).lstrip(" ").rstrip("\\ /")
         # subfolders in the pattern are allowed; "." and ".." are not (no escaping the output folder)
         parts = [_trim_utf8(p, 255) for p in sub.replace("\\", "/").split("/") if p.strip(" .")]
-        return base.joinpath(*parts)
+        folder = base.joinpath(*parts)
+        if not is_inside(folder, base):
+            raise OutsideDataFolderError(f"folder pattern {pattern!r} leads outside {base}")
+        return folder
     return base
 
 
@@ -86,7 +93,15 @@ def _decoration(namegen: FilenameGenerator, options: SaveOptions, seed: int | No
         pattern = options.samples_filename_pattern or "[seed]"
     else:
         pattern = options.samples_filename_pattern or "[seed]-[prompt_spaces]"
-    return namegen.apply(pattern) + suffix
+    return without_separators(namegen.apply(pattern) + suffix)
+
+
+def without_separators(name: str) -> str:
+    """A file name never carries a folder: a pattern or prompt with `/` (or `..`) cannot
+    leave the output folder (A1111 would create or escape folders here)."""
+    for sep in {"/", "\\", os.sep, os.altsep or "/"}:
+        name = name.replace(sep, "_")
+    return name
 
 
 def _numbered_path(folder: Path, basename: str, namegen: FilenameGenerator, options: SaveOptions,
@@ -103,14 +118,14 @@ def choose_path(directory: Path, basename: str, decoration: str, ext: str, add_n
     prompt pattern never makes the save fail.
     """
     if not add_number:
-        return _fit_name(directory / f"{decoration}.{ext}", ext)
+        return _fit_name(confined_file(directory, f"{decoration}.{ext}"), ext)
     if decoration:
         decoration = f"-{decoration}"
     start = get_next_sequence_number(directory, basename)
     path = directory
     for i in range(MAX_NUMBER_TRIES):
         number = f"{start + i:05}" if basename == "" else f"{basename}-{start + i:04}"
-        path = _fit_name(directory / f"{number}{decoration}.{ext}", ext)
+        path = _fit_name(confined_file(directory, f"{number}{decoration}.{ext}"), ext)
         if not path.exists():
             break
     return path
@@ -143,18 +158,39 @@ def _final_name(path: Path, action: str) -> Path:
 
 
 def _write_atomically(params: SaveParams, ext: str, info: str | None, options: SaveOptions) -> Path:
+    """Encode into a hidden temp file (`.<random>.tmp`), fsync, rename: a crash or kill
+    leaves either no file or a whole one, and `remove_stale_temps` clears the temp at start."""
     target = Path(params.filename)
-    tmp = target.with_suffix(".tmp")
     extra = {k: v for k, v in params.pnginfo.items() if k != "parameters"}
+    fd, tmp = tempfile.mkstemp(prefix=".", suffix=TEMP_SUFFIX, dir=target.parent)  # short: any name fits
     try:
-        write_image(params.image, str(tmp), ext, info, jpeg_quality=options.jpeg_quality,
-                    webp_lossless=options.webp_lossless, enable_pnginfo=options.enable_pnginfo,
-                    extra_pnginfo=extra)
+        with os.fdopen(fd, "wb") as f:
+            write_image(params.image, f, ext, info, jpeg_quality=options.jpeg_quality,
+                        webp_lossless=options.webp_lossless, enable_pnginfo=options.enable_pnginfo,
+                        extra_pnginfo=extra)
+            f.flush()
+            os.fsync(f.fileno())
         final = _final_name(target, options.save_images_replace_action)
         os.replace(tmp, final)
     finally:
-        tmp.unlink(missing_ok=True)
+        Path(tmp).unlink(missing_ok=True)
     return final
+
+
+def remove_stale_temps(root: Path, older_than: float | None = None) -> int:
+    """Delete the temp files that saves interrupted by a crash left under `root` (at start-up);
+    only those last written before `older_than` (a time stamp), so a save running now is safe."""
+    removed = 0
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            if not (name.startswith(".") and name.endswith(TEMP_SUFFIX)):
+                continue
+            path = os.path.join(folder, name)
+            with contextlib.suppress(OSError):
+                if older_than is None or os.stat(path).st_mtime < older_than:
+                    os.unlink(path)
+                    removed += 1
+    return removed
 
 
 def save_image(
@@ -194,7 +230,7 @@ def save_image(
     folder = _directory(Path(directory), namegen, options, grid, save_to_dirs, no_prompt)
     folder.mkdir(parents=True, exist_ok=True)
     if forced_filename is not None:
-        path = _fit_name(folder / f"{forced_filename}.{ext}", ext)
+        path = _fit_name(confined_file(folder, f"{without_separators(forced_filename)}.{ext}"), ext)
     else:
         short = (grid and not options.grid_extended_filename) if short_filename is None else short_filename
         path = _numbered_path(folder, basename, namegen, options, short, suffix, ext)
@@ -242,7 +278,5 @@ def _hook_extension(filename: str, ext: str) -> str:
 
 def _write_txt(image_path: Path, info: str) -> str:
     txt = image_path.with_suffix(".txt")
-    tmp = txt.with_name(txt.name + ".tmp")
-    tmp.write_text(f"{info}\n", encoding="utf-8")
-    os.replace(tmp, txt)
+    write_durably(txt, f"{info}\n", backup=False)
     return str(txt)

@@ -30,8 +30,16 @@ def new_task_id(kind: str) -> str:
     return f"task({kind}-{rand})"
 
 
+def _finished(control: JobControl) -> Any:
+    raise RuntimeError("this job already ran")
+
+
 class QueueFullError(RuntimeError):
     """Too many jobs waiting; the client should retry later."""
+
+
+class ClientQueueFullError(QueueFullError):
+    """This client already has its share of the queue waiting; others still get in."""
 
 
 @dataclass
@@ -48,6 +56,7 @@ class Job:
     status: str = QUEUED
     result: Any = None
     error: BaseException | None = None
+    client: str | None = None  # who submitted it (an IP address), for per-client shares
     _done: threading.Event = field(default_factory=threading.Event)
 
     def wait(self, timeout: float | None = None) -> Any:
@@ -67,12 +76,13 @@ class JobQueue:
     """FIFO of jobs run one at a time by a daemon worker thread."""
 
     def __init__(self, *, max_queued: int = 256, keep_results_s: float = 600.0, keep_results_n: int = 200,
-                 preview_every: Callable[[], int] | None = None) -> None:
+                 preview_every: Callable[[], int] | None = None, per_client: int = 0) -> None:
         self._cond = threading.Condition()
         self._pending: collections.deque[Job] = collections.deque()
         self._jobs: dict[str, Job] = {}
         self._current: Job | None = None
         self._max_queued = max_queued
+        self._per_client = per_client  # 0: no per-client limit
         self._keep_s = keep_results_s
         self._keep_n = keep_results_n
         self._preview_every = preview_every or (lambda: 0)
@@ -80,14 +90,21 @@ class JobQueue:
         self._thread = threading.Thread(target=self._run, name="gpu-worker", daemon=True)
         self._thread.start()
 
-    def submit(self, fn: JobFn, *, kind: str = "job", task_id: str | None = None) -> Job:
+    def submit(self, fn: JobFn, *, kind: str = "job", task_id: str | None = None, client: str | None = None) -> Job:
+        """Queue `fn`. `client` (an address) may have at most `per_client` jobs waiting, so that
+        one client cannot fill the queue and lock everyone else out."""
         with self._cond:
             if len(self._pending) >= self._max_queued:
                 raise QueueFullError(f"{len(self._pending)} jobs are waiting; try again later")
+            if client is not None and self._per_client > 0:
+                mine = sum(1 for j in self._pending if j.client == client)
+                if mine >= self._per_client:
+                    raise ClientQueueFullError(f"you already have {mine} jobs waiting (the limit per client is "
+                                               f"{self._per_client}); wait for them to finish")
             tid = task_id or new_task_id(kind)
             if tid in self._jobs and not self._jobs[tid].finished:
                 raise ValueError(f"task id {tid!r} is already queued or running")
-            job = Job(tid, kind, fn, JobControl(preview_every=self._preview_every()))
+            job = Job(tid, kind, fn, JobControl(preview_every=self._preview_every()), client=client)
             self._jobs[tid] = job
             self._pending.append(job)
             self._prune()
@@ -129,6 +146,7 @@ class JobQueue:
                 job.status = CANCELLED
                 job.error = JobInterrupted("cancelled before it started")
                 job.finished_at = time.time()
+                job.fn = _finished
                 job._done.set()
                 return True
         job.control.interrupt()
@@ -143,6 +161,13 @@ class JobQueue:
         job = self.current()
         if job is not None:
             job.control.skip()
+
+    def stop_all(self) -> None:
+        """Shutting down: cancel every waiting job, interrupt the running one, stop the worker."""
+        for task_id in self.pending_ids():
+            self.cancel(task_id)
+        self.interrupt_current()
+        self.stop()
 
     def stop(self) -> None:
         with self._cond:
@@ -169,6 +194,7 @@ class JobQueue:
             except BaseException as e:  # noqa: BLE001 - the worker must survive any job failure
                 job.error, job.status = e, FAILED
             finally:
+                job.fn = _finished  # the closure holds the request and its decoded input images
                 job.finished_at = time.time()
                 with self._cond:
                     self._current = None

@@ -28,6 +28,7 @@ DIFFUSERS_MARKER = "model_index.json"
 DEMO_PREFIX = "demo/"
 HASH_KIND = "checkpoint"
 RE_STRIP_CHECKSUM = re.compile(r"\s*\[[^]]+]\s*$")
+MAX_QUERY_CHARS = 4096  # no title is longer; longer text is not looked up (the regex above is quadratic)
 
 
 @dataclass(eq=False)
@@ -222,7 +223,7 @@ class CheckpointRegistry:
     def find(self, query: str | None) -> CheckpointInfo | None:
         """A checkpoint by any A1111 alias, else the shortest title containing the query
         (also with a trailing `[hash]` removed, so stale titles still resolve)."""
-        if not query or not query.strip():
+        if not query or not query.strip() or len(query) > MAX_QUERY_CHARS:
             return None
         query = query.strip().replace("\\", "/")
         infos = self.list()

@@ -16,6 +16,9 @@ SECTIONS: dict[str, str] = {
     "saving-to-dirs": "Saving to a directory",
     "sd": "Stable Diffusion",
     "sdxl": "Stable Diffusion XL",
+    "vae": "VAE",
+    "upscaling": "Upscaling",
+    "face-restoration": "Face restoration",
     "img2img": "img2img",
     "infotext": "Infotext",
     "ui": "User interface",
@@ -202,6 +205,11 @@ _SYSTEM: dict[str, OptionInfo] = {
     "sd_checkpoints_limit": _slider(1, "Maximum number of checkpoints loaded at the same time", "system", 1, 10, 1),
     "sd_checkpoint_cache": _slider(0, "Checkpoints to cache in RAM", "system", 0, 10, 1),
     "disable_mmap_load_safetensors": OptionInfo(False, "Disable memmapping for loading .safetensors files.", "system"),
+    "prompt_max_chars": OptionInfo(65536, "Longest prompt or negative prompt accepted (characters)", "system",
+                                   "number", minimum=1000, maximum=10_000_000),
+    "input_image_max_pixels": OptionInfo(8192 * 8192, "Largest input image accepted (width × height in pixels; "
+                                         "checked before decoding)", "system", "number", minimum=64 * 64,
+                                         maximum=2**31),
 }
 
 
@@ -216,7 +224,10 @@ _EXTENSIONS: dict[str, OptionInfo] = {
 def default_schema() -> dict[str, OptionInfo]:
     """All built-in options; a fresh dict each call so extensions can add to their copy."""
     schema: dict[str, OptionInfo] = {}
-    for part in (_SAVING, _PATHS, _SD, _INFOTEXT_UI, _PREVIEWS, _SAMPLER_PARAMS, _SYSTEM, _EXTENSIONS):
+    from modules.settings.upscaling_options import UPSCALING_OPTIONS
+
+    for part in (_SAVING, _PATHS, _SD, _INFOTEXT_UI, _PREVIEWS, _SAMPLER_PARAMS, _SYSTEM, UPSCALING_OPTIONS,
+                 _EXTENSIONS):
         schema.update(part)
     return schema
 

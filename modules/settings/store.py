@@ -1,70 +1,60 @@
-"""`config.json`: load, validate, save atomically; per-request views that never leak.
+"""`config.json`: load, validate, save durably; per-request views that never leak.
 
-A corrupt `config.json` is moved aside (never deleted: the user's settings are theirs) and
-defaults load, with a warning the UI shows. Unknown keys in the file are kept, as A1111
+Writes are serialised (one writer at a time) and go through `durable_file`: unique temp file,
+fsync, atomic rename, `.bak` copy; a write returns only once the file is on disk. A damaged
+`config.json` is moved aside (never deleted: the user's settings are theirs), the backup is
+restored, and the console and the Settings tab say so. Every value is checked against the
+schema when written and when loaded: a bad stored value falls back to its default with a
+warning naming it, the rest of the file is kept. Unknown keys in the file are kept, as A1111
 does, so settings of extensions not loaded this time survive a save.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import math
 import threading
-import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from modules.settings.schema import OptionInfo, default_schema
+from modules.settings.validation import Check, SettingsError, check_value
+from modules.storage.durable_file import read_recovering, warn_everywhere, write_durably
 
-
-class SettingsError(ValueError):
-    """A setting got a value it cannot take; the message names the key and the fix."""
+__all__ = ["SettingsError", "SettingsStore", "SettingsView", "atomic_write_text", "coerce_value"]
 
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write `text` so that readers see either the old or the new file, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    write_durably(path, text, backup=False)
 
 
 def coerce_value(key: str, info: OptionInfo, value: Any) -> Any:
-    """Check and convert a value against the option's default type."""
-    default = info.default
-    if default is None or value is None:
-        return value
-    try:
-        if isinstance(default, bool):
-            if isinstance(value, str):
-                if value.lower() not in ("true", "false", "1", "0"):
-                    raise ValueError(value)
-                return value.lower() in ("true", "1")
-            return bool(value)
-        if isinstance(default, int) and not isinstance(default, bool):
-            as_float = float(value)
-            if info.step is not None and float(info.step) % 1 != 0:
-                return as_float
-            if as_float != int(as_float):
-                raise ValueError(value)
-            return int(as_float)
-        if isinstance(default, float):
-            return float(value)
-        if isinstance(default, str):
-            if not isinstance(value, str):
-                raise ValueError(value)
-        if isinstance(default, list):
-            if isinstance(value, str):
-                return [v.strip() for v in value.split(",") if v.strip()]
-            return list(value)
-    except (TypeError, ValueError) as e:
-        raise SettingsError(f"setting {key!r} expects {type(default).__name__}, got {value!r}") from e
-    if info.choices and isinstance(value, str) and value not in info.choices:
-        raise SettingsError(f"setting {key!r} must be one of {list(info.choices)}, got {value!r}")
+    """Check and convert a value against the option's schema (SettingsError when it does not fit)."""
+    return check_value(key, info, value)
+
+
+def _refuse_non_finite(text: str) -> float:
+    raise ValueError(f"{text} is not a valid number in a settings file")
+
+
+def parse_settings_json(text: str) -> dict[str, Any]:
+    """config.json's object; NaN/Infinity are refused (they are not JSON and break the UI)."""
+    data = json.loads(text, parse_constant=_refuse_non_finite)
+    if not isinstance(data, dict):
+        raise ValueError("top level is not an object")
+    return data
+
+
+def _finite_json(value: Any) -> Any:
+    """Unknown keys are stored as given: make sure no NaN/inf reaches the file."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SettingsError(f"{value} is not a finite number")
+    if isinstance(value, dict):
+        return {k: _finite_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite_json(v) for v in value]
     return value
 
 
@@ -91,40 +81,64 @@ class SettingsView(Mapping[str, Any]):
 
 
 class SettingsStore:
-    """The app's settings, backed by `config.json`; thread-safe."""
+    """The app's settings, backed by `config.json`; thread-safe, one writer at a time."""
 
     def __init__(self, path: Path, schema: dict[str, OptionInfo] | None = None) -> None:
         self.path = path
         self.schema = schema if schema is not None else default_schema()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _data
+        self._write_lock = threading.RLock()  # one writer: memory and file change in the same order
         self._data: dict[str, Any] = {}
+        self._checks: dict[str, Check] = {}
         self.warnings: list[str] = []
         self.load()
 
     def defaults(self) -> dict[str, Any]:
         return {k: (list(o.default) if isinstance(o.default, list) else o.default) for k, o in self.schema.items()}
 
-    def load(self) -> None:
-        """Read config.json; keep a corrupt file aside and fall back to defaults."""
-        data = self.defaults()
-        if self.path.exists():
+    def add_check(self, key: str, check: Check) -> None:
+        """An extra rule for one setting (e.g. "a folder inside the data folder"); stored values
+        that break it are reset to their default right away, with a warning."""
+        self._checks[key] = check
+        value = self.get(key)
+        if key in self.schema and value is not None:
             try:
-                stored = json.loads(self.path.read_text(encoding="utf-8"))
-                if not isinstance(stored, dict):
-                    raise ValueError("top level is not an object")
-                data.update(stored)
-            except (ValueError, UnicodeDecodeError) as e:
-                aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
-                os.replace(self.path, aside)
-                self.warnings.append(f"{self.path.name} was unreadable ({e}); it was kept as {aside.name} "
-                                     "and default settings were loaded")
+                check(value)
+            except SettingsError as e:
+                self._reset_bad(key, e)
+
+    def _reset_bad(self, key: str, error: Exception) -> None:
+        default = self.defaults().get(key)
+        with self._lock:
+            self._data[key] = default
+        text = f"{self.path.name}: {error}; using the default {default!r} instead"
+        self.warnings.append(text)
+        warn_everywhere([text])
+
+    def load(self) -> None:
+        """Read config.json (restoring its backup if it is damaged); bad values -> defaults."""
+        recovered = read_recovering(self.path, parse_settings_json)
+        data = self.defaults()
+        bad: list[str] = []
+        for key, value in (recovered.value or {}).items():
+            info = self.schema.get(key)
+            if info is None:
+                data[key] = value
+                continue
+            try:
+                data[key] = check_value(key, info, value, self._checks)
+            except SettingsError as e:
+                bad.append(f"{self.path.name}: {e}; using the default {info.default!r} instead")
+        self.warnings.extend(recovered.warnings + bad)
+        warn_everywhere(recovered.warnings + bad)
         with self._lock:
             self._data = data
 
     def save(self) -> None:
-        with self._lock:
-            text = json.dumps(self._data, indent=4, ensure_ascii=False, default=str)
-        atomic_write_text(self.path, text)
+        with self._write_lock:
+            with self._lock:
+                text = json.dumps(self._data, indent=4, ensure_ascii=False, default=str, allow_nan=False)
+            write_durably(self.path, text)
 
     def get(self, key: str, default: Any = None) -> Any:
         with self._lock:
@@ -135,26 +149,28 @@ class SettingsStore:
             return self._data[key]
 
     def validate(self, updates: Mapping[str, Any], *, allow_unknown: bool = False) -> dict[str, Any]:
-        """Coerce values; unknown keys are an error unless allowed (extensions' stale keys)."""
+        """Check every value; unknown keys are an error unless allowed (extensions' stale keys)."""
         clean: dict[str, Any] = {}
         for key, value in updates.items():
             info = self.schema.get(key)
             if info is None:
                 if not allow_unknown:
                     raise SettingsError(f"unknown setting {key!r}; GET /sdapi/v1/options lists the valid keys")
-                clean[key] = value
+                clean[key] = _finite_json(value)
                 continue
-            clean[key] = coerce_value(key, info, value)
+            clean[key] = check_value(key, info, value, self._checks)
         return clean
 
     def update(self, updates: Mapping[str, Any], *, save: bool = True) -> list[str]:
-        """Set several settings at once (all or nothing); returns the keys that changed."""
+        """Set several settings at once (all or nothing); returns the keys that changed.
+        With `save`, returns only once the file is on disk."""
         clean = self.validate(updates)
-        with self._lock:
-            changed = [k for k, v in clean.items() if self._data.get(k) != v]
-            self._data.update(clean)
-        if save:
-            self.save()
+        with self._write_lock:
+            with self._lock:
+                changed = [k for k, v in clean.items() if self._data.get(k) != v]
+                self._data.update(clean)
+            if save:
+                self.save()
         return changed
 
     def add_option(self, key: str, info: OptionInfo) -> None:

@@ -58,9 +58,12 @@ class PromptConditioner:
     """Encodes prompts for one model with fixed options; caches per instance (one per job)."""
 
     def __init__(self, model: LoadedModel, options: TextOptions | None = None,
-                 embeddings: EmbeddingLookup | None = None) -> None:
+                 embeddings: EmbeddingLookup | None = None, check: Callable[[], None] | None = None) -> None:
+        """`check` is called between chunks (the job's interrupt check): a long prompt's
+        encoding stops when the job is interrupted or cancelled."""
         if not model.text_encoders:
             raise ValueError("the model has no text encoders, so prompts cannot be encoded")
+        self.check = check or (lambda: None)
         self.model = model
         self.options = options or TextOptions()
         self.embeddings = embeddings
@@ -125,6 +128,7 @@ class PromptConditioner:
 
     def _encode_unique(self, texts: list[str], counts: list[int]) -> CondBatch:
         bundles = self.model.text_encoders
+        self.check()
         chunked = [[self._chunks(bundle, text) for text in texts] for bundle in bundles]
         k = max(len(chunks) for per_bundle in chunked for chunks in per_bundle)
         row_counts = torch.tensor(counts, dtype=torch.float32)
@@ -144,6 +148,7 @@ class PromptConditioner:
         blank = empty_chunk(self._rules(bundle))
         zs, first_pooled = [], None
         for i in range(k):
+            self.check()
             rows = [chunks[i] if i < len(chunks) else blank for chunks in per_text]
             z, pooled = encode_chunks(bundle, rows, choice)
             multipliers = torch.tensor([r.multipliers for r in rows], dtype=torch.float32, device=z.device)

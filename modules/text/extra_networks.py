@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-EXTRA_NETWORK_TAG = re.compile(r"<(\w+):([^>]+)>")
+EXTRA_NETWORK_TAG = re.compile(r"<(\w+):([^>]+)>")  # the grammar; matched by find_tags in linear time
+_TAG_START = re.compile(r"<(\w++):")
 
 
 @dataclass
@@ -46,12 +47,34 @@ def parse_prompt_extra_networks(prompt: str) -> tuple[str, ExtraNetworkData]:
 'hypernet': [ExtraNetworkParams(items=['x', '1'])]})
     """
     found: ExtraNetworkData = {}
+    kept, pos = [], 0
+    for start, end, kind, value in find_tags(prompt):
+        found.setdefault(kind, []).append(ExtraNetworkParams(items=value.split(":")))
+        kept.append(prompt[pos:start])
+        pos = end
+    kept.append(prompt[pos:])
+    return "".join(kept), found
 
-    def take(match: re.Match[str]) -> str:
-        found.setdefault(match.group(1), []).append(ExtraNetworkParams(items=match.group(2).split(":")))
-        return ""
 
-    return EXTRA_NETWORK_TAG.sub(take, prompt), found
+def find_tags(text: str) -> list[tuple[int, int, str, str]]:
+    """(start, end, type, value) of each `EXTRA_NETWORK_TAG` match, as `finditer` finds them.
+
+    The regex rescans to the end of the text from every `<x:` when no `>` follows (quadratic on
+    pasted junk); here the next `>` is looked up once and reused by every tag before it.
+    """
+    tags: list[tuple[int, int, str, str]] = []
+    pos, close = 0, -1
+    while (m := _TAG_START.search(text, pos)) is not None:
+        if close < m.end():
+            close = text.find(">", m.end())
+            if close < 0:
+                break
+        if close == m.end():  # `<lora:>`: the value needs a character; go on after the `<`
+            pos = m.start() + 1
+            continue
+        tags.append((m.start(), close + 1, m.group(1), text[m.end():close]))
+        pos = close + 1
+    return tags
 
 
 def parse_prompts_extra_networks(prompts: list[str]) -> tuple[list[str], ExtraNetworkData]:

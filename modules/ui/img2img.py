@@ -50,11 +50,27 @@ def _make_request_builder(runtime: Any, form: Img2ImgForm, task_id: str) -> Call
     return make
 
 
+def batch_folder_check(runtime: Any) -> Callable[[str, str], Any]:
+    """Batch folders follow the output-folder rule: inside the data folder unless
+    --allowed-output-dir allows more (a UI user may not read or write anywhere on the server)."""
+    from modules.runtime import allowed_output_dirs
+    from modules.storage.output_folders import OutsideDataFolderError, resolve_output_folder
+
+    def check(text: str, what: str) -> Any:
+        try:
+            return resolve_output_folder(text, runtime.paths.data_dir, allowed_output_dirs(runtime.args), what=what)
+        except OutsideDataFolderError as e:
+            raise InvalidRequestError(str(e)) from e
+
+    return check
+
+
 def plan_requests(runtime: Any, form: Img2ImgForm, task_id: str) -> list[GenerationRequest]:
     """Every request Generate runs: one, or one per picture in Batch."""
     make = _make_request_builder(runtime, form, task_id)
     if form.input_tab == "Batch":
-        return batch_requests(form, make)
+        return batch_requests(form, make, batch_folder_check(runtime),
+                              int(runtime.settings.get("input_image_max_pixels") or 0) or None)
     return [make()]
 
 

@@ -16,14 +16,22 @@ from PIL import Image
 
 from modules.engine.request import GenerationRequest, GenerationResult
 from modules.engine.validation import InvalidRequestError
+from modules.images.codec import InputImageTooLargeError, check_pixels
 from modules.ui.img2img_form import Img2ImgForm
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 
-def batch_files(folder: str) -> list[Path]:
+FolderCheck = Callable[[str, str], Path]  # (folder text, which field) -> the allowed folder
+
+
+def _any_folder(text: str, _what: str) -> Path:
+    return Path(text).expanduser()
+
+
+def batch_files(folder: str, check: FolderCheck = _any_folder) -> list[Path]:
     """The pictures in the input folder, sorted by name; a clear error when it is not there."""
-    path = Path(folder or "").expanduser()
+    path = check(folder, "Batch input directory") if folder else Path("")
     if not folder or not path.is_dir():
         raise InvalidRequestError(
             f"Batch input directory {folder!r} does not exist; enter a folder on the server"
@@ -36,27 +44,36 @@ def batch_files(folder: str) -> list[Path]:
     return files
 
 
-def _batch_mask(mask_dir: str, picture: Path) -> Image.Image | None:
+def _batch_mask(mask_dir: str, picture: Path, check: FolderCheck = _any_folder) -> Image.Image | None:
     if not mask_dir:
         return None
     matches = [
-        p for p in Path(mask_dir).expanduser().glob(picture.stem + ".*") if p.suffix.lower() in IMAGE_SUFFIXES
+        p for p in check(mask_dir, "Batch mask directory").glob(picture.stem + ".*")
+        if p.suffix.lower() in IMAGE_SUFFIXES
     ]
     return Image.open(matches[0]) if matches else None
 
 
-def batch_requests(form: Img2ImgForm, make: Callable[..., GenerationRequest]) -> list[GenerationRequest]:
+def batch_requests(form: Img2ImgForm, make: Callable[..., GenerationRequest], check: FolderCheck = _any_folder,
+                   max_pixels: int | None = None) -> list[GenerationRequest]:
     """One request per picture of the input folder (with its same-named mask, if a mask folder is
-    given); results go to the output folder when one is set, else to the usual img2img folder."""
+    given); results go to the output folder when one is set, else to the usual img2img folder.
+    `check` confines the folders (the data folder and --allowed-output-dir ones); pictures over
+    `max_pixels` are refused from their header."""
     out_dir = (form.batch_output_dir or "").strip() or None
+    if out_dir:
+        check(out_dir, "Batch output directory")
     requests = []
-    for picture in batch_files(form.batch_input_dir):
+    for picture in batch_files(form.batch_input_dir, check):
         try:
             with Image.open(picture) as opened:
+                check_pixels(opened, max_pixels)
                 image = opened.copy()
+        except InputImageTooLargeError as e:
+            raise InvalidRequestError(f"{picture.name}: {e}") from e
         except OSError as e:
             raise InvalidRequestError(f"{picture.name} is not a readable picture: {e}") from e
-        req = make(init_image=image, mask=_batch_mask(form.batch_mask_dir, picture))
+        req = make(init_image=image, mask=_batch_mask(form.batch_mask_dir, picture, check))
         requests.append(replace(req, outpath_samples=out_dir, save_images=True))
     return requests
 

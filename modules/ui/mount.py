@@ -35,8 +35,15 @@ def mount_ui(app: FastAPI, runtime: Any) -> FastAPI:
     demo = create_blocks(runtime)
     demo.queue(max_size=QUEUE_MAX_SIZE)
     log.info("web UI mounted%s", " with login" if auth else "")
-    return gr.mount_gradio_app(
+    app = gr.mount_gradio_app(
         app, demo, path="/", auth=auth, auth_message="Log in to Stable Diffusion web UI" if auth else None,
         allowed_paths=allowed_paths(runtime), theme=page_theme(), css=page_css(runtime),
         head=page_head(runtime), js=ON_LOAD_JS, footer_links=[], show_error=True, ssr_mode=False,
         enable_monitoring=False, pwa=False, mcp_server=False)
+    if auth:
+        from modules.access.auth_throttle import FailureThrottle
+        from modules.ui.auth_guard import GradioAuthGuard
+
+        throttle = getattr(app.state, "auth_throttle", None) or FailureThrottle()
+        app.add_middleware(GradioAuthGuard, outer=app, throttle=throttle)
+    return app

@@ -56,11 +56,14 @@ def selected_infotext(result: GenerationResult | None, index: int | None) -> str
 
 def save_folder(runtime: Any) -> Path:
     """`outdir_save` (default log/images) under the data folder, as A1111 resolves it."""
+    from modules.runtime import allowed_output_dirs
+    from modules.storage.output_folders import resolve_output_folder
+
     configured = str(runtime.settings.get("outdir_save") or "")
     if not configured:
         return runtime.paths.log_images_dir
-    path = Path(configured).expanduser()
-    return path if path.is_absolute() else runtime.paths.data_dir / path
+    return resolve_output_folder(configured, runtime.paths.data_dir, allowed_output_dirs(runtime.args),
+                                 what="setting 'outdir_save':")
 
 
 def save_handler(runtime: Any, result: GenerationResult | None, selected: int | None,

@@ -9,14 +9,13 @@ moved aside with a warning, never deleted and never fatal.
 from __future__ import annotations
 
 import json
-import os
 import threading
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from modules.settings.store import atomic_write_text
+from modules.settings.store import parse_settings_json
+from modules.storage.durable_file import read_recovering, warn_everywhere, write_durably
 
 
 def _coerce(stored: Any, default: Any) -> Any:
@@ -46,6 +45,8 @@ def _coerce(stored: Any, default: Any) -> Any:
     return stored
 
 
+
+
 class UiConfig:
     """Thread-safe view of ui-config.json: read at build time, written atomically."""
 
@@ -53,6 +54,7 @@ class UiConfig:
         self.path = path
         self.warnings: list[str] = []
         self._lock = threading.Lock()
+        self._write_lock = threading.RLock()  # one writer at a time
         self._data: dict[str, Any] = {}
         self._new_keys = False
         # Defaults for this page only, never written to the file (the demo model's recommended
@@ -61,20 +63,12 @@ class UiConfig:
         self.load()
 
     def load(self) -> None:
-        data: dict[str, Any] = {}
-        if self.path.exists():
-            try:
-                data = json.loads(self.path.read_text(encoding="utf-8"))
-                if not isinstance(data, dict):
-                    raise ValueError("top level is not an object")
-            except (ValueError, UnicodeDecodeError) as e:
-                aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
-                os.replace(self.path, aside)
-                self.warnings.append(f"{self.path.name} was unreadable ({e}); it was kept as {aside.name} "
-                                     "and default UI values were used")
-                data = {}
+        """Read the file; a damaged one is moved aside and its last good copy restored (warned)."""
+        recovered = read_recovering(self.path, parse_settings_json)
+        self.warnings.extend(recovered.warnings)
+        warn_everywhere(recovered.warnings)
         with self._lock:
-            self._data = data
+            self._data = recovered.value or {}
 
     def value(self, key: str, default: Any, choices: list[Any] | None = None) -> Any:
         """The stored value for `key` if it fits the default's type (and `choices`); else the default."""
@@ -110,17 +104,19 @@ class UiConfig:
 
     def update(self, values: Mapping[str, Any]) -> list[str]:
         """Store new defaults and write the file; returns the keys whose value changed."""
-        with self._lock:
-            changed = [k for k, v in values.items() if self._data.get(k) != v]
-            self._data.update(values)
-        self.save()
+        with self._write_lock:
+            with self._lock:
+                changed = [k for k, v in values.items() if self._data.get(k) != v]
+                self._data.update(values)
+            self.save()
         return changed
 
     def save(self) -> None:
-        with self._lock:
-            text = json.dumps(self._data, indent=4, ensure_ascii=False)
-            self._new_keys = False
-        atomic_write_text(self.path, text)
+        with self._write_lock:
+            with self._lock:
+                text = json.dumps(self._data, indent=4, ensure_ascii=False, allow_nan=False)
+                self._new_keys = False
+            write_durably(self.path, text)
 
     def save_if_new_keys(self) -> None:
         """Write the file when building the UI met keys it lacked (A1111 writes it at start-up)."""

@@ -1,0 +1,2 @@
+"""Linear-time readers for user text (infotext pairs, BREAK, attention weights): no regex here
+may backtrack over long input (docs/SECURITY.md)."""
