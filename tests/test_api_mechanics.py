@@ -470,7 +470,8 @@ def test_lists(client: httpx.Client, live: LiveServer) -> None:
         {"name": "cinematic", "prompt": "{prompt}, cinematic light", "negative_prompt": "blurry"}]
     assert client.get("/sdapi/v1/scripts").json() == {"txt2img": [], "img2img": ["outpainting mk2", "sd upscale"]}
     assert client.get("/sdapi/v1/script-info").json() == [
-        {"name": name, "is_alwayson": False, "is_img2img": True, "args": []} for name in ("outpainting mk2", "sd upscale")]
+        {"name": name, "is_alwayson": False, "is_img2img": True, "args": []}
+        for name in ("outpainting mk2", "sd upscale")]
     assert client.get("/sdapi/v1/extensions").json() == []  # no extension with a git remote
     flags = client.get("/sdapi/v1/cmd-flags").json()
     assert flags["nowebui"] is True and flags["api_auth"] is None and flags["port"] == 7861

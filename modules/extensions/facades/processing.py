@@ -46,7 +46,9 @@ _COPIED = ("prompt", "negative_prompt", "seed", "subseed", "subseed_strength", "
            "steps", "cfg_scale", "width", "height", "batch_size", "n_iter", "denoising_strength",
            "override_settings", "outpath_samples", "outpath_grids", "tiling", "resize_mode", "mask_blur_x",
            "mask_blur_y", "inpainting_fill", "inpaint_full_res", "inpaint_full_res_padding",
-           "inpainting_mask_invert", "seed_resize_from_w", "seed_resize_from_h", "eta")
+           "inpainting_mask_invert", "seed_resize_from_w", "seed_resize_from_h", "eta", "enable_hr", "hr_scale",
+           "hr_upscaler", "hr_second_pass_steps", "hr_resize_x", "hr_resize_y", "hr_sampler_name", "hr_scheduler",
+           "hr_prompt", "hr_negative_prompt")
 
 
 class StableDiffusionProcessing:
@@ -55,7 +57,7 @@ class StableDiffusionProcessing:
     def __init__(self, req: GenerationRequest, link: JobLink | None = None) -> None:
         self._req, self._link = req, link
         for name in _COPIED:
-            setattr(self, name, getattr(req, name))
+            setattr(self, name, getattr(req, name, None))
         self.styles = list(req.styles)
         self.init_images = list(req.init_images)
         self.image_mask = req.mask
@@ -65,7 +67,6 @@ class StableDiffusionProcessing:
         self.do_not_save_grid = not req.save_grid
         self.extra_generation_params: dict[str, Any] = {}
         self.comments: dict[str, int] = {}
-        self.enable_hr = bool((req.alwayson_scripts.get("hires") or {}).get("enable", False))
         self.setup_prompts()
         seeds = job_seeds(req)
         self.seed, self.subseed = seeds.seed, seeds.subseed
@@ -80,7 +81,8 @@ class StableDiffusionProcessing:
             prompt, negative = styles.apply_styles(prompt, negative, self.styles)
         n = self.batch_size * self.n_iter
         self.all_prompts, self.all_negative_prompts = [prompt] * n, [negative] * n
-        self.all_hr_prompts, self.all_hr_negative_prompts = list(self.all_prompts), list(self.all_negative_prompts)
+        hr_prompt, hr_negative = getattr(self, "hr_prompt", "") or prompt, getattr(self, "hr_negative_prompt", "") or negative
+        self.all_hr_prompts, self.all_hr_negative_prompts = [hr_prompt] * n, [hr_negative] * n
         self._styled = (prompt, negative)
 
     @property
@@ -94,7 +96,7 @@ class StableDiffusionProcessing:
     def to_request(self) -> tuple[GenerationRequest, list[str]]:
         """The request this `p` describes now, and notes for the user about what it cannot carry."""
         notes = []
-        changes: dict[str, Any] = {name: getattr(self, name) for name in _COPIED}
+        changes: dict[str, Any] = {name: getattr(self, name) for name in _COPIED if hasattr(self._req, name)}
         changes.update(styles=tuple(self.styles), save_images=not self.do_not_save_samples,
                        save_grid=not self.do_not_save_grid, script_name=None, script_args=())
         prompts, negatives = list(self.all_prompts), list(self.all_negative_prompts)
