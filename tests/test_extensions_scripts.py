@@ -123,3 +123,23 @@ def test_a1111_callbacks_reach_the_job_and_the_app(client: httpx.Client, live: L
     paste = InfotextPaste("a bird\nSteps: 2", {"Steps": "2"})
     live.runtime.hooks.call("on_infotext_paste", paste)
     assert paste.params["Pasted by extension"] == "a bird"
+
+
+def test_a_builtin_script_still_runs_beside_an_alwayson_extension_script(client: httpx.Client) -> None:
+    import base64
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), (200, 40, 40)).save(buffer, format="PNG")
+    body = {**TINY, "prompt": "a cat", "init_images": [base64.b64encode(buffer.getvalue()).decode()],
+            "script_name": "Outpainting mk2", "script_args": ["", 8, 0, ["right"], 1.0, 0.05],
+            "alwayson_scripts": {"Prompt Styler": {"args": [True, "cinematic"]}}}
+    response = client.post("/sdapi/v1/img2img", json=body)
+    assert response.status_code == 200, response.text
+    info = json.loads(response.json()["info"])
+    image = Image.open(io.BytesIO(base64.b64decode(response.json()["images"][0])))
+    assert image.size == (72, 64)  # outpainted 8 px to the right (a plain img2img stays 64 wide)
+    assert info["prompt"] == "cinematic still of a cat, film grain"  # and the extension script ran too
+    assert "Prompt Styler Style: cinematic" in info["infotexts"][0]

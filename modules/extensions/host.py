@@ -218,6 +218,7 @@ class ExtensionHost:
         link = processing_facade.JobLink(ctx, control, inner, self)
         p = processing_facade.processing_for(req, link)
         p._active = [(e, self._alwayson_args(e, req)) for e in alwayson]
+        p._runs_extension_script = selected is not None
         p._comments = []
         for method in ("setup", "before_process", "process"):
             self._each(p, method)

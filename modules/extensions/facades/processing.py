@@ -98,7 +98,9 @@ class StableDiffusionProcessing:
         notes = []
         changes: dict[str, Any] = {name: getattr(self, name) for name in _COPIED if hasattr(self._req, name)}
         changes.update(styles=tuple(self.styles), save_images=not self.do_not_save_samples,
-                       save_grid=not self.do_not_save_grid, script_name=None, script_args=())
+                       save_grid=not self.do_not_save_grid)
+        if getattr(self, "_runs_extension_script", False):  # its run() is this job; a built-in one stays
+            changes.update(script_name=None, script_args=())
         prompts, negatives = list(self.all_prompts), list(self.all_negative_prompts)
         if prompts and (prompts[0], negatives[0] if negatives else "") != self._styled:
             changes.update(prompt=prompts[0], negative_prompt=negatives[0] if negatives else "", styles=())
