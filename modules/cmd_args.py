@@ -54,6 +54,8 @@ def _add_paths(p: argparse.ArgumentParser) -> None:
     g.add_argument("--hat-models-path", default=None, help="folder of HAT upscalers")
     g.add_argument("--gfpgan-models-path", default=None, help="folder of GFPGAN face restorers")
     g.add_argument("--codeformer-models-path", default=None, help="folder of CodeFormer face restorers")
+    g.add_argument("--clip-models-path", default=None, help="folder of CLIP models for Interrogate "
+                   "(default <models dir>/CLIP)")
     g.add_argument("--styles-file", action="append", default=None)
     g.add_argument("--ui-config-file", default=None)
     g.add_argument("--ui-settings-file", default=None)

@@ -14,6 +14,7 @@ Registrar = Callable[[Any], None]
 
 # "module.path:function" of each built-in feature's registrar, in the order they run in a job.
 BUILTIN_FEATURE_REGISTRARS: tuple[str, ...] = (
+    "modules.networks.feature:register",
     "modules.hires.feature:register",
     "modules.restore_faces.feature:register",
 )

@@ -25,11 +25,13 @@ from modules.face_restoration.models import FaceModels
 from modules.hashing import HashCache
 from modules.hooks.host import HookHost
 from modules.hooks.payloads import ModelLoaded
+from modules.interrogate.service import build_interrogate_service
 from modules.jobs.progress import JobControl
 from modules.jobs.queue import Job, JobQueue
 from modules.models.cache import ModelCache
 from modules.models.memory import MemoryPolicy
 from modules.models.registry import CheckpointInfo, CheckpointRegistry
+from modules.networks.services import build_network_services
 from modules.paths import Paths, paths_from_args
 from modules.samplers.registry import SamplerRegistry
 from modules.settings.runtime_checks import install_checks
@@ -85,9 +87,11 @@ class Runtime:
     device: torch.device
     dtype: torch.dtype
     version: str = APP_VERSION
+    interrogator: Any = None  # modules.interrogate.service.InterrogateService
     warnings: list[str] = field(default_factory=list)
     features: FeatureRegistry = field(default_factory=FeatureRegistry)
     hooks: HookHost = field(default_factory=HookHost)
+    networks: Any = None  # modules.networks.services.NetworkServices (LoRA, embeddings, VAE, hypernetworks)
     upscalers: UpscalerCatalog | None = None
     faces: FaceModels | None = None
     extensions: Any = None  # modules.extensions.host.ExtensionHost, set when extensions load
@@ -154,6 +158,7 @@ class Runtime:
         info = self.checkpoint_for(wanted)
         info, model = (info, self.load_checkpoint(info)) if wanted else self._load_default(info)
         self.checkpoints.ensure_hash(info)
+        vae_name, vae_hash = self._choose_vae(model, info, view.get("sd_vae"))
         with self.models.use("vae"):  # the demo's preview matrix is fitted with its VAE (on the device)
             matrix = preview_matrix(model)
         return EngineContext(
@@ -162,7 +167,20 @@ class Runtime:
             device=self.device, styles=self.styles, version=self.version,
             preview_matrix=matrix, models=self.models, features=self.features.all(),
             hooks=self.hooks, extras={"allowed_output_dirs": allowed_output_dirs(self.args),
-                                      "upscalers": self.upscalers})
+                                      "upscalers": self.upscalers},
+            vae_name=vae_name, vae_hash=vae_hash)
+
+    def _choose_vae(self, model: Any, info: CheckpointInfo, setting: str | None) -> tuple[str | None, str | None]:
+        """Put the VAE the settings ask for into the model; returns infotext (VAE, VAE hash)."""
+        if self.networks is None:
+            return None, None
+        from modules.networks.vae_choice import apply_vae
+
+        choice = self.networks.vae.choose(setting, None if info.is_folder else info.filename)
+        apply_vae(model, choice)
+        if choice.path is None:
+            return None, None
+        return choice.name, None if self.args.no_hashing else self.networks.vae.short_hash(choice.path)
 
     def generate(self, req: GenerationRequest, control: JobControl) -> GenerationResult:
         """Run one request inside the worker thread."""
@@ -248,13 +266,19 @@ def build_runtime(args: argparse.Namespace) -> Runtime:
         queue=JobQueue(preview_every=preview_every, per_client=args.queue_per_client), device=device,
         dtype=dtype, warnings=[],
         upscalers=UpscalerCatalog(upscaler_folders(args, paths.models_dir), device, cache=models),
-        faces=FaceModels.from_args(args, paths.models_dir))
+        faces=FaceModels.from_args(args, paths.models_dir), networks=build_network_services(
+            [paths.lora_dir, *([paths.demo_model.parent / "Lora"] if paths.demo_model else [])], hash_cache,
+            [paths.embeddings_dir], list(paths.vae_dirs),
+            Path(args.vae_path).expanduser().resolve() if args.vae_path else None,
+            [Path(args.hypernetwork_dir).expanduser().resolve() if args.hypernetwork_dir
+             else paths.models_dir / "hypernetworks"], list(paths.ckpt_dirs)))
     start_guards(runtime)
     from modules.engine.hook_feature import HookFeature
     from modules.features import register_builtin_features
 
     runtime.features.register(HookFeature(runtime.hooks))
     register_builtin_features(runtime)
+    runtime.interrogator = build_interrogate_service(args, paths, settings, hash_cache, device, models)
     if not args.no_hashing:
         registry.start_background_hashing()
     return runtime

@@ -22,8 +22,8 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"vae_tiling", "face_restoration"}),
     frozenset({"engine"}),
     # Feature folders (lora/, controlnet/, hires/, ...) belong here, beside the scripts.
-    frozenset({"jobs", "scripts", "training", "hires", "extras", "restore_faces"}),
-    frozenset({"features"}),
+    frozenset({"jobs", "scripts", "training", "networks", "hires", "extras", "restore_faces"}),
+    frozenset({"features", "interrogate"}),  # interrogate trains its demo models with training/'s world
     frozenset({"runtime"}),
     frozenset({"extensions"}),  # loads extensions onto the Runtime; the A1111 facades
     frozenset({"ui", "api"}),

@@ -12,18 +12,10 @@ from typing import Any
 from fastapi import APIRouter
 
 from modules.api.errors import not_available
-from modules.api.models import InterrogateBody
 from modules.runtime import Runtime
 
 # path -> (method, feature, hint): every A1111 route whose feature is not in this version.
 MISSING: tuple[tuple[str, str, str, str], ...] = (
-    ("/sd-vae", "GET", "Separate VAE files", "the VAE built into each checkpoint is used"),
-    ("/refresh-vae", "POST", "Separate VAE files", "the VAE built into each checkpoint is used"),
-    ("/embeddings", "GET", "Textual-inversion embeddings", ""),
-    ("/refresh-embeddings", "POST", "Textual-inversion embeddings", ""),
-    ("/loras", "GET", "LoRA", ""),
-    ("/refresh-loras", "POST", "LoRA", ""),
-    ("/hypernetworks", "GET", "Hypernetworks", ""),
     ("/create/embedding", "POST", "Embedding training", ""),
     ("/create/hypernetwork", "POST", "Hypernetworks", ""),
     ("/train/embedding", "POST", "Embedding training", ""),
@@ -51,9 +43,6 @@ def missing_feature_routes(router: APIRouter) -> None:
     for path, method, feature, hint in MISSING:
         _add_missing(router, path, method, feature, hint)
 
-    @router.post("/interrogate", status_code=501, summary="Interrogate: not available yet (501)")
-    def interrogate(body: InterrogateBody) -> None:
-        raise not_available(f"Interrogation ({body.model})", "no CLIP/DeepDanbooru interrogator yet")
 
 
 def catalog_router(runtime: Runtime) -> APIRouter:

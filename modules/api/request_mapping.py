@@ -51,11 +51,17 @@ def effective_fields(body: GenerationBody, runtime: Runtime, mode: str,
     return values, overrides
 
 
-def refuse_unsupported_settings(values: dict[str, Any]) -> None:
-    """Settings whose feature is missing: accepting them would silently change nothing."""
+def refuse_unsupported_settings(values: dict[str, Any], runtime: Any = None) -> None:
+    """Settings naming something that does not exist: accepting them would silently change nothing."""
     vae = values.get("sd_vae")
-    if vae is not None and str(vae) not in ("Automatic", "None"):
+    if vae is None or str(vae) in ("Automatic", "None"):
+        return
+    selector = getattr(getattr(runtime, "networks", None), "vae", None)
+    if selector is None:
         raise not_available("Choosing a separate VAE file (sd_vae)", "use 'Automatic'")
+    if selector.find(str(vae)) is None:
+        raise ApiError(422, f"sd_vae: VAE {vae!r} not found; GET /sdapi/v1/sd-vae lists the available ones "
+                            "(or use 'Automatic' or 'None')")
 
 
 def check_overrides(overrides: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
@@ -64,7 +70,7 @@ def check_overrides(overrides: dict[str, Any], runtime: Runtime) -> dict[str, An
         clean = runtime.settings.validate(overrides)
     except SettingsError as e:
         raise ApiError(422, f"override_settings: {e}") from e
-    refuse_unsupported_settings(clean)
+    refuse_unsupported_settings(clean, runtime)
     name = clean.get("sd_model_checkpoint")
     if name:
         info = runtime.checkpoints.find(str(name))

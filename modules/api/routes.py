@@ -19,7 +19,9 @@ from modules.api.errors import ALL_ERRORS, register_error_handlers
 from modules.api.extension_routes import extension_router
 from modules.api.extras_routes import extras_router
 from modules.api.generation_routes import generation_router
+from modules.api.interrogate_routes import interrogator_router, sdapi_interrogate_router
 from modules.api.jobs import jobs_router
+from modules.api.network_routes import network_router
 from modules.api.server_routes import server_router
 from modules.api.settings_routes import settings_router
 from modules.api.upscaler_routes import upscaler_router
@@ -31,8 +33,8 @@ LOGGED_PREFIXES = (API_PREFIX, "/jobs/")
 
 def sdapi_router(runtime: Runtime) -> APIRouter:
     router = APIRouter(prefix=API_PREFIX, tags=["sdapi"])
-    for part in (generation_router, settings_router, extension_router, catalog_router, upscaler_router,
-                 extras_router):
+    for part in (generation_router, settings_router, extension_router, network_router, catalog_router,
+                 upscaler_router, extras_router, sdapi_interrogate_router):
         router.include_router(part(runtime))
     if runtime.args.api_server_stop:
         router.include_router(server_router(runtime))
@@ -60,5 +62,6 @@ def register_api(app: FastAPI, runtime: Runtime) -> None:
     deps = auth_dependencies(runtime.args.api_auth, getattr(app.state, "auth_throttle", None))
     app.include_router(sdapi_router(runtime), dependencies=deps, responses=ALL_ERRORS)
     app.include_router(jobs_router(runtime), dependencies=deps, responses=ALL_ERRORS)
+    app.include_router(interrogator_router(runtime), dependencies=deps, responses=ALL_ERRORS)
     if runtime.args.api_log:
         add_request_log(app)

@@ -279,4 +279,5 @@ def result_info(state: JobState, result: GenerationResult) -> dict[str, Any]:
         "clip_skip": int(ctx.settings["CLIP_stop_at_last_layers"]),
         "is_using_inpainting_conditioning": ctx.model.family.is_inpainting,
         "version": ctx.version,
+        "comments": list(state.comments),  # not in A1111's info: warnings such as a LoRA that was not found
     }

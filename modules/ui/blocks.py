@@ -32,13 +32,14 @@ class TabSpec:
 def default_tabs() -> list[TabSpec]:
     """The built-in tabs. A1111 order, with the places later issues fill:
     txt2img, [img2img], [Extras], PNG Info, [Checkpoint Merger], [Train], Settings, [Extensions]."""
-    from modules.ui import extensions_tab, extras, img2img, png_info, settings, txt2img
+    from modules.ui import extensions_tab, extras, img2img, interrogate_tab, png_info, settings, txt2img
 
     return [
         TabSpec("txt2img", "txt2img", txt2img.build_tab),
         TabSpec("img2img", "img2img", img2img.build_img2img_tab),
         TabSpec("extras", "Extras", extras.build_tab),
         TabSpec("pnginfo", "PNG Info", png_info.build_tab),
+        TabSpec("interrogate", "Interrogate", interrogate_tab.build_tab),
         TabSpec("settings", "Settings", settings.build_tab),
         TabSpec("extensions", "Extensions", extensions_tab.build_tab),
     ]

@@ -22,11 +22,13 @@ from modules.jobs.queue import QueueFullError, new_task_id
 from modules.settings.schema import infotext_to_option_keys
 from modules.ui.build_context import UiBuild
 from modules.ui.extension_scripts import build_script_uis, split_script_values
+from modules.ui.extra_networks_ui import build_extra_networks
 from modules.ui.generation_runner import RunUpdate, describe_error, follow_job, poll_interval
 from modules.ui.img2img_batch import batch_requests, merge_results
 from modules.ui.img2img_form import MASK_TABS, PASTE_FIELDS, Img2ImgForm, to_request
 from modules.ui.img2img_inputs import Img2ImgInputs, build_input_tabs
 from modules.ui.img2img_params import TAB, Img2ImgParams, build_params_column
+from modules.ui.interrogate_tab import build_img2img_buttons, wire_img2img_buttons
 from modules.ui.output_panel import OutputPanel, build_output_panel
 from modules.ui.paste_wiring import wire_paste_button
 from modules.ui.progress_view import error_html
@@ -150,6 +152,8 @@ def _register_targets(ui: UiBuild, fields: dict[str, Any], inputs: Img2ImgInputs
 def build_img2img_tab(ui: UiBuild) -> None:
     """Build the img2img tab into the current Blocks context (a `TabSpec` build function)."""
     row = build_prompt_row(ui, TAB)
+    build_extra_networks(TAB)
+    interrogate_buttons = build_img2img_buttons(ui)
     with gr.Row(elem_id=f"{TAB}_main", equal_height=False):
         with gr.Column(scale=1, elem_id=f"{TAB}_settings"):
             inputs = build_input_tabs()
@@ -165,3 +169,4 @@ def build_img2img_tab(ui: UiBuild) -> None:
     _wire_params(params, fields, panel, inputs.input_tab)
     wire_prompt_tools(runtime, row, panel.html_log, fields["steps"])
     wire_paste_button(ui, row.paste, row.prompt, TAB, panel.html_log)
+    wire_img2img_buttons(ui, interrogate_buttons, fields["init_img"], row.prompt, panel.html_log)

@@ -24,6 +24,7 @@ from modules.ui.extension_scripts import (
     selected_script_args,
     split_script_values,
 )
+from modules.ui.extra_networks_ui import build_extra_networks
 from modules.ui.generation_runner import RunUpdate, describe_error, follow_job, poll_interval
 from modules.ui.output_panel import OutputPanel, build_output_panel, infotext_html, selected_infotext
 from modules.ui.paste_wiring import wire_paste_button
@@ -56,8 +57,7 @@ def final_outputs(runtime: Any, panel: OutputPanel, update: RunUpdate, elapsed: 
     note = notice_html("Interrupted: showing the images finished before it.") if result.interrupted else ""
     if not result.images:
         note = notice_html("No image was finished.")
-    if result.comments:  # e.g. an extension that failed and was skipped
-        note += notice_html(" ".join(result.comments))
+    note += "".join(notice_html(comment) for comment in result.comments)  # e.g. a LoRA that was not found
     info = infotext_html(selected_infotext(result, None), f"Time taken: {elapsed:.1f} sec.")
     return {**done, panel.gallery: images, panel.html_info: info, panel.html_log: note, panel.result: result,
             panel.selected: None}
@@ -155,6 +155,7 @@ def _wire_seeds(params: ParamsColumn, fields: dict[str, Any], panel: OutputPanel
 def build_tab(ui: UiBuild) -> None:
     """Build the tab's widgets and events; registers its fields as paste targets."""
     row = build_prompt_row(ui, TAB)
+    build_extra_networks(TAB)
     with gr.Row(elem_id=f"{TAB}_main", equal_height=False):
         with gr.Column(scale=1, elem_id=f"{TAB}_settings"):
             params = build_params_column(ui)
