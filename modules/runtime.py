@@ -95,6 +95,7 @@ class Runtime:
     upscalers: UpscalerCatalog | None = None
     faces: FaceModels | None = None
     controlnet: Any = None  # ControlNetService (modules/controlnet), set by its registrar
+    extensions: Any = None  # modules.extensions.host.ExtensionHost, set when extensions load
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _unloadable: set[Path] = field(default_factory=set)  # default candidates that failed to load
 
@@ -187,7 +188,10 @@ class Runtime:
         from modules.scripts import run_script
 
         ctx = self.engine_context(req)
-        result = run_script(req, ctx, control)
+        if self.extensions is not None:
+            result = self.extensions.run_job(req, ctx, control, run_script)
+        else:
+            result = run_script(req, ctx, control)
         if result.infotexts and not self.args.no_prompt_history:
             try:
                 from modules.settings.store import atomic_write_text
