@@ -37,8 +37,10 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("DISABLE_TELEMETRY", "1")
     sys.path.insert(0, str(ROOT))
     from modules.cmd_args import parse_args
+    from modules.extensions.preload import add_extension_flags
 
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    args = parse_args(sys.argv[1:] if argv is None else argv,
+                      extend=lambda parser, full: add_extension_flags(parser, full, ROOT))
     from modules.console_log import configure_console_logging
 
     configure_console_logging(args.loglevel)  # before the runtime, so start-up warnings show too

@@ -46,12 +46,22 @@ def _unet_checksum(runtime) -> float:
     return float(sum(p.detach().double().sum().item() for p in unet.parameters()))
 
 
-def _write_controlnet(model, folder: Path) -> Path | None:
-    try:
-        from tests.fixtures.tiny_controlnets import write_full_controlnet  # type: ignore
-    except ImportError:
-        return None
-    return write_full_controlnet(model, folder)
+def _write_controlnet(model, folder: Path) -> Path:
+    """A full-size SD1.5 ControlNet in lllyasviel's layout: the UNet's encoder copied, the zero
+    convolutions given small random weights (zero-initialised ones would change nothing)."""
+    import copy
+
+    from diffusers import ControlNetModel
+
+    from tests.fixtures.tiny_controlnets import write_lllyasviel
+
+    net = ControlNetModel.from_unet(copy.deepcopy(model.unet).float().cpu())
+    generator = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        for name, param in net.named_parameters():
+            if name.startswith(("controlnet_down_blocks", "controlnet_mid_block", "controlnet_cond_embedding")):
+                param.copy_(torch.randn(param.shape, generator=generator) * 0.02)
+    return write_lllyasviel(net.half(), folder / "control_random.safetensors")
 
 
 def main() -> None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 USE_CPU_CHOICES = ("all", "sd", "interrogate", "gfpgan", "esrgan", "codeformer")
 
@@ -162,10 +163,15 @@ def argv_with_env(argv: Sequence[str], environ: dict[str, str] | None = None) ->
     return list(argv) + shlex.split(env.get("COMMANDLINE_ARGS", ""))
 
 
-def parse_args(argv: Sequence[str], environ: dict[str, str] | None = None) -> argparse.Namespace:
-    """Parse flags; exits with status 2 naming any unknown flag."""
+def parse_args(argv: Sequence[str], environ: dict[str, str] | None = None,
+               extend: Callable[[argparse.ArgumentParser, list[str]], Any] | None = None) -> argparse.Namespace:
+    """Parse flags; exits with status 2 naming any unknown flag. `extend(parser, argv)` adds flags
+    first (extensions' preload.py, called by launch.py)."""
     parser = build_parser()
-    ns = parser.parse_args(argv_with_env(argv, environ))
+    full = argv_with_env(argv, environ)
+    if extend is not None:
+        extend(parser, full)
+    ns = parser.parse_args(full)
     bad = [c for c in ns.use_cpu if c not in USE_CPU_CHOICES]
     if bad:
         parser.error(f"--use-cpu: unknown module(s) {bad}; choose from {', '.join(USE_CPU_CHOICES)}")

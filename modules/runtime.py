@@ -96,6 +96,7 @@ class Runtime:
     upscalers: UpscalerCatalog | None = None
     faces: FaceModels | None = None
     controlnet: Any = None  # ControlNetService (modules/controlnet), set by its registrar
+    extensions: Any = None  # modules.extensions.host.ExtensionHost, set when extensions load
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _unloadable: set[Path] = field(default_factory=set)  # default candidates that failed to load
 
@@ -190,7 +191,10 @@ class Runtime:
         ctx = self.engine_context(req)
         started = time.perf_counter()
         try:
-            result = run_script(req, ctx, control)
+            if self.extensions is not None:
+                result = self.extensions.run_job(req, ctx, control, run_script)
+            else:
+                result = run_script(req, ctx, control)
         except JobInterrupted:
             log.info("%s %dx%d interrupted before its first image", req.mode, req.width, req.height)
             raise

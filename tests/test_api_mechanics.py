@@ -239,9 +239,9 @@ def test_engine_failure_is_a_500_and_the_server_keeps_serving(client: httpx.Clie
     assert txt2img(client, **SMALL).status_code == 200
 
 
-@pytest.mark.parametrize("route", ["extensions"])
+@pytest.mark.parametrize("route", ["create/embedding", "train/hypernetwork"])
 def test_missing_features_answer_501_naming_them(client: httpx.Client, route: str) -> None:
-    body = assert_error_shape(client.get(f"/sdapi/v1/{route}"), 501, "not available")
+    body = assert_error_shape(client.post(f"/sdapi/v1/{route}", json={}), 501, "not available")
     assert body["error"] == "ApiError"
 
 
@@ -471,8 +471,11 @@ def test_lists(client: httpx.Client, live: LiveServer) -> None:
         {"name": "cinematic", "prompt": "{prompt}, cinematic light", "negative_prompt": "blurry"}]
     assert client.get("/sdapi/v1/scripts").json() == {"txt2img": ["controlnet"],
                                                       "img2img": ["outpainting mk2", "sd upscale", "controlnet"]}
-    assert [(s["name"], s["is_alwayson"]) for s in client.get("/sdapi/v1/script-info").json()] == [
-        ("controlnet", True), ("controlnet", True)]
+    assert client.get("/sdapi/v1/script-info").json() == [
+        {"name": name, "is_alwayson": False, "is_img2img": True, "args": []}
+        for name in ("outpainting mk2", "sd upscale")] + [
+        {"name": "controlnet", "is_alwayson": True, "is_img2img": img2img, "args": []} for img2img in (False, True)]
+    assert client.get("/sdapi/v1/extensions").json() == []  # no extension with a git remote
     flags = client.get("/sdapi/v1/cmd-flags").json()
     assert flags["nowebui"] is True and flags["api_auth"] is None and flags["port"] == 7861
     memory = client.get("/sdapi/v1/memory").json()

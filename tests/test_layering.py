@@ -26,6 +26,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"jobs", "scripts", "training", "networks", "hires", "extras", "restore_faces"}),
     frozenset({"features", "interrogate"}),  # interrogate trains its demo models with training/'s world
     frozenset({"runtime"}),
+    frozenset({"extensions"}),  # loads extensions onto the Runtime; the A1111 facades
     frozenset({"ui", "api"}),
     frozenset({"server"}),
 )

@@ -16,7 +16,6 @@ from modules.runtime import Runtime
 
 # path -> (method, feature, hint): every A1111 route whose feature is not in this version.
 MISSING: tuple[tuple[str, str, str, str], ...] = (
-    ("/extensions", "GET", "The extension list", ""),
     ("/create/embedding", "POST", "Embedding training", ""),
     ("/create/hypernetwork", "POST", "Hypernetworks", ""),
     ("/train/embedding", "POST", "Embedding training", ""),
@@ -66,21 +65,6 @@ def catalog_router(runtime: Runtime) -> APIRouter:
     @router.get("/prompt-styles")
     def prompt_styles() -> list[dict[str, Any]]:
         return style_list(runtime.styles)
-
-    @router.get("/scripts")
-    def scripts() -> dict[str, list[str]]:
-        """The built-in selectable scripts (lower-case titles, as A1111 lists them)."""
-        from modules.scripts import BUILTIN_SCRIPTS, IMG2IMG_ONLY
-
-        names = sorted(BUILTIN_SCRIPTS)
-        always = alwayson_script_names(runtime)
-        return {"txt2img": [n for n in names if n not in IMG2IMG_ONLY] + always, "img2img": names + always}
-
-    @router.get("/script-info")
-    def script_info() -> list[dict[str, Any]]:
-        """The always-on scripts (clients look for "controlnet" here to find the ControlNet API)."""
-        return [{"name": name, "is_alwayson": True, "is_img2img": img2img, "args": []}
-                for name in alwayson_script_names(runtime) for img2img in (False, True)]
 
     missing_feature_routes(router)
     return router

@@ -95,20 +95,23 @@ def check_unsupported(values: dict[str, Any]) -> None:
         raise not_available("latent_mask", "send the mask in 'mask'")
 
 
-def check_scripts(values: dict[str, Any], mode: str) -> None:
-    """Only the built-in scripts exist; anything else is unknown (422, as A1111)."""
+def check_scripts(values: dict[str, Any], mode: str, runtime: Runtime | None = None) -> None:
+    """Built-in and extension scripts; anything else is unknown (422, as A1111)."""
     from modules.scripts import IMG2IMG_ONLY, find_builtin_script
 
+    host = getattr(runtime, "extensions", None)
     name = values.get("script_name")
     if name is not None and str(name).strip().lower() not in NO_SCRIPT:
         key = str(name).strip().lower()
-        if find_builtin_script(key) is None or (mode != "img2img" and key in IMG2IMG_ONLY):
+        builtin = find_builtin_script(key) is not None and not (mode != "img2img" and key in IMG2IMG_ONLY)
+        if not builtin and (host is None or host.find_script(mode, key, alwayson=False) is None):
             raise ApiError(422, f"Script '{name}' not found; GET /sdapi/v1/scripts lists the available scripts")
     for script in values.get("alwayson_scripts") or {}:
         if str(script).lower() in ALWAYSON_SCRIPTS:
             continue
-        raise ApiError(422, f"Script '{script}' not found in alwayson_scripts; "
-                            "GET /sdapi/v1/script-info lists the available scripts")
+        if host is None or host.find_script(mode, script, alwayson=True) is None:
+            raise ApiError(422, f"Script '{script}' not found in alwayson_scripts; "
+                                "GET /sdapi/v1/script-info lists the available scripts")
 
 
 def resolve_sampler(values: dict[str, Any], runtime: Runtime) -> tuple[str, str]:
@@ -185,7 +188,8 @@ def base_request_fields(values: dict[str, Any], overrides: dict[str, Any], runti
         override_settings=overrides, save_images=save, save_grid=save,
         comments=comments_text(values.get("comments")), task_id=values.get("force_task_id") or None,
         script_name=values.get("script_name") or None, script_args=tuple(values.get("script_args") or ()),
-        restore_faces=values.get("restore_faces"))
+        restore_faces=values.get("restore_faces"),
+        alwayson_scripts={k.strip().lower(): v for k, v in (values.get("alwayson_scripts") or {}).items()})
     return fields
 
 
@@ -258,7 +262,7 @@ def prepare(body: Txt2ImgBody | Img2ImgBody, runtime: Runtime, mode: str) -> Pre
     """Turn an API body into a validated request; raises ApiError with the status to answer."""
     values, overrides = effective_fields(body, runtime, mode)
     check_unsupported(values)
-    check_scripts(values, mode)
+    check_scripts(values, mode, runtime)
     overrides = check_overrides(overrides, runtime)
     checkpoint = runtime.checkpoint_for(overrides.get("sd_model_checkpoint"))  # none at all: 503 now, not later
     filled = fill_model_defaults(values, body, runtime, mode, checkpoint)

@@ -17,6 +17,7 @@ from fastapi import APIRouter, FastAPI, Request
 from modules.api.auth import auth_dependencies
 from modules.api.catalog_routes import catalog_router
 from modules.api.errors import ALL_ERRORS, register_error_handlers
+from modules.api.extension_routes import extension_router
 from modules.api.extras_routes import extras_router
 from modules.api.generation_routes import generation_router
 from modules.api.interrogate_routes import interrogator_router, sdapi_interrogate_router
@@ -33,8 +34,8 @@ LOGGED_PREFIXES = (API_PREFIX, "/jobs/", "/controlnet/")
 
 def sdapi_router(runtime: Runtime) -> APIRouter:
     router = APIRouter(prefix=API_PREFIX, tags=["sdapi"])
-    for part in (generation_router, settings_router, network_router, catalog_router, upscaler_router,
-                 extras_router, sdapi_interrogate_router):
+    for part in (generation_router, settings_router, extension_router, network_router, catalog_router,
+                 upscaler_router, extras_router, sdapi_interrogate_router):
         router.include_router(part(runtime))
     if runtime.args.api_server_stop:
         router.include_router(server_router(runtime))

@@ -226,6 +226,14 @@ _CONTROLNET: dict[str, OptionInfo] = {
 }
 
 
+_EXTENSIONS: dict[str, OptionInfo] = {
+    # Written by the Extensions tab ("Apply and restart UI"); A1111's keys and values.
+    "disabled_extensions": OptionInfo([], "Disabled extensions", "hidden"),
+    "disable_all_extensions": _radio("none", "Disable all extensions (preserves the list of disabled extensions)",
+                                     "hidden", ("none", "extra", "all")),
+}
+
+
 _EXTRA_NETWORKS: dict[str, OptionInfo] = {
     "lora_apply_mode": _radio("merge", "How LoRA networks are applied (merge: add to the weights for the job, "
                               "fastest; hooks: extra computation per layer, no weight copies)", "extra-networks",
@@ -255,7 +263,7 @@ def default_schema() -> dict[str, OptionInfo]:
     from modules.settings.upscaling_options import UPSCALING_OPTIONS
 
     for part in (_SAVING, _PATHS, _SD, _INFOTEXT_UI, _PREVIEWS, _SAMPLER_PARAMS, _SYSTEM, UPSCALING_OPTIONS,
-                 _EXTRA_NETWORKS, _INTERROGATE, _CONTROLNET):
+                 _EXTRA_NETWORKS, _INTERROGATE, _CONTROLNET, _EXTENSIONS):
         schema.update(part)
     return schema
 

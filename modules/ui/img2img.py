@@ -24,6 +24,7 @@ from modules.ui.build_context import UiBuild
 from modules.ui.controlnet_form import PREFIX as UNIT_PREFIX
 from modules.ui.controlnet_form import request_with_units, split_unit_values
 from modules.ui.controlnet_units import build_controlnet_accordion
+from modules.ui.extension_scripts import build_script_uis, split_script_values
 from modules.ui.extra_networks_ui import build_extra_networks
 from modules.ui.generation_runner import RunUpdate, describe_error, follow_job, poll_interval
 from modules.ui.img2img_batch import batch_requests, merge_results
@@ -87,9 +88,12 @@ def make_generate(runtime: Any, panel: OutputPanel) -> Callable[..., Iterator[di
         task = task_id or new_task_id(TAB)
         values, units = split_unit_values(values)
         try:
+            values, alwayson = split_script_values(values)  # extension scripts' widgets (by name)
             form = Img2ImgForm.from_values(values)
             form, notes = round_size_fields(form) if form.size_tab != "Resize by" else (form, [])
             requests = plan_requests(runtime, form, task, units)
+            if alwayson:
+                requests = [r.with_changes(alwayson_scripts={**r.alwayson_scripts, **alwayson}) for r in requests]
         except (InvalidRequestError, ValueError) as e:
             yield {panel.progress: "", panel.html_log: error_html(describe_error(e))}
             return
@@ -167,6 +171,7 @@ def build_img2img_tab(ui: UiBuild) -> None:
             inputs = build_input_tabs()
             params = build_params_column(ui)
             controlnet = build_controlnet_accordion(ui.runtime, TAB)
+            script_fields = build_script_uis(ui, TAB)
         with gr.Column(scale=1, elem_id=f"{TAB}_output_column"):
             panel = build_output_panel(ui, TAB)
     fields = {**inputs.fields, **params.fields, **controlnet.fields,
@@ -174,7 +179,7 @@ def build_img2img_tab(ui: UiBuild) -> None:
     _register_targets(ui, fields, inputs, panel, params.inpaint_group)
     ui.paste_targets[TAB].update(controlnet.paste_targets())
     runtime = ui.runtime
-    wire_generation(runtime, row, fields, panel, make_generate(runtime, panel), TAB)
+    wire_generation(runtime, row, {**fields, **script_fields}, panel, make_generate(runtime, panel), TAB)
     controlnet.wire_outputs(panel.result, panel.selected)
     _wire_sub_tabs(inputs, params)
     _wire_params(params, fields, panel)

@@ -20,6 +20,12 @@ from modules.settings.schema import infotext_to_option_keys
 from modules.ui.build_context import UiBuild
 from modules.ui.controlnet_form import request_with_units, split_unit_values
 from modules.ui.controlnet_units import build_controlnet_accordion
+from modules.ui.extension_scripts import (
+    build_script_uis,
+    build_selectable_uis,
+    selected_script_args,
+    split_script_values,
+)
 from modules.ui.extra_networks_ui import build_extra_networks
 from modules.ui.generation_runner import RunUpdate, describe_error, follow_job, poll_interval
 from modules.ui.output_panel import OutputPanel, build_output_panel, infotext_html, selected_infotext
@@ -33,10 +39,15 @@ from modules.ui.txt2img_params import ParamsColumn, build_params_column
 TAB = "txt2img"
 
 
-def submit_form(runtime: Any, form: Txt2ImgForm, task_id: str, units: list[dict[str, Any]] | None = None) -> Any:
-    """Validate and queue; raises InvalidRequestError/QueueFullError with a user-facing message."""
+def submit_form(runtime: Any, form: Txt2ImgForm, task_id: str, scripts: dict[str, Any] | None = None,
+                units: list[dict[str, Any]] | None = None) -> Any:
+    """Validate and queue; raises InvalidRequestError/QueueFullError with a user-facing message.
+    `scripts`: extension script values (`alwayson_scripts`, `script_args`), see ui/extension_scripts.py;
+    `units`: the ControlNet accordion's units."""
     req = to_request(form, option_keys=infotext_to_option_keys(runtime.settings.schema),
                      coerce_settings=runtime.settings.validate, task_id=task_id)
+    if scripts:
+        req = req.with_changes(**scripts)
     validate_request(req, max_steps=steps_bound(runtime.settings))
     req = request_with_units(getattr(runtime, "controlnet", None), req, units or [])
     return runtime.submit(req)
@@ -75,8 +86,9 @@ def make_generate(runtime: Any, panel: OutputPanel) -> Any:
         started = time.perf_counter()
         values, units = split_unit_values(values)
         try:
-            form, notes = round_size_fields(Txt2ImgForm(**values))
-            job = submit_form(runtime, form, task_id or new_task_id(TAB), units)
+            form_values, scripts = script_request_fields(values)
+            form, notes = round_size_fields(Txt2ImgForm(**form_values))
+            job = submit_form(runtime, form, task_id or new_task_id(TAB), scripts, units)
         except (InvalidRequestError, QueueFullError, ValueError) as e:
             yield {panel.progress: "", panel.html_log: error_html(describe_error(e))}
             return
@@ -89,6 +101,16 @@ def make_generate(runtime: Any, panel: OutputPanel) -> Any:
                 yield final_outputs(runtime, panel, update, time.perf_counter() - started, notes)
 
     return generate
+
+
+def script_request_fields(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split the extension scripts' widget values off the form's values."""
+    values, alwayson = split_script_values(values)
+    values, args = selected_script_args(values, values.get("script_name"))
+    scripts: dict[str, Any] = {"alwayson_scripts": alwayson} if alwayson else {}
+    if args:
+        scripts["script_args"] = args
+    return values, scripts
 
 
 def interrupt_job(runtime: Any, task_id: str | None) -> None:
@@ -154,6 +176,8 @@ def build_tab(ui: UiBuild) -> None:
         with gr.Column(scale=1, elem_id=f"{TAB}_settings"):
             params = build_params_column(ui)
             controlnet = build_controlnet_accordion(ui.runtime, TAB)
+            script_fields = build_script_uis(ui, TAB)
+            script_fields.update(build_selectable_uis(ui, TAB, params.fields["script_name"]))
         with gr.Column(scale=1, elem_id=f"{TAB}_output_column"):
             panel = build_output_panel(ui, TAB)
     fields = {"prompt": row.prompt, "negative_prompt": row.negative_prompt, "styles": row.styles,
@@ -161,7 +185,7 @@ def build_tab(ui: UiBuild) -> None:
     ui.paste_targets[TAB] = {**fields, "variation_accordion": params.variation_accordion,
                              **controlnet.paste_targets()}
     ui.paste_logs[TAB] = panel.html_log
-    wire_generation(ui.runtime, row, fields, panel, make_generate(ui.runtime, panel))
+    wire_generation(ui.runtime, row, {**fields, **script_fields}, panel, make_generate(ui.runtime, panel))
     controlnet.wire_outputs(panel.result, panel.selected)
     _wire_seeds(params, fields, panel)
     wire_prompt_tools(ui.runtime, row, panel.html_log, fields["steps"])
