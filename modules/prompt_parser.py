@@ -146,10 +146,10 @@ def _nodes(pieces: Sequence) -> Iterator[Edit | Alternation]:
         for piece in stack.pop():
             if isinstance(piece, Edit):
                 yield piece
-                stack += [piece.after] if piece.before is None else [piece.before, piece.after]
+                stack += [part for part in (piece.before, piece.after) if isinstance(part, list)]
             elif isinstance(piece, Alternation):
                 yield piece
-                stack += piece.options
+                stack += [option for option in piece.options if isinstance(option, list)]
 
 
 def _switch_steps(pieces: Sequence, timing: _Timing) -> tuple[list[int], dict[int, int]]:
@@ -166,10 +166,12 @@ def _switch_steps(pieces: Sequence, timing: _Timing) -> tuple[list[int], dict[in
     return sorted(ends), whens
 
 
-def _render(pieces: Sequence | None, step: int, whens: dict[int, int]) -> str:
+def _render(pieces: Sequence | str | None, step: int, whens: dict[int, int]) -> str:
     """The prompt text in effect at `step` (1-based)."""
     if pieces is None:
         return ""
+    if isinstance(pieces, str):
+        return pieces
     out = []
     for piece in pieces:
         if isinstance(piece, str):

@@ -30,21 +30,34 @@ _PLAIN = re.compile(r"(?:[^\\\[\]():|]|\\.)+")
 # lark's SIGNED_NUMBER, same alternatives in the same order (the first that matches wins).
 _NUMBER = re.compile(r"[+-]?(?:\d+[eE][+-]?\d+|(?:\d+\.(?:\d+)?|\.\d+)(?:[eE][+-]?\d+)?|\d+)")
 _SPACE = re.compile(r"\s*")
+# Fast paths for brackets with no bracket inside (the common case), one regex call each;
+# they give what the general parser gives for the same text.
+_TEXT = r"(?:[^\\\[\]():|]|\\.)*"
+_SIMPLE_EDIT = re.compile(rf"\[({_TEXT})(?::({_TEXT}))?:\s*({_NUMBER.pattern})\s*\]")
+_SIMPLE_ALTERNATION = re.compile(r"\[[^\\\[\]():|]*(?:\|[^\\\[\]():|]*)+\]")
+_SIMPLE_EMPHASIS = re.compile(rf"\[{_TEXT}\]|\({_TEXT}(?::{_TEXT})?\)")
+# One token of the top level: text (a stray `]`, `)` or `:` is text there) or a simple emphasis, a simple edit, a
+# simple alternation; anything else (nested brackets, strays) goes through the general parser.
+_TOP_TOKEN = re.compile(
+    rf"(?P<text>(?:[^\\\[(|]|\\.)+|{_SIMPLE_EMPHASIS.pattern})"
+    rf"|\[(?P<first>{_TEXT})(?::(?P<second>{_TEXT}))?:\s*(?P<when>{_NUMBER.pattern})\s*\]"
+    rf"|(?P<alternation>{_SIMPLE_ALTERNATION.pattern})"
+)
 _TOP_LITERAL = "[]():"
 
 
 class Edit(NamedTuple):
     """`[before:after:when]`; `before` is None for `[after:when]`."""
 
-    before: Sequence | None
-    after: Sequence
+    before: Sequence | str | None  # a plain str when there is no bracket inside (fewer objects)
+    after: Sequence | str
     when: str
 
 
 class Alternation(NamedTuple):
     """`[a|b|...]`: option (step - 1) % len(options) is used at each step."""
 
-    options: tuple[Sequence, ...]
+    options: tuple[Sequence | str, ...]
 
 
 Piece = str | Edit | Alternation
@@ -65,8 +78,12 @@ class _Parser:
     def top(self) -> Sequence | None:
         text, pos, out = self.text, 0, []
         while pos < len(text):
+            if (token := _TOP_TOKEN.match(text, pos)) is not None:
+                out.append(_token_piece(token))
+                pos = token.end()
+                continue
             char = text[pos]
-            if char in "[(" and (parsed := self.bracket(pos, 1)) is not None:
+            if char in "[(" and (parsed := self.general_bracket(pos, 1)) is not None:
                 out.extend(parsed[0])
                 pos = parsed[1]
             elif char in _TOP_LITERAL:
@@ -100,6 +117,11 @@ class _Parser:
         return out, pos
 
     def bracket(self, pos: int, depth: int) -> tuple[Sequence, int] | None:
+        simple = _simple_bracket(self.text, pos)
+        return simple if simple is not None else self.general_bracket(pos, depth)
+
+    def general_bracket(self, pos: int, depth: int) -> tuple[Sequence, int] | None:
+        """A bracket with brackets inside (or none that parses): remembered by position."""
         if pos not in self._brackets:
             if depth > MAX_DEPTH:
                 raise _TooDeep
@@ -166,6 +188,30 @@ class _Parser:
 
     def _at(self, pos: int, char: str) -> bool:
         return pos < len(self.text) and self.text[pos] == char
+
+
+def _token_piece(token: re.Match[str]) -> Piece:
+    kind = token.lastgroup
+    if kind == "text":
+        return token.group()
+    if kind == "alternation":
+        return Alternation(tuple(token.group()[1:-1].split("|")))
+    first, second, when = token.group("first", "second", "when")
+    return Edit(None, first, when) if second is None else Edit(first, second, when)
+
+
+def _simple_bracket(text: str, pos: int) -> tuple[Sequence, int] | None:
+    """A bracket with no bracket inside, by one regex; None when it needs the general parser."""
+    if (match := _SIMPLE_EMPHASIS.match(text, pos)) is not None:
+        return [match.group()], match.end()
+    if (match := _SIMPLE_EDIT.match(text, pos)) is not None:
+        first, second, when = match.groups()
+        edit = Edit(None, [first], when) if second is None else Edit([first], [second], when)
+        return [edit], match.end()
+    if (match := _SIMPLE_ALTERNATION.match(text, pos)) is not None:
+        options = tuple([option] for option in match.group()[1:-1].split("|"))
+        return [Alternation(options)], match.end()
+    return None
 
 
 def parse_schedule(text: str) -> Sequence | None:
