@@ -94,6 +94,9 @@ def _as_float(text: str | None) -> float | None:
 
 
 def _append_with_breaks(res: WeightedPieces, text: str) -> None:
+    if "BREAK" not in text:  # the common case, without a regex call per piece
+        res.append(text)
+        return
     for i, part in enumerate(split_on_break(text)):
         if i > 0:
             res.append("BREAK", -1)
@@ -101,13 +104,15 @@ def _append_with_breaks(res: WeightedPieces, text: str) -> None:
 
 
 def _merge_equal_weights(res: list[list[Any]]) -> list[list[Any]]:
-    merged: list[list[Any]] = []
+    """Join neighbours of equal weight (texts collected, then joined once: `+=` on a list item
+    copies the growing text each time, quadratic for a long run of one-character pieces)."""
+    merged: list[tuple[list[str], Any]] = []
     for text, weight in res:
         if merged and merged[-1][1] == weight:
-            merged[-1][0] += text
+            merged[-1][0].append(text)
         else:
-            merged.append([text, weight])
-    return merged
+            merged.append(([text], weight))
+    return [["".join(texts), weight] for texts, weight in merged]
 
 
 # ---------------------------------------------------------------------------------------------
