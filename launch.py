@@ -37,8 +37,10 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("DISABLE_TELEMETRY", "1")
     sys.path.insert(0, str(ROOT))
     from modules.cmd_args import parse_args
+    from modules.extensions.preload import add_extension_flags
 
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    args = parse_args(sys.argv[1:] if argv is None else argv,
+                      extend=lambda parser, full: add_extension_flags(parser, full, ROOT))
     if not (args.skip_install or args.skip_prepare_environment):
         install_requirements(Path(os.environ.get("REQS_FILE", ROOT / "requirements.txt")))
     from modules.runtime import build_runtime

@@ -32,6 +32,8 @@ const SDUI_TOOLTIPS = {
     "📝": "Copy the prompts of this tab into the style",
     "📂": "Show the folder where images are saved",
     "🗃️": "Save the images into log/images and download them as one zip file",
+    "💥": "Run the preprocessor and show the detected map",
+    "📥": "Use the output image picked in the gallery (or the first one) as this unit's control image",
 };
 const SDUI_ID_TOOLTIPS = {
     "save_txt2img": "Save the selected image (all of them when none or the grid is selected) into log/images, " +

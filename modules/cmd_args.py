@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 USE_CPU_CHOICES = ("all", "sd", "interrogate", "gfpgan", "esrgan", "codeformer")
 
@@ -45,8 +46,19 @@ def _add_paths(p: argparse.ArgumentParser) -> None:
     g.add_argument("--lora-dir", default=None)
     g.add_argument("--embeddings-dir", default=None)
     g.add_argument("--hypernetwork-dir", default=None)
-    g.add_argument("--controlnet-dir", default=None)
-    g.add_argument("--esrgan-models-path", default=None)
+    g.add_argument("--controlnet-dir", default=None,
+                   help="extra ControlNet model folder (models/ControlNet is always read)")
+    g.add_argument("--controlnet-annotator-models-path", default=None,
+                   help="folder of ControlNet preprocessor weights (default: models/annotator)")
+    g.add_argument("--esrgan-models-path", default=None, help="folder of ESRGAN upscalers (default models/ESRGAN)")
+    g.add_argument("--realesrgan-models-path", default=None, help="folder of Real-ESRGAN upscalers")
+    g.add_argument("--dat-models-path", default=None, help="folder of DAT upscalers")
+    g.add_argument("--swinir-models-path", default=None, help="folder of SwinIR upscalers")
+    g.add_argument("--hat-models-path", default=None, help="folder of HAT upscalers")
+    g.add_argument("--gfpgan-models-path", default=None, help="folder of GFPGAN face restorers")
+    g.add_argument("--codeformer-models-path", default=None, help="folder of CodeFormer face restorers")
+    g.add_argument("--clip-models-path", default=None, help="folder of CLIP models for Interrogate "
+                   "(default <models dir>/CLIP)")
     g.add_argument("--styles-file", action="append", default=None)
     g.add_argument("--ui-config-file", default=None)
     g.add_argument("--ui-settings-file", default=None)
@@ -149,10 +161,15 @@ def argv_with_env(argv: Sequence[str], environ: dict[str, str] | None = None) ->
     return list(argv) + shlex.split(env.get("COMMANDLINE_ARGS", ""))
 
 
-def parse_args(argv: Sequence[str], environ: dict[str, str] | None = None) -> argparse.Namespace:
-    """Parse flags; exits with status 2 naming any unknown flag."""
+def parse_args(argv: Sequence[str], environ: dict[str, str] | None = None,
+               extend: Callable[[argparse.ArgumentParser, list[str]], Any] | None = None) -> argparse.Namespace:
+    """Parse flags; exits with status 2 naming any unknown flag. `extend(parser, argv)` adds flags
+    first (extensions' preload.py, called by launch.py)."""
     parser = build_parser()
-    ns = parser.parse_args(argv_with_env(argv, environ))
+    full = argv_with_env(argv, environ)
+    if extend is not None:
+        extend(parser, full)
+    ns = parser.parse_args(full)
     bad = [c for c in ns.use_cpu if c not in USE_CPU_CHOICES]
     if bad:
         parser.error(f"--use-cpu: unknown module(s) {bad}; choose from {', '.join(USE_CPU_CHOICES)}")

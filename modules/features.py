@@ -13,7 +13,12 @@ from typing import Any
 Registrar = Callable[[Any], None]
 
 # "module.path:function" of each built-in feature's registrar, in the order they run in a job.
-BUILTIN_FEATURE_REGISTRARS: tuple[str, ...] = ()
+BUILTIN_FEATURE_REGISTRARS: tuple[str, ...] = (
+    "modules.networks.feature:register",
+    "modules.hires.feature:register",
+    "modules.restore_faces.feature:register",
+    "modules.controlnet.register:register",
+)
 
 
 def register_builtin_features(runtime: Any) -> None:

@@ -28,6 +28,7 @@ class Paths:
     lora_dir: Path
     embeddings_dir: Path
     controlnet_dir: Path
+    annotator_dir: Path
     esrgan_dir: Path
     extensions_dir: Path
     outputs_dir: Path
@@ -76,6 +77,7 @@ def paths_from_args(ns: argparse.Namespace, app_root: Path = APP_ROOT) -> Paths:
         lora_dir=_opt(ns.lora_dir) or models / "Lora",
         embeddings_dir=_opt(ns.embeddings_dir) or data / "embeddings",
         controlnet_dir=_opt(ns.controlnet_dir) or models / "ControlNet",
+        annotator_dir=_opt(getattr(ns, "controlnet_annotator_models_path", None)) or models / "annotator",
         esrgan_dir=_opt(ns.esrgan_models_path) or models / "ESRGAN",
         extensions_dir=data / "extensions",
         outputs_dir=data / "outputs",

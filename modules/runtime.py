@@ -21,19 +21,24 @@ import torch
 from modules.engine.context import APP_VERSION, EngineContext
 from modules.engine.features import FeatureRegistry
 from modules.engine.request import GenerationRequest, GenerationResult
+from modules.face_restoration.models import FaceModels
 from modules.hashing import HashCache
 from modules.hooks.host import HookHost
 from modules.hooks.payloads import ModelLoaded
+from modules.interrogate.service import build_interrogate_service
 from modules.jobs.progress import JobControl
 from modules.jobs.queue import Job, JobQueue
 from modules.models.cache import ModelCache
 from modules.models.memory import MemoryPolicy
 from modules.models.registry import CheckpointInfo, CheckpointRegistry
+from modules.networks.services import build_network_services
 from modules.paths import Paths, paths_from_args
 from modules.samplers.registry import SamplerRegistry
 from modules.settings.runtime_checks import install_checks
 from modules.settings.store import SettingsStore
 from modules.styles import StyleDatabase
+from modules.upscalers.catalog import UpscalerCatalog
+from modules.upscalers.folders import upscaler_folders
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +87,15 @@ class Runtime:
     device: torch.device
     dtype: torch.dtype
     version: str = APP_VERSION
+    interrogator: Any = None  # modules.interrogate.service.InterrogateService
     warnings: list[str] = field(default_factory=list)
     features: FeatureRegistry = field(default_factory=FeatureRegistry)
     hooks: HookHost = field(default_factory=HookHost)
+    networks: Any = None  # modules.networks.services.NetworkServices (LoRA, embeddings, VAE, hypernetworks)
+    upscalers: UpscalerCatalog | None = None
+    faces: FaceModels | None = None
+    controlnet: Any = None  # ControlNetService (modules/controlnet), set by its registrar
+    extensions: Any = None  # modules.extensions.host.ExtensionHost, set when extensions load
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _unloadable: set[Path] = field(default_factory=set)  # default candidates that failed to load
 
@@ -148,6 +159,7 @@ class Runtime:
         info = self.checkpoint_for(wanted)
         info, model = (info, self.load_checkpoint(info)) if wanted else self._load_default(info)
         self.checkpoints.ensure_hash(info)
+        vae_name, vae_hash = self._choose_vae(model, info, view.get("sd_vae"))
         with self.models.use("vae"):  # the demo's preview matrix is fitted with its VAE (on the device)
             matrix = preview_matrix(model)
         return EngineContext(
@@ -155,14 +167,31 @@ class Runtime:
             model_hash=info.hash_short, settings=view, samplers=self.samplers, data_dir=self.paths.data_dir,
             device=self.device, styles=self.styles, version=self.version,
             preview_matrix=matrix, models=self.models, features=self.features.all(),
-            hooks=self.hooks, extras={"allowed_output_dirs": allowed_output_dirs(self.args)})
+            hooks=self.hooks, extras={"allowed_output_dirs": allowed_output_dirs(self.args),
+                                      "upscalers": self.upscalers},
+            vae_name=vae_name, vae_hash=vae_hash)
+
+    def _choose_vae(self, model: Any, info: CheckpointInfo, setting: str | None) -> tuple[str | None, str | None]:
+        """Put the VAE the settings ask for into the model; returns infotext (VAE, VAE hash)."""
+        if self.networks is None:
+            return None, None
+        from modules.networks.vae_choice import apply_vae
+
+        choice = self.networks.vae.choose(setting, None if info.is_folder else info.filename)
+        apply_vae(model, choice)
+        if choice.path is None:
+            return None, None
+        return choice.name, None if self.args.no_hashing else self.networks.vae.short_hash(choice.path)
 
     def generate(self, req: GenerationRequest, control: JobControl) -> GenerationResult:
         """Run one request inside the worker thread."""
         from modules.scripts import run_script
 
         ctx = self.engine_context(req)
-        result = run_script(req, ctx, control)
+        if self.extensions is not None:
+            result = self.extensions.run_job(req, ctx, control, run_script)
+        else:
+            result = run_script(req, ctx, control)
         if result.infotexts and not self.args.no_prompt_history:
             try:
                 from modules.settings.store import atomic_write_text
@@ -197,6 +226,15 @@ class Runtime:
         self.queue.stop()
 
 
+def prefer_cmd_checkpoint(registry: CheckpointRegistry, settings: SettingsStore, files: tuple[Path, ...]) -> None:
+    """`--ckpt FILE` is the model loaded at start, as in A1111, even over a saved
+    sd_model_checkpoint (set in memory, written only when settings are next saved, like A1111)."""
+    wanted = [f.resolve() for f in files if f.is_file()]
+    info = next((i for i in registry.list() if wanted and i.filename.resolve() == wanted[0]), None)
+    if info is not None:
+        settings.update({"sd_model_checkpoint": info.title}, save=False)
+
+
 def allowed_output_dirs(args: argparse.Namespace) -> tuple[Path, ...]:
     """Folders outside the data folder that `--allowed-output-dir` opened for output."""
     return tuple(Path(d).expanduser().resolve() for d in getattr(args, "allowed_output_dir", None) or ())
@@ -214,6 +252,7 @@ def build_runtime(args: argparse.Namespace) -> Runtime:
         search_dirs=list(paths.ckpt_dirs), extra_files=list(paths.ckpt_files),
         hash_cache=hash_cache, demo_checkpoint=paths.demo_model, hashing_enabled=not args.no_hashing)
     registry.refresh()
+    prefer_cmd_checkpoint(registry, settings, paths.ckpt_files)
     device = pick_device(args)
     dtype = pick_dtype(args, device)
     policy = MemoryPolicy.from_flags(medvram=args.medvram, lowvram=args.lowvram, use_cpu=device.type == "cpu",
@@ -226,13 +265,21 @@ def build_runtime(args: argparse.Namespace) -> Runtime:
         args=args, paths=paths, settings=settings, hash_cache=hash_cache, checkpoints=registry,
         models=models, samplers=SamplerRegistry(), styles=StyleDatabase(list(paths.styles_files)),
         queue=JobQueue(preview_every=preview_every, per_client=args.queue_per_client), device=device,
-        dtype=dtype, warnings=[])
+        dtype=dtype, warnings=[],
+        upscalers=UpscalerCatalog(upscaler_folders(args, paths.models_dir), device, cache=models),
+        faces=FaceModels.from_args(args, paths.models_dir), networks=build_network_services(
+            [paths.lora_dir, *([paths.demo_model.parent / "Lora"] if paths.demo_model else [])], hash_cache,
+            [paths.embeddings_dir], list(paths.vae_dirs),
+            Path(args.vae_path).expanduser().resolve() if args.vae_path else None,
+            [Path(args.hypernetwork_dir).expanduser().resolve() if args.hypernetwork_dir
+             else paths.models_dir / "hypernetworks"], list(paths.ckpt_dirs)))
     start_guards(runtime)
     from modules.engine.hook_feature import HookFeature
     from modules.features import register_builtin_features
 
     runtime.features.register(HookFeature(runtime.hooks))
     register_builtin_features(runtime)
+    runtime.interrogator = build_interrogate_service(args, paths, settings, hash_cache, device, models)
     if not args.no_hashing:
         registry.start_background_hashing()
     return runtime

@@ -109,15 +109,29 @@ def create_app(runtime: Runtime) -> FastAPI:
     from modules.api.internal import register_internal_routes
 
     register_internal_routes(app, runtime)
+    host = _extensions(runtime)
     if args.api or args.nowebui:
         from modules.api.routes import register_api
 
         register_api(app, runtime)
+    host.call("app_started", None, app)  # before the UI mounts at "/": extension routes stay reachable
     if not args.nowebui:
         from modules.ui.mount import mount_ui
 
         app = mount_ui(app, runtime)
     return app
+
+
+def _extensions(runtime: Runtime) -> Any:
+    """Load the extensions once per Runtime (an `ExtensionHost` on `runtime.extensions`)."""
+    from modules.extensions.host import load_extensions
+
+    host = runtime.extensions or load_extensions(runtime)
+    if host.entries and host.ui_inspector is None:
+        from modules.ui.extension_scripts import inspect_args
+
+        host.ui_inspector = inspect_args
+    return host
 
 
 def serve(runtime: Runtime) -> None:

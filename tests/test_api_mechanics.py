@@ -184,17 +184,21 @@ def test_client_override_beats_infotext_setting(client: httpx.Client, engine: St
     ("/sdapi/v1/txt2img", {"scheduler": "wobbly"}, 422, ["wobbly"]),
     ("/sdapi/v1/txt2img", {"styles": ["nope"]}, 422, ["nope"]),
     ("/sdapi/v1/txt2img", {"script_name": "x/y/z plot"}, 422, ["Script 'x/y/z plot' not found"]),
-    ("/sdapi/v1/txt2img", {"alwayson_scripts": {"controlnet": {"args": []}}}, 422, ["controlnet"]),
+    ("/sdapi/v1/txt2img", {"alwayson_scripts": {"adetailer": {"args": []}}}, 422, ["adetailer"]),
     ("/sdapi/v1/txt2img", {"override_settings": {"no_such_option": 1}}, 422, ["no_such_option"]),
     ("/sdapi/v1/txt2img", {"override_settings": {"CLIP_stop_at_last_layers": "two"}}, 422,
      ["CLIP_stop_at_last_layers"]),
     ("/sdapi/v1/txt2img", {"override_settings": {"sd_model_checkpoint": "missing.safetensors"}}, 422,
      ["missing.safetensors", "sd-models"]),
-    ("/sdapi/v1/txt2img", {"override_settings": {"sd_vae": "kl-f8-anime2.safetensors"}}, 501, ["sd_vae"]),
-    ("/sdapi/v1/options", {"sd_vae": "kl-f8-anime2.safetensors"}, 501, ["sd_vae"]),
+    ("/sdapi/v1/txt2img", {"override_settings": {"sd_vae": "kl-f8-anime2.safetensors"}}, 422,
+     ["sd_vae", "kl-f8-anime2.safetensors", "sd-vae"]),
+    ("/sdapi/v1/options", {"sd_vae": "kl-f8-anime2.safetensors"}, 422, ["sd_vae", "not found"]),
     ("/sdapi/v1/txt2img", {"infotext": "x\nSteps: lots, Seed: 1, CFG scale: 7"}, 422, ["Steps"]),
-    ("/sdapi/v1/txt2img", {"enable_hr": True, "denoising_strength": 0.5}, 501, ["Hires fix"]),
-    ("/sdapi/v1/txt2img", {"restore_faces": True}, 501, ["Face restoration"]),
+    ("/sdapi/v1/txt2img", {"enable_hr": True, "hr_scale": 0}, 422, ["hr_scale", "between 1 and 8"]),
+    ("/sdapi/v1/txt2img", {"enable_hr": True, "hr_scale": 100}, 422, ["hr_scale", "between 1 and 8"]),
+    ("/sdapi/v1/txt2img", {"enable_hr": True, "hr_upscaler": "4x-Nope"}, 422, ["hr_upscaler", "4x-Nope"]),
+    ("/sdapi/v1/txt2img", {"enable_hr": True, "hr_sampler_name": "Euler z"}, 422, ["Euler z"]),
+    ("/sdapi/v1/txt2img", {"restore_faces": True}, 422, ["restore_faces", "no CodeFormer model"]),
     ("/sdapi/v1/txt2img", {"force_task_id": "task(x)", "steps": 1, "n_iter": 1000}, 422, ["at most"]),
     ("/sdapi/v1/img2img", {"prompt": "x"}, 422, ["init_images"]),
     ("/sdapi/v1/img2img", {"init_images": ["%%%not base64%%%"]}, 400, ["init_images[0]", "base64"]),
@@ -204,8 +208,9 @@ def test_client_override_beats_infotext_setting(client: httpx.Client, engine: St
     ("/sdapi/v1/png-info", {"image": "!!!"}, 400, ["base64"]),
     ("/sdapi/v1/options", {"no_such_option": 1}, 422, ["no_such_option"]),
     ("/sdapi/v1/options", {"sd_model_checkpoint": "nope.ckpt"}, 422, ["nope.ckpt"]),
-    ("/sdapi/v1/interrogate", {"image": "", "model": "clip"}, 501, ["Interrogation"]),
-    ("/sdapi/v1/extra-single-image", {"image": ""}, 501, ["extras"]),
+    ("/sdapi/v1/interrogate", {"image": "", "model": "clip"}, 400, ["image", "empty"]),
+    ("/sdapi/v1/extra-single-image", {"image": ""}, 422, ["image", "no picture"]),
+    ("/sdapi/v1/extra-batch-images", {"imageList": []}, 422, ["imageList", "no pictures"]),
     ("/jobs/v1/txt2img", {"sampler_name": "Euler z"}, 422, ["Euler z"]),
 ])
 def test_bad_requests_get_a_clear_4xx(client: httpx.Client, engine: StubEngine, path: str, body: dict,
@@ -234,10 +239,9 @@ def test_engine_failure_is_a_500_and_the_server_keeps_serving(client: httpx.Clie
     assert txt2img(client, **SMALL).status_code == 200
 
 
-@pytest.mark.parametrize("route", ["upscalers", "latent-upscale-modes", "sd-vae", "embeddings", "loras",
-                                   "hypernetworks", "face-restorers", "realesrgan-models", "extensions"])
+@pytest.mark.parametrize("route", ["create/embedding", "train/hypernetwork"])
 def test_missing_features_answer_501_naming_them(client: httpx.Client, route: str) -> None:
-    body = assert_error_shape(client.get(f"/sdapi/v1/{route}"), 501, "not available")
+    body = assert_error_shape(client.post(f"/sdapi/v1/{route}", json={}), 501, "not available")
     assert body["error"] == "ApiError"
 
 
@@ -465,8 +469,13 @@ def test_lists(client: httpx.Client, live: LiveServer) -> None:
     assert set(models[0]) == {"title", "model_name", "hash", "sha256", "filename", "config"}
     assert client.get("/sdapi/v1/prompt-styles").json() == [
         {"name": "cinematic", "prompt": "{prompt}, cinematic light", "negative_prompt": "blurry"}]
-    assert client.get("/sdapi/v1/scripts").json() == {"txt2img": [], "img2img": ["outpainting mk2"]}
-    assert client.get("/sdapi/v1/script-info").json() == []
+    assert client.get("/sdapi/v1/scripts").json() == {"txt2img": ["controlnet"],
+                                                      "img2img": ["outpainting mk2", "sd upscale", "controlnet"]}
+    assert client.get("/sdapi/v1/script-info").json() == [
+        {"name": name, "is_alwayson": False, "is_img2img": True, "args": []}
+        for name in ("outpainting mk2", "sd upscale")] + [
+        {"name": "controlnet", "is_alwayson": True, "is_img2img": img2img, "args": []} for img2img in (False, True)]
+    assert client.get("/sdapi/v1/extensions").json() == []  # no extension with a git remote
     flags = client.get("/sdapi/v1/cmd-flags").json()
     assert flags["nowebui"] is True and flags["api_auth"] is None and flags["port"] == 7861
     memory = client.get("/sdapi/v1/memory").json()

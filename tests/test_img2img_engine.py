@@ -32,7 +32,7 @@ def test_latent_upscale_encodes_at_the_pictures_own_size(ctx, monkeypatch, captu
     sizes = []
     real = img2img.encode_images
     monkeypatch.setattr(img2img, "encode_images",
-                        lambda model, x: sizes.append(tuple(x.shape[-2:])) or real(model, x))
+                        lambda model, x, **kw: sizes.append(tuple(x.shape[-2:])) or real(model, x, **kw))
     generate(GenerationRequest(init_images=(noise_image(40, 32),), resize_mode=3, **SMALL), ctx)
     assert sizes == [(32, 40)]  # encoded at 40x32, the latent (4x5) stretched to 8x8
     assert captured[0].x.shape[-2:] == (8, 8)

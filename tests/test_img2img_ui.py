@@ -104,7 +104,7 @@ def test_script_widgets_come_from_the_scripts_declaration(built: Any):
     (Img2ImgForm(), "no picture in the 'img2img' tab"),
     (Img2ImgForm(input_tab="Inpaint", init_img_with_mask=None), "no picture in the 'Inpaint' tab"),
     (Img2ImgForm(init_img=picture(), resize_mode="Stretch"), "Resize mode must be one of Just resize"),
-    (Img2ImgForm(init_img=picture(), denoising_strength="x"), "denoising_strength must be a number"),
+    (Img2ImgForm(init_img=picture(), denoising_strength="x"), "Denoising strength must be a number"),
     (Img2ImgForm(init_img=picture(), script_name="Loopback"), "script 'Loopback' is not known"),
 ])
 def test_bad_form_values_are_named(form, message):

@@ -56,7 +56,7 @@ def test_inverted_mask_repaints_the_outside(ctx, captured):
 def test_only_masked_crops_processes_and_pastes_back(ctx, captured, monkeypatch):
     seen = []
     real = img2img.encode_images
-    monkeypatch.setattr(img2img, "encode_images", lambda m, x: seen.append(x.clone()) or real(m, x))
+    monkeypatch.setattr(img2img, "encode_images", lambda m, x, **kw: seen.append(x.clone()) or real(m, x, **kw))
     init, mask = noise_image(128, 96), box_mask((128, 96), (70, 40, 86, 56))
     res = generate(GenerationRequest(init_images=(init,), mask=mask, inpaint_full_res=True,
                                      inpaint_full_res_padding=8, **SMALL), ctx)

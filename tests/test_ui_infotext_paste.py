@@ -40,6 +40,8 @@ def runtime(tmp_path: Path) -> SimpleNamespace:
 
 def test_a1111_ui_infotext_fills_each_field_with_its_type(runtime: SimpleNamespace) -> None:
     plan = plan_paste(runtime, EXAMPLE_UI)
+    hires = {k: plan.values.pop(k) for k in list(plan.values) if k.startswith("hr_") or k == "enable_hr"}
+    assert hires["enable_hr"] is False and hires["hr_resize_x"] == 0  # A1111's defaults for absent hires keys
     assert plan.values == {
         "prompt": "a cozy cabin in the woods, (snow:1.2), <lora:winterStyle:0.8>",
         "negative_prompt": "blurry, lowres", "steps": 20, "sampler_name": "DPM++ 2M",
@@ -60,14 +62,14 @@ def test_same_checkpoint_by_hash_gives_no_warning(runtime: SimpleNamespace) -> N
     assert plan_paste(runtime, text).warnings == []
 
 
-def test_settings_named_by_infotext_become_overrides_and_hires_is_reported(runtime: SimpleNamespace) -> None:
+def test_settings_named_by_infotext_become_overrides_and_hires_fills_its_fields(runtime: SimpleNamespace) -> None:
     plan = plan_paste(runtime, EXAMPLE_API)
     assert plan.overrides == ["Clip skip: 2"]
     assert (plan.values["sampler_name"], plan.values["width"], plan.values["height"]) == ("Euler a", 512, 768)
     assert "negative_prompt" in plan.values and plan.values["negative_prompt"] == ""
-    hires = [w for w in plan.warnings if w.startswith("hires fix values")]
-    assert hires == ["hires fix values (Hires upscale, Hires upscaler) were not applied: hires fix is not "
-                     "available in this version yet"]
+    assert plan.values["enable_hr"] is True and plan.values["hr_scale"] == 2.0
+    assert plan.values["hr_upscaler"] == "Latent" and plan.values["denoising_strength"] == 0.55
+    assert not [w for w in plan.warnings if "hires" in w.lower()]
 
 
 def test_checkpoint_override_only_when_auto_swap_is_allowed(runtime: SimpleNamespace) -> None:

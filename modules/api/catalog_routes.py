@@ -9,26 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter
 
 from modules.api.errors import not_available
-from modules.api.models import ExtrasBody, InterrogateBody
 from modules.runtime import Runtime
 
 # path -> (method, feature, hint): every A1111 route whose feature is not in this version.
 MISSING: tuple[tuple[str, str, str, str], ...] = (
-    ("/upscalers", "GET", "Upscalers", "there is no extras tab or hires fix yet"),
-    ("/latent-upscale-modes", "GET", "Latent upscale modes", "they belong to hires fix, not landed yet"),
-    ("/sd-vae", "GET", "Separate VAE files", "the VAE built into each checkpoint is used"),
-    ("/refresh-vae", "POST", "Separate VAE files", "the VAE built into each checkpoint is used"),
-    ("/embeddings", "GET", "Textual-inversion embeddings", ""),
-    ("/refresh-embeddings", "POST", "Textual-inversion embeddings", ""),
-    ("/loras", "GET", "LoRA", ""),
-    ("/refresh-loras", "POST", "LoRA", ""),
-    ("/hypernetworks", "GET", "Hypernetworks", ""),
-    ("/face-restorers", "GET", "Face restoration", ""),
-    ("/realesrgan-models", "GET", "Real-ESRGAN upscalers", ""),
-    ("/extensions", "GET", "The extension list", ""),
     ("/create/embedding", "POST", "Embedding training", ""),
     ("/create/hypernetwork", "POST", "Hypernetworks", ""),
     ("/train/embedding", "POST", "Embedding training", ""),
@@ -56,17 +43,11 @@ def missing_feature_routes(router: APIRouter) -> None:
     for path, method, feature, hint in MISSING:
         _add_missing(router, path, method, feature, hint)
 
-    @router.post("/extra-single-image", status_code=501, summary="Extras: not available yet (501)")
-    def extra_single_image(body: ExtrasBody) -> None:
-        raise not_available("The extras tab (upscaling, face restoration)")
 
-    @router.post("/extra-batch-images", status_code=501, summary="Extras: not available yet (501)")
-    def extra_batch_images(body: dict[str, Any] = Body(...)) -> None:
-        raise not_available("The extras tab (upscaling, face restoration)")
 
-    @router.post("/interrogate", status_code=501, summary="Interrogate: not available yet (501)")
-    def interrogate(body: InterrogateBody) -> None:
-        raise not_available(f"Interrogation ({body.model})", "no CLIP/DeepDanbooru interrogator yet")
+def alwayson_script_names(runtime: Runtime) -> list[str]:
+    """Built-in features that answer `alwayson_scripts` entries, named as A1111's extensions are."""
+    return ["controlnet"] if getattr(runtime, "controlnet", None) is not None else []
 
 
 def catalog_router(runtime: Runtime) -> APIRouter:
@@ -84,18 +65,6 @@ def catalog_router(runtime: Runtime) -> APIRouter:
     @router.get("/prompt-styles")
     def prompt_styles() -> list[dict[str, Any]]:
         return style_list(runtime.styles)
-
-    @router.get("/scripts")
-    def scripts() -> dict[str, list[str]]:
-        """The built-in selectable scripts (lower-case titles, as A1111 lists them)."""
-        from modules.scripts import BUILTIN_SCRIPTS, IMG2IMG_ONLY
-
-        names = sorted(BUILTIN_SCRIPTS)
-        return {"txt2img": [n for n in names if n not in IMG2IMG_ONLY], "img2img": names}
-
-    @router.get("/script-info")
-    def script_info() -> list[dict[str, Any]]:
-        return []
 
     missing_feature_routes(router)
     return router

@@ -181,6 +181,8 @@ def _known_errors() -> list[tuple[type[BaseException], int]]:
     known: list[tuple[type[BaseException], int]] = [
         (InvalidRequestError, 422), (SettingsError, 422), (QueueFullError, 503), (ClientQueueFullError, 429),
         (NoCheckpointError, 503), (JobInterrupted, 409), (TimeoutError, 504), (LookupError, 404)]
+    from modules.engine.unet_call import FeatureError
+    from modules.face_restoration.models import FaceRestorationError
     from modules.images.codec import InputImageTooLargeError
     from modules.infotext import InfotextTooLongError
     from modules.models.cache import ModelLoadError
@@ -190,10 +192,12 @@ def _known_errors() -> list[tuple[type[BaseException], int]]:
     from modules.storage.output_folders import OutsideDataFolderError
     from modules.styles import UnknownStyleError
     from modules.text.prompt_limits import PromptTooLongError
+    from modules.upscalers.catalog import UnknownUpscalerError
 
     known += [(UnknownSamplerError, 422), (UnknownStyleError, 422), (InfotextTooLongError, 422),
               (PromptTooLongError, 422), (OutsideDataFolderError, 422), (InputImageTooLargeError, 413),
-              (ModelLoadError, 422), (CheckpointLoadError, 422), (UnsafeCheckpointError, 422)]
+              (ModelLoadError, 422), (CheckpointLoadError, 422), (UnsafeCheckpointError, 422),
+              (UnknownUpscalerError, 422), (FaceRestorationError, 422), (FeatureError, 422)]
     return known
 
 

@@ -194,15 +194,6 @@ class InternalProgressResponse(BaseModel):
     textinfo: str | None = None
 
 
-class ExtrasBody(ApiModel):
-    """Extras requests are accepted for shape only: the feature answers 501 for now."""
-
-    image: str = ""
-    resize_mode: int = 0
-    upscaler_1: str = "None"
-    upscaler_2: str = "None"
-
-
 class InterrogateBody(ApiModel):
     image: str = ""
     model: str = "clip"

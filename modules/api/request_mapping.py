@@ -13,11 +13,13 @@ from typing import Any
 
 from PIL import Image
 
+from modules.api.controlnet_mapping import ALWAYSON_SCRIPTS, controlnet_units
 from modules.api.errors import ApiError, not_available
 from modules.api.infotext_fill import parse_infotext, request_values, settings_values
 from modules.api.models import GenerationBody, Img2ImgBody, Txt2ImgBody
 from modules.engine.request import GenerationRequest
 from modules.engine.validation import InvalidRequestError, validate_request
+from modules.hires.params import validate_hires
 from modules.hooks.payloads import InfotextPaste
 from modules.images.codec import InputImageTooLargeError, decode_image_b64
 from modules.runtime import Runtime
@@ -34,6 +36,7 @@ class PreparedJob:
     parameters: dict[str, Any]
     send_images: bool = True
     persist_settings: dict[str, Any] = field(default_factory=dict)
+    detected_maps: list[str] | None = None  # ControlNet maps (base64), computed once for the answer
 
 
 def effective_fields(body: GenerationBody, runtime: Runtime, mode: str,
@@ -50,11 +53,17 @@ def effective_fields(body: GenerationBody, runtime: Runtime, mode: str,
     return values, overrides
 
 
-def refuse_unsupported_settings(values: dict[str, Any]) -> None:
-    """Settings whose feature is missing: accepting them would silently change nothing."""
+def refuse_unsupported_settings(values: dict[str, Any], runtime: Any = None) -> None:
+    """Settings naming something that does not exist: accepting them would silently change nothing."""
     vae = values.get("sd_vae")
-    if vae is not None and str(vae) not in ("Automatic", "None"):
+    if vae is None or str(vae) in ("Automatic", "None"):
+        return
+    selector = getattr(getattr(runtime, "networks", None), "vae", None)
+    if selector is None:
         raise not_available("Choosing a separate VAE file (sd_vae)", "use 'Automatic'")
+    if selector.find(str(vae)) is None:
+        raise ApiError(422, f"sd_vae: VAE {vae!r} not found; GET /sdapi/v1/sd-vae lists the available ones "
+                            "(or use 'Automatic' or 'None')")
 
 
 def check_overrides(overrides: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
@@ -63,7 +72,7 @@ def check_overrides(overrides: dict[str, Any], runtime: Runtime) -> dict[str, An
         clean = runtime.settings.validate(overrides)
     except SettingsError as e:
         raise ApiError(422, f"override_settings: {e}") from e
-    refuse_unsupported_settings(clean)
+    refuse_unsupported_settings(clean, runtime)
     name = clean.get("sd_model_checkpoint")
     if name:
         info = runtime.checkpoints.find(str(name))
@@ -76,30 +85,31 @@ def check_overrides(overrides: dict[str, Any], runtime: Runtime) -> dict[str, An
 
 def check_unsupported(values: dict[str, Any]) -> None:
     """501 for requests that need a feature this version does not have yet."""
-    if values.get("enable_hr"):
-        raise not_available("Hires fix", "send enable_hr=false (or leave it out)")
     if values.get("refiner_checkpoint") not in (None, "", "None"):
         raise not_available("The SDXL refiner", "leave refiner_checkpoint out")
-    if values.get("restore_faces"):
-        raise not_available("Face restoration", "send restore_faces=false")
     if values.get("firstpass_image"):
         raise not_available("firstpass_image")
     if values.get("latent_mask"):
         raise not_available("latent_mask", "send the mask in 'mask'")
 
 
-def check_scripts(values: dict[str, Any], mode: str) -> None:
-    """Only the built-in scripts exist; anything else is unknown (422, as A1111)."""
+def check_scripts(values: dict[str, Any], mode: str, runtime: Runtime | None = None) -> None:
+    """Built-in and extension scripts; anything else is unknown (422, as A1111)."""
     from modules.scripts import IMG2IMG_ONLY, find_builtin_script
 
+    host = getattr(runtime, "extensions", None)
     name = values.get("script_name")
     if name is not None and str(name).strip().lower() not in NO_SCRIPT:
         key = str(name).strip().lower()
-        if find_builtin_script(key) is None or (mode != "img2img" and key in IMG2IMG_ONLY):
+        builtin = find_builtin_script(key) is not None and not (mode != "img2img" and key in IMG2IMG_ONLY)
+        if not builtin and (host is None or host.find_script(mode, key, alwayson=False) is None):
             raise ApiError(422, f"Script '{name}' not found; GET /sdapi/v1/scripts lists the available scripts")
     for script in values.get("alwayson_scripts") or {}:
-        raise ApiError(422, f"Script '{script}' not found in alwayson_scripts; "
-                            "GET /sdapi/v1/script-info lists the available scripts")
+        if str(script).lower() in ALWAYSON_SCRIPTS:
+            continue
+        if host is None or host.find_script(mode, script, alwayson=True) is None:
+            raise ApiError(422, f"Script '{script}' not found in alwayson_scripts; "
+                                "GET /sdapi/v1/script-info lists the available scripts")
 
 
 def resolve_sampler(values: dict[str, Any], runtime: Runtime) -> tuple[str, str]:
@@ -175,8 +185,44 @@ def base_request_fields(values: dict[str, Any], overrides: dict[str, Any], runti
         sampler_name=sampler, scheduler=scheduler, cfg_scale=float(values["cfg_scale"]), tiling=bool(tiling),
         override_settings=overrides, save_images=save, save_grid=save,
         comments=comments_text(values.get("comments")), task_id=values.get("force_task_id") or None,
-        script_name=values.get("script_name") or None, script_args=tuple(values.get("script_args") or ()))
+        script_name=values.get("script_name") or None, script_args=tuple(values.get("script_args") or ()),
+        restore_faces=values.get("restore_faces"),
+        alwayson_scripts={k.strip().lower(): v for k, v in (values.get("alwayson_scripts") or {}).items()})
     return fields
+
+
+def check_face_restoration(request: GenerationRequest, runtime: Runtime) -> None:
+    """With restore_faces, the chosen restorer and the face detector must be installed (else 422)."""
+    from modules.face_restoration.models import FaceRestorationError
+    from modules.restore_faces.feature import wants_restoration
+
+    settings = runtime.settings.view(request.override_settings)
+    if runtime.faces is None or not wants_restoration(request, settings):
+        return
+    name = str(settings.get("face_restoration_model", "CodeFormer"))
+    try:
+        if runtime.faces.restorer_file(name) is None:
+            raise FaceRestorationError(f"restore_faces: no {name} model; put one into {runtime.faces.folders[name]} "
+                                       "or choose another face_restoration_model")
+        if runtime.faces.detector is None:
+            runtime.faces.detector_file()
+    except FaceRestorationError as err:
+        raise ApiError(422, str(err)) from err
+
+
+def hires_fields(values: dict[str, Any]) -> dict[str, Any]:
+    """txt2img's hires-fix fields (A1111 names); hr_additional_modules is accepted and ignored."""
+    if not values.get("enable_hr"):
+        return {}
+    denoise = values.get("denoising_strength")
+    return dict(
+        enable_hr=True, hr_scale=float(values.get("hr_scale") or 0), hr_upscaler=values.get("hr_upscaler") or None,
+        hr_second_pass_steps=int(values.get("hr_second_pass_steps") or 0),
+        hr_resize_x=int(values.get("hr_resize_x") or 0), hr_resize_y=int(values.get("hr_resize_y") or 0),
+        hr_sampler_name=values.get("hr_sampler_name") or None, hr_scheduler=values.get("hr_scheduler") or None,
+        hr_prompt=values.get("hr_prompt") or "", hr_negative_prompt=values.get("hr_negative_prompt") or "",
+        hr_checkpoint_name=values.get("hr_checkpoint_name") or None,
+        denoising_strength=0.75 if denoise is None else float(denoise))
 
 
 def img2img_fields(values: dict[str, Any], max_pixels: int | None = None) -> dict[str, Any]:
@@ -214,16 +260,23 @@ def prepare(body: Txt2ImgBody | Img2ImgBody, runtime: Runtime, mode: str) -> Pre
     """Turn an API body into a validated request; raises ApiError with the status to answer."""
     values, overrides = effective_fields(body, runtime, mode)
     check_unsupported(values)
-    check_scripts(values, mode)
+    check_scripts(values, mode, runtime)
     overrides = check_overrides(overrides, runtime)
     runtime.checkpoint_for(overrides.get("sd_model_checkpoint"))  # no checkpoint at all: 503 now, not later
     check_styles(list(values.get("styles") or ()), runtime)
     fields = base_request_fields(values, overrides, runtime)
     if mode == "img2img":
         fields.update(img2img_fields(values, input_limits(runtime)))
+    else:
+        fields.update(hires_fields(values))
+    units = controlnet_units(values, runtime, mode)
+    if units is not None:
+        fields["alwayson_scripts"] = {"controlnet": {"args": units}}
     request = GenerationRequest(mode=mode, **fields)
     try:
         validate_request(request, prompt_limit=int(runtime.settings.get("prompt_max_chars") or 0) or None)
+        validate_hires(request, runtime.upscalers, runtime.samplers)
+        check_face_restoration(request, runtime)
         if mode == "img2img":
             from modules.engine.img2img import validate_img2img_request
 

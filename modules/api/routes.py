@@ -16,19 +16,25 @@ from fastapi import APIRouter, FastAPI, Request
 from modules.api.auth import auth_dependencies
 from modules.api.catalog_routes import catalog_router
 from modules.api.errors import ALL_ERRORS, register_error_handlers
+from modules.api.extension_routes import extension_router
+from modules.api.extras_routes import extras_router
 from modules.api.generation_routes import generation_router
+from modules.api.interrogate_routes import interrogator_router, sdapi_interrogate_router
 from modules.api.jobs import jobs_router
+from modules.api.network_routes import network_router
 from modules.api.server_routes import server_router
 from modules.api.settings_routes import settings_router
+from modules.api.upscaler_routes import upscaler_router
 from modules.runtime import Runtime
 
 API_PREFIX = "/sdapi/v1"
-LOGGED_PREFIXES = (API_PREFIX, "/jobs/")
+LOGGED_PREFIXES = (API_PREFIX, "/jobs/", "/controlnet/")
 
 
 def sdapi_router(runtime: Runtime) -> APIRouter:
     router = APIRouter(prefix=API_PREFIX, tags=["sdapi"])
-    for part in (generation_router, settings_router, catalog_router):
+    for part in (generation_router, settings_router, extension_router, network_router, catalog_router,
+                 upscaler_router, extras_router, sdapi_interrogate_router):
         router.include_router(part(runtime))
     if runtime.args.api_server_stop:
         router.include_router(server_router(runtime))
@@ -56,5 +62,10 @@ def register_api(app: FastAPI, runtime: Runtime) -> None:
     deps = auth_dependencies(runtime.args.api_auth, getattr(app.state, "auth_throttle", None))
     app.include_router(sdapi_router(runtime), dependencies=deps, responses=ALL_ERRORS)
     app.include_router(jobs_router(runtime), dependencies=deps, responses=ALL_ERRORS)
+    app.include_router(interrogator_router(runtime), dependencies=deps, responses=ALL_ERRORS)
+    if getattr(runtime, "controlnet", None) is not None:
+        from modules.api.controlnet_routes import controlnet_router
+
+        app.include_router(controlnet_router(runtime, runtime.controlnet), dependencies=deps, responses=ALL_ERRORS)
     if runtime.args.api_log:
         add_request_log(app)

@@ -34,7 +34,7 @@ def set_options(runtime: Runtime, updates: dict[str, Any]) -> None:
         clean = runtime.settings.validate(updates)
     except SettingsError as e:
         raise ApiError(422, str(e)) from e
-    refuse_unsupported_settings(clean)
+    refuse_unsupported_settings(clean, runtime)
     name = clean.pop("sd_model_checkpoint", None)
     if name:
         if runtime.checkpoints.find(str(name)) is None:

@@ -37,7 +37,14 @@ def submit_prepared(runtime: Runtime, prepared: PreparedJob, client: str | None 
 
 
 def build_response(runtime: Runtime, prepared: PreparedJob, result: GenerationResult) -> dict[str, Any]:
-    return generation_response(result, prepared.parameters, prepared.send_images, runtime.settings.snapshot())
+    from modules.api.controlnet_mapping import detected_map_images
+
+    response = generation_response(result, prepared.parameters, prepared.send_images, runtime.settings.snapshot())
+    if prepared.send_images and result.images and prepared.request is not None:
+        if prepared.detected_maps is None:  # once: /jobs/v1 polls build the answer again and again
+            prepared.detected_maps = detected_map_images(runtime, prepared.request)
+        response["images"] += prepared.detected_maps
+    return response
 
 
 async def run_generation(runtime: Runtime, prepared: PreparedJob, client: str | None = None) -> dict[str, Any]:

@@ -28,7 +28,7 @@ class EngineContext:
     data_dir: Path
     device: torch.device
     styles: Any = None  # modules.styles.StyleDatabase
-    embeddings: Any = None  # textual-inversion lookup (extra-networks issue)
+    embeddings: Any = None  # textual-inversion lookup when no feature contributes one
     vae_name: str | None = None
     vae_hash: str | None = None
     version: str = APP_VERSION

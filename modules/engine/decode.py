@@ -2,33 +2,44 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import torch
 from PIL import Image
 
 from modules.models.sd_model import LoadedModel
+from modules.vae_tiling import codec
+
+log = logging.getLogger(__name__)
 
 
-def decode_latents(model: LoadedModel, latents: torch.Tensor) -> torch.Tensor:
-    """VAE-decode (B, C, h, w) latents to (B, 3, H, W) in [-1, 1] (float32, CPU)."""
-    vae = model.vae
-    param = next(vae.parameters())
-    with torch.no_grad():
-        out = vae.decode((latents / model.vae_scaling_factor).to(param), return_dict=False)[0]
+def decode_latents(model: LoadedModel, latents: torch.Tensor,
+                   settings: Mapping[str, Any] | None = None) -> torch.Tensor:
+    """VAE-decode (B, C, h, w) latents to (B, 3, H, W) in [-1, 1] (float32, CPU).
+
+    Large images (and any that run out of memory) decode in tiles, as the `tiled_vae` setting says.
+    A half-precision VAE that overflows gives NaNs (A1111's black pictures): the VAE is then
+    converted to float32 for good (logged once per model) and the decode repeated.
+    """
+    out = codec.decode(model.vae, latents / model.vae_scaling_factor, settings)
+    if torch.isnan(out).any() and next(model.vae.parameters()).dtype != torch.float32:
+        log.warning("The VAE produced NaNs in half precision; it now runs in float32 (use --no-half-vae "
+                    "to start that way)")
+        model.vae = model.vae.float()
+        model.extra["vae_upcast"] = True
+        out = codec.decode(model.vae, latents / model.vae_scaling_factor, settings)
     if torch.isnan(out).any():
-        raise FloatingPointError("the VAE produced NaNs; try --no-half-vae")
+        raise FloatingPointError("the VAE produced NaNs even in float32; the latents or the VAE file are broken")
     return out.float().cpu()
 
 
 def encode_images(model: LoadedModel, images: torch.Tensor, generator: torch.Generator | None = None,
-                  sample: bool = False) -> torch.Tensor:
-    """VAE-encode (B, 3, H, W) images in [-1, 1] to scaled latents (mode unless `sample`)."""
-    vae = model.vae
-    param = next(vae.parameters())
-    with torch.no_grad():
-        dist = vae.encode(images.to(param)).latent_dist
-        lat = dist.sample(generator) if sample else dist.mode()
-    return lat.float() * model.vae_scaling_factor
+                  sample: bool = False, settings: Mapping[str, Any] | None = None) -> torch.Tensor:
+    """VAE-encode (B, 3, H, W) images in [-1, 1] to scaled latents (mode unless `sample`); tiled like decoding."""
+    return codec.encode(model.vae, images, settings, generator, sample) * model.vae_scaling_factor
 
 
 def to_pil(images: torch.Tensor) -> list[Image.Image]:

@@ -166,7 +166,8 @@ def encode_inputs(state: "JobState", items: list[PreparedInput], latent_hw: tupl
     for item in items:
         if id(item) not in cache:
             with pass_stage(state, "vae"):
-                latent = encode_images(model, from_pil([image_for_latent(req, item)]))
+                latent = encode_images(model, from_pil([image_for_latent(req, item)]),
+                                       settings=state.ctx.settings)
             if latent.shape[-2:] != latent_hw:
                 latent = F.interpolate(latent, size=latent_hw, mode="bilinear")
             cache[id(item)] = latent
@@ -212,7 +213,8 @@ def inpainting_image_cond(state: "JobState", items: list[PreparedInput],
             source = from_pil([picture])
             mask = pixel_mask(item.mask) if item.mask is not None else torch.ones(1, 1, *source.shape[-2:])
             with pass_stage(state, "vae"):
-                latent = encode_images(model, torch.lerp(source, source * (1.0 - mask), weight))
+                latent = encode_images(model, torch.lerp(source, source * (1.0 - mask), weight),
+                                       settings=state.ctx.settings)
             small = F.interpolate(mask, size=latent.shape[-2:]).to(latent)
             cache[id(item)] = F.interpolate(torch.cat([small, latent], dim=1), size=latent_hw)
         rows.append(cache[id(item)])

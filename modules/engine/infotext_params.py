@@ -25,6 +25,12 @@ def _denoising_strength(state: "JobState") -> float | None:
     return later[0] if later else None
 
 
+def _ti_hashes(used: dict[str, Any]) -> str | None:
+    """`TI hashes: "name: 12hex, ..."` for the embeddings the prompts used (they hash their own files)."""
+    parts = [f"{name}: {emb.short_hash()}" for name, emb in used.items() if hasattr(emb, "short_hash")]
+    return ", ".join(parts) or None
+
+
 def generation_params(state: "JobState", index: int) -> dict[str, Any]:
     """Ordered key → value; None values are left out by the writer."""
     req, ctx, seeds = state.req, state.ctx, state.seeds
@@ -33,6 +39,8 @@ def generation_params(state: "JobState", index: int) -> dict[str, Any]:
     resized = req.seed_resize_from_w > 0 and req.seed_resize_from_h > 0
     extras = state.infotext_entries()
     extras.setdefault("Emphasis", _emphasis_note(state))
+    if s.get("textual_inversion_add_hashes_to_infotext", True):
+        extras.setdefault("TI hashes", _ti_hashes(state.conditioner.used_embeddings))
     return ordered_generation_params(
         steps=req.steps, sampler=state.sampler.name,
         schedule_type=resolved_schedule_label(state.sampler, state.scheduler), cfg_scale=req.cfg_scale,

@@ -29,11 +29,11 @@ def pass_output(state: "JobState", index: int, latents: torch.Tensor) -> PassOut
 
     def decode(lat: torch.Tensor) -> torch.Tensor:
         with pass_stage(state, "vae"):
-            return decode_latents(model, lat).to(device)
+            return decode_latents(model, lat, state.ctx.settings).to(device)
 
     def encode(images: torch.Tensor) -> torch.Tensor:
         with pass_stage(state, "vae"):
-            return encode_images(model, images).to(device)
+            return encode_images(model, images, settings=state.ctx.settings).to(device)
 
     return PassOutput(latents, state.passes[index - 1], decode, encode)
 

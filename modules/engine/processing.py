@@ -27,7 +27,7 @@ from modules.engine.seeds import JobSeeds, job_seeds
 from modules.engine.stages import pass_stage
 from modules.engine.tiling import tiling_patches
 from modules.engine.validation import validate_request
-from modules.hooks.payloads import AfterImage, AfterJob, BeforeJob, BeforeSave
+from modules.hooks.payloads import AfterImage, AfterJob, AfterSave, BeforeJob, BeforeSave
 from modules.text.conditioning import PromptConditioner
 from modules.text.extra_networks import parse_prompt_extra_networks
 
@@ -188,7 +188,7 @@ def run_job(req: GenerationRequest, ctx: EngineContext, control: JobControl, sam
                 latents = sample(state, plan)
                 latents = run_later_passes(state, plan, latents)
                 with pass_stage(state, "vae"):
-                    decoded = to_pil(decode_latents(model, latents))
+                    decoded = to_pil(decode_latents(model, latents, ctx.settings))
             if postprocess is not None:
                 decoded = postprocess(state, plan, decoded)
         except ImageSkipped:
@@ -209,6 +209,7 @@ def run_job(req: GenerationRequest, ctx: EngineContext, control: JobControl, sam
             if req.save_images and ctx.settings["samples_save"]:
                 call_hooks(ctx, "before_save", BeforeSave(image, text, str(samples_dir(state))))
                 saved.append(save_sample(state, image, index, text))
+                call_hooks(ctx, "after_save", AfterSave(image, text, saved[-1]))
     result = finish_job(state, images, infotexts, indices, saved, interrupted)
     call_hooks(ctx, "after_job", AfterJob(req, result))
     if ctx.hooks is not None:
@@ -278,4 +279,5 @@ def result_info(state: JobState, result: GenerationResult) -> dict[str, Any]:
         "clip_skip": int(ctx.settings["CLIP_stop_at_last_layers"]),
         "is_using_inpainting_conditioning": ctx.model.family.is_inpainting,
         "version": ctx.version,
+        "comments": list(state.comments),  # not in A1111's info: warnings such as a LoRA that was not found
     }

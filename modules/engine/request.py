@@ -59,6 +59,19 @@ class GenerationRequest:
     save_grid: bool = True
     outpath_samples: str | None = None
     outpath_grids: str | None = None
+    # hires fix (txt2img; A1111's names; modules/hires reads them)
+    enable_hr: bool = False
+    hr_scale: float = 2.0
+    hr_upscaler: str | None = None  # None: "Latent"
+    hr_second_pass_steps: int = 0  # 0: as many as the first pass
+    hr_resize_x: int = 0
+    hr_resize_y: int = 0
+    hr_sampler_name: str | None = None
+    hr_scheduler: str | None = None
+    hr_prompt: str = ""
+    hr_negative_prompt: str = ""
+    hr_checkpoint_name: str | None = None
+    restore_faces: bool | None = None  # None: the "face_restoration" setting (modules/restore_faces)
     # img2img / inpainting
     init_images: tuple[Image.Image, ...] = ()
     mask: Image.Image | None = None

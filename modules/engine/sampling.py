@@ -51,9 +51,11 @@ def make_rng(state: "JobState", plan: "BatchPlan", latent_hw: tuple[int, int]) -
 def guidance_inputs(state: "JobState", plan: "BatchPlan", image_cond: torch.Tensor | None) -> GuidanceInputs:
     ctx, spec = state.ctx, state.active.spec
     prompts, negatives = pass_prompts(state, plan)
+    # A later pass (hires fix) reads prompt-editing ranges above 1 as its own steps, as A1111 does.
+    steps, hires_steps = (spec.steps, None) if state.active.index == 0 else (state.passes[0].steps, spec.steps)
     with pass_stage(state, "text_encoders"):
-        cond = state.conditioner.get_multicond_learned_conditioning(prompts, spec.steps)
-        uncond = state.conditioner.get_learned_conditioning(negatives, spec.steps, is_negative_prompt=True)
+        cond = state.conditioner.get_multicond_learned_conditioning(prompts, steps, hires_steps)
+        uncond = state.conditioner.get_learned_conditioning(negatives, steps, hires_steps, is_negative_prompt=True)
     tid_c = tid_u = None
     if ctx.model.family.is_sdxl:
         tid_c, tid_u = sdxl_time_ids(ctx.model, spec.width, spec.height, len(plan.prompts), ctx.settings)

@@ -33,6 +33,13 @@ class BeforeSave:
 
 
 @dataclass
+class AfterSave:
+    image: Any
+    infotext: str
+    path: str  # the file written
+
+
+@dataclass
 class InfotextPaste:
     text: str
     params: dict[str, Any]  # the parsed fields; a hook may add or change entries

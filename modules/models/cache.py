@@ -158,6 +158,15 @@ class ModelCache:
     def handle(self, key: str) -> ModelHandle | None:
         return self._handles.get(key)
 
+    def release(self, key: str) -> None:
+        """Drop a handle's loaded model from the device and RAM (it reloads on its next use)."""
+        with self._lock:
+            handle = self._require_handle(key)
+            if key in self._on_device:
+                self._on_device.remove(key)
+            handle.module = None
+        release_freed_memory()
+
     def module(self, key: str) -> Any:
         """The loaded model behind a handle key (loaded now if needed) or a checkpoint part."""
         with self._lock:

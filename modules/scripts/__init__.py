@@ -16,11 +16,12 @@ from modules.engine.request import GenerationRequest, GenerationResult
 from modules.engine.validation import InvalidRequestError
 from modules.scripts.declaration import ScriptDeclaration
 from modules.scripts.outpainting import DECLARATION as OUTPAINTING
+from modules.scripts.sd_upscale import DECLARATION as SD_UPSCALE
 
 ScriptRunner = Callable[[GenerationRequest, EngineContext, "JobControl | None"], GenerationResult]
 
 # Every built-in script declares itself (title, runner, parameters and their widgets).
-BUILTIN_DECLARATIONS: tuple[ScriptDeclaration, ...] = (OUTPAINTING,)
+BUILTIN_DECLARATIONS: tuple[ScriptDeclaration, ...] = (OUTPAINTING, SD_UPSCALE)
 BUILTIN_SCRIPTS: Mapping[str, ScriptRunner] = MappingProxyType({d.key: d.run for d in BUILTIN_DECLARATIONS})
 # Titles as A1111 shows them (GET /sdapi/v1/scripts lists these).
 BUILTIN_TITLES: Mapping[str, str] = MappingProxyType({d.key: d.title for d in BUILTIN_DECLARATIONS})

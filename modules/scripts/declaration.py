@@ -20,18 +20,21 @@ class ScriptParam:
 
     name: str
     label: str
-    kind: str  # "slider" | "checkboxes"
+    kind: str  # "slider" | "checkboxes" | "radio"
     default: Any
     minimum: float = 0
     maximum: float = 1
     step: float = 1
     choices: tuple[str, ...] = ()
     integer: bool = False
+    choices_of: Callable[[Any], tuple[str, ...]] | None = None  # runtime -> choices (lists that change)
 
     def coerce(self, value: Any) -> Any:
         """The widget's value as the script takes it; a clear error names the parameter."""
         if self.kind == "checkboxes":
             return [str(v) for v in (value or ())]
+        if self.kind == "radio":
+            return str(value if value is not None else self.default)
         try:
             number = float(value)
         except (TypeError, ValueError) as e:

@@ -16,12 +16,18 @@ SECTIONS: dict[str, str] = {
     "saving-to-dirs": "Saving to a directory",
     "sd": "Stable Diffusion",
     "sdxl": "Stable Diffusion XL",
+    "vae": "VAE",
+    "upscaling": "Upscaling",
+    "face-restoration": "Face restoration",
     "img2img": "img2img",
     "infotext": "Infotext",
     "ui": "User interface",
     "live-previews": "Live previews",
     "sampler-params": "Sampler parameters",
     "system": "System",
+    "extra-networks": "Extra Networks",
+    "interrogate": "Interrogate",
+    "control_net": "ControlNet",
     "hidden": "Hidden",
 }
 
@@ -209,11 +215,52 @@ _SYSTEM: dict[str, OptionInfo] = {
                                          maximum=2**31),
 }
 
+_CONTROLNET: dict[str, OptionInfo] = {
+    "control_net_unit_count": _slider(3, "Multi-ControlNet: ControlNet unit number", "control_net", 1, 10, 1,
+                                      needs_restart=True),
+    "control_net_no_detectmap": OptionInfo(False, "Do not append detectmap to output", "control_net"),
+    "control_net_detectmap_autosaving": OptionInfo(False, "Allow detectmap auto saving", "control_net"),
+}
+
+
+_EXTENSIONS: dict[str, OptionInfo] = {
+    # Written by the Extensions tab ("Apply and restart UI"); A1111's keys and values.
+    "disabled_extensions": OptionInfo([], "Disabled extensions", "hidden"),
+    "disable_all_extensions": _radio("none", "Disable all extensions (preserves the list of disabled extensions)",
+                                     "hidden", ("none", "extra", "all")),
+}
+
+
+_EXTRA_NETWORKS: dict[str, OptionInfo] = {
+    "lora_apply_mode": _radio("merge", "How LoRA networks are applied (merge: add to the weights for the job, "
+                              "fastest; hooks: extra computation per layer, no weight copies)", "extra-networks",
+                              ("merge", "hooks")),
+    "extra_networks_default_multiplier": _slider(1.0, "Default multiplier for extra networks", "extra-networks",
+                                                 0.0, 2.0, 0.01),
+    "extra_networks_card_order_field": _radio("Path", "Default order field for Extra Networks cards",
+                                              "extra-networks", ("Path", "Name", "Date Created", "Date Modified")),
+    "textual_inversion_add_hashes_to_infotext": OptionInfo(True, "Add Textual Inversion hashes to infotext",
+                                                           "extra-networks"),
+    "sd_vae_overrides_per_model_preferences": OptionInfo(True, "Selected VAE overrides per-model preferences",
+                                                         "sd"),
+}
+
+
+_INTERROGATE: dict[str, OptionInfo] = {
+    "interrogate_clip_model_name": OptionInfo("", "CLIP model for Interrogate (arch/pretrained, from models/CLIP; "
+                                              "empty: the first installed)", "interrogate", "textbox"),
+    "interrogate_caption_model_name": OptionInfo("", "Caption model for Interrogate (folder in models/BLIP; "
+                                                 "empty: the first installed)", "interrogate", "textbox"),
+}
+
 
 def default_schema() -> dict[str, OptionInfo]:
     """All built-in options; a fresh dict each call so extensions can add to their copy."""
     schema: dict[str, OptionInfo] = {}
-    for part in (_SAVING, _PATHS, _SD, _INFOTEXT_UI, _PREVIEWS, _SAMPLER_PARAMS, _SYSTEM):
+    from modules.settings.upscaling_options import UPSCALING_OPTIONS
+
+    for part in (_SAVING, _PATHS, _SD, _INFOTEXT_UI, _PREVIEWS, _SAMPLER_PARAMS, _SYSTEM, UPSCALING_OPTIONS,
+                 _EXTRA_NETWORKS, _INTERROGATE, _CONTROLNET, _EXTENSIONS):
         schema.update(part)
     return schema
 

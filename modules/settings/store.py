@@ -173,6 +173,12 @@ class SettingsStore:
                 self.save()
         return changed
 
+    def add_option(self, key: str, info: OptionInfo) -> None:
+        """A setting added at run time (by an extension): its default unless config.json has a value."""
+        with self._lock:
+            self.schema[key] = info
+            self._data.setdefault(key, list(info.default) if isinstance(info.default, list) else info.default)
+
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return dict(self._data)

@@ -32,13 +32,26 @@ class TabSpec:
 def default_tabs() -> list[TabSpec]:
     """The built-in tabs. A1111 order, with the places later issues fill:
     txt2img, [img2img], [Extras], PNG Info, [Checkpoint Merger], [Train], Settings, [Extensions]."""
-    from modules.ui import img2img, png_info, settings, txt2img
+    from modules.ui import (
+        controlnet_tab,
+        extensions_tab,
+        extras,
+        img2img,
+        interrogate_tab,
+        png_info,
+        settings,
+        txt2img,
+    )
 
     return [
         TabSpec("txt2img", "txt2img", txt2img.build_tab),
         TabSpec("img2img", "img2img", img2img.build_img2img_tab),
+        TabSpec("extras", "Extras", extras.build_tab),
         TabSpec("pnginfo", "PNG Info", png_info.build_tab),
+        TabSpec("controlnet", "ControlNet", controlnet_tab.build_tab),
+        TabSpec("interrogate", "Interrogate", interrogate_tab.build_tab),
         TabSpec("settings", "Settings", settings.build_tab),
+        TabSpec("extensions", "Extensions", extensions_tab.build_tab),
     ]
 
 
@@ -77,6 +90,12 @@ def create_blocks(runtime: Any, tabs: Sequence[TabSpec] | None = None,
     """The whole page for `runtime`; writes ui-config.json when it lacked keys (as A1111 does)."""
     ui = UiBuild(runtime, ui_config or UiConfig(runtime.paths.ui_config_file))
     ui.ui_config.transient_defaults.update(demo_model_defaults(runtime))
+    if tabs is None:  # extensions' own tabs (on_ui_tabs) go before Settings, as in A1111
+        from modules.ui.extensions_tab import extension_tab_specs
+
+        tabs = default_tabs()
+        at = next((i for i, t in enumerate(tabs) if t.id == "settings"), len(tabs))
+        tabs[at:at] = extension_tab_specs(runtime)
     with gr.Blocks(title="Stable Diffusion", analytics_enabled=False) as demo:
         banner = gr.HTML(warnings_html(ui.warnings()), elem_id="sdui_warnings")
         build_quicksettings(ui)

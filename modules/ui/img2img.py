@@ -21,11 +21,17 @@ from modules.engine.validation import InvalidRequestError, validate_request
 from modules.jobs.queue import QueueFullError, new_task_id
 from modules.settings.schema import infotext_to_option_keys
 from modules.ui.build_context import UiBuild
+from modules.ui.controlnet_form import PREFIX as UNIT_PREFIX
+from modules.ui.controlnet_form import request_with_units, split_unit_values
+from modules.ui.controlnet_units import build_controlnet_accordion
+from modules.ui.extension_scripts import build_script_uis, split_script_values
+from modules.ui.extra_networks_ui import build_extra_networks
 from modules.ui.generation_runner import RunUpdate, describe_error, follow_job, poll_interval
 from modules.ui.img2img_batch import batch_requests, merge_results
 from modules.ui.img2img_form import MASK_TABS, PASTE_FIELDS, Img2ImgForm, to_request
 from modules.ui.img2img_inputs import Img2ImgInputs, build_input_tabs
 from modules.ui.img2img_params import TAB, Img2ImgParams, build_params_column
+from modules.ui.interrogate_tab import build_img2img_buttons, wire_img2img_buttons
 from modules.ui.output_panel import OutputPanel, build_output_panel
 from modules.ui.paste_wiring import wire_paste_button
 from modules.ui.progress_view import error_html
@@ -34,7 +40,8 @@ from modules.ui.prompt_wiring import wire_prompt_tools
 from modules.ui.txt2img import final_outputs, progress_outputs, reuse_seed, wire_generation
 
 
-def _make_request_builder(runtime: Any, form: Img2ImgForm, task_id: str) -> Callable[..., GenerationRequest]:
+def _make_request_builder(runtime: Any, form: Img2ImgForm, task_id: str,
+                          units: list[dict[str, Any]] | None = None) -> Callable[..., GenerationRequest]:
     def make(**images: Any) -> GenerationRequest:
         req = to_request(
             form,
@@ -44,7 +51,7 @@ def _make_request_builder(runtime: Any, form: Img2ImgForm, task_id: str) -> Call
             **images,
         )
         validate_request(req)
-        return req
+        return request_with_units(getattr(runtime, "controlnet", None), req, units or [])
 
     return make
 
@@ -64,9 +71,10 @@ def batch_folder_check(runtime: Any) -> Callable[[str, str], Any]:
     return check
 
 
-def plan_requests(runtime: Any, form: Img2ImgForm, task_id: str) -> list[GenerationRequest]:
+def plan_requests(runtime: Any, form: Img2ImgForm, task_id: str,
+                  units: list[dict[str, Any]] | None = None) -> list[GenerationRequest]:
     """Every request Generate runs: one, or one per picture in Batch."""
-    make = _make_request_builder(runtime, form, task_id)
+    make = _make_request_builder(runtime, form, task_id, units)
     if form.input_tab == "Batch":
         return batch_requests(form, make, batch_folder_check(runtime),
                               int(runtime.settings.get("input_image_max_pixels") or 0) or None)
@@ -77,8 +85,12 @@ def make_generate(runtime: Any, panel: OutputPanel) -> Callable[..., Iterator[di
     def generate(task_id: str | None, **values: Any) -> Iterator[dict[Any, Any]]:
         started = time.perf_counter()
         task = task_id or new_task_id(TAB)
+        values, units = split_unit_values(values)
         try:
-            requests = plan_requests(runtime, Img2ImgForm.from_values(values), task)
+            values, alwayson = split_script_values(values)  # extension scripts' widgets (by name)
+            requests = plan_requests(runtime, Img2ImgForm.from_values(values), task, units)
+            if alwayson:
+                requests = [r.with_changes(alwayson_scripts={**r.alwayson_scripts, **alwayson}) for r in requests]
         except (InvalidRequestError, ValueError) as e:
             yield {panel.progress: "", panel.html_log: error_html(describe_error(e))}
             return
@@ -135,7 +147,7 @@ def _register_targets(ui: UiBuild, fields: dict[str, Any], inputs: Img2ImgInputs
     """Where pasted infotexts and "Send to img2img/inpaint" land in this tab."""
     from modules.ui.send_to import SendTarget
 
-    ui.paste_targets[TAB] = {k: v for k, v in fields.items() if k in PASTE_FIELDS}
+    ui.paste_targets[TAB] = {k: v for k, v in fields.items() if k in PASTE_FIELDS or k.startswith(UNIT_PREFIX)}
     ui.paste_logs[TAB] = panel.html_log
     ui.send_targets["img2img"] = SendTarget(fields["init_img"], inputs.mode_tabs, "img2img_img2img_tab",
                                             inputs.input_tab, "img2img")
@@ -146,17 +158,24 @@ def _register_targets(ui: UiBuild, fields: dict[str, Any], inputs: Img2ImgInputs
 def build_img2img_tab(ui: UiBuild) -> None:
     """Build the img2img tab into the current Blocks context (a `TabSpec` build function)."""
     row = build_prompt_row(ui, TAB)
+    build_extra_networks(TAB)
+    interrogate_buttons = build_img2img_buttons(ui)
     with gr.Row(elem_id=f"{TAB}_main", equal_height=False):
         with gr.Column(scale=1, elem_id=f"{TAB}_settings"):
             inputs = build_input_tabs()
             params = build_params_column(ui)
+            controlnet = build_controlnet_accordion(ui.runtime, TAB)
+            script_fields = build_script_uis(ui, TAB)
         with gr.Column(scale=1, elem_id=f"{TAB}_output_column"):
             panel = build_output_panel(ui, TAB)
-    fields = {**inputs.fields, **params.fields,
+    fields = {**inputs.fields, **params.fields, **controlnet.fields,
               "prompt": row.prompt, "negative_prompt": row.negative_prompt, "styles": row.styles}
     _register_targets(ui, fields, inputs, panel)
+    ui.paste_targets[TAB].update(controlnet.paste_targets())
     runtime = ui.runtime
-    wire_generation(runtime, row, fields, panel, make_generate(runtime, panel), TAB)
+    wire_generation(runtime, row, {**fields, **script_fields}, panel, make_generate(runtime, panel), TAB)
+    controlnet.wire_outputs(panel.result, panel.selected)
     _wire_params(params, fields, panel, inputs.input_tab)
     wire_prompt_tools(runtime, row, panel.html_log, fields["steps"])
     wire_paste_button(ui, row.paste, row.prompt, TAB, panel.html_log)
+    wire_img2img_buttons(ui, interrogate_buttons, fields["init_img"], row.prompt, panel.html_log)

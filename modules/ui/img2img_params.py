@@ -135,18 +135,21 @@ def _seed_rows(ui: UiBuild) -> tuple[dict[str, Any], Any, Any]:
     return f, random, reuse
 
 
-def _script_widget(param: ScriptParam) -> Any:
+def _script_widget(param: ScriptParam, runtime: Any = None) -> Any:
     if param.kind == "checkboxes":
         return gr.CheckboxGroup(list(param.choices), value=list(param.default), label=param.label)
+    if param.kind == "radio":
+        choices = list(param.choices_of(runtime) if param.choices_of else param.choices)
+        return gr.Radio(choices, value=param.default if param.default in choices else choices[0], label=param.label)
     return gr.Slider(param.minimum, param.maximum, value=param.default, step=param.step, label=param.label)
 
 
-def _declared_script_group(f: dict[str, Any], declaration: ScriptDeclaration) -> None:
+def _declared_script_group(f: dict[str, Any], declaration: ScriptDeclaration, runtime: Any = None) -> None:
     """A script's widgets, built from what the script declares, shown while it is chosen."""
     slug = declaration.key.replace(" ", "_")
     with gr.Group(visible=False, elem_id=f"script_img2img_{slug}") as group:
         for param in declaration.params:
-            f[declaration.field(param)] = _script_widget(param)
+            f[declaration.field(param)] = _script_widget(param, runtime)
     f["script_name"].change(
         lambda name, title=declaration.title: gr.update(visible=name == title),
         inputs=f["script_name"],
@@ -172,7 +175,7 @@ def _script_rows(ui: UiBuild) -> dict[str, Any]:
         ),
     }
     for declaration in IMG2IMG_SCRIPTS:
-        _declared_script_group(f, declaration)
+        _declared_script_group(f, declaration, ui.runtime)
     return f
 
 

@@ -3,7 +3,7 @@
 A1111 links widgets to infotext keys (`Steps` -> the steps slider, `Size-1` -> width) and turns
 keys that belong to settings (`Clip skip`, `ENSD`, `RNG`...) into per-request "Override
 settings" entries, but only where the value differs from the current setting. Unlike A1111,
-a value that cannot be used (unknown sampler, hires values while hires fix is absent) is
+a value that cannot be used (an unknown sampler, say) is
 reported, not silently replaced by a default.
 """
 
@@ -31,7 +31,7 @@ class PasteField:
 TXT2IMG_PASTE_FIELDS: tuple[PasteField, ...] = tuple(
     PasteField(f.attr, f.infotext, f.kind) for f in ui_paste_fields("txt2img"))
 
-# Keys that only mean something with hires fix, which this UI does not have yet.
+# Keys that only mean something with hires fix: their presence ticks "Hires. fix".
 HIRES_KEYS = ("Hires upscale", "Hires steps", "Hires upscaler", "Hires resize-1", "Hires resize-2",
               "Hires sampler", "Hires schedule type", "Hires checkpoint", "Hires prompt",
               "Hires negative prompt")
@@ -69,12 +69,9 @@ def _sampler_fields(params: Mapping[str, Any], resolve: SamplerResolver | None, 
     result.values["sampler_name"], result.values["scheduler"] = sampler, scheduler
 
 
-def _hires_warning(params: Mapping[str, Any]) -> str | None:
-    used = [k for k in HIRES_KEYS if k in params and params[k] not in HIRES_FILLER]
-    if not used:
-        return None
-    return (f"hires fix values ({', '.join(used)}) were not applied: "
-            "hires fix is not available in this version yet")
+def hires_used(params: Mapping[str, Any]) -> bool:
+    """Whether the infotext comes from a hires-fix picture (A1111 ticks the checkbox then)."""
+    return any(k in params and params[k] not in HIRES_FILLER for k in HIRES_KEYS)
 
 
 def override_entries(params: Mapping[str, Any], option_keys: Mapping[str, str], current: Mapping[str, Any],
@@ -111,9 +108,8 @@ def paste_values(params: Mapping[str, Any], *, fields: Sequence[PasteField] = TX
         except (TypeError, ValueError):
             result.warnings.append(f"{f.key}: {params[f.key]!r} is not a valid {f.kind}; left unchanged")
     _sampler_fields(params, resolve_sampler, result)
-    hires = _hires_warning(params)
-    if hires:
-        result.warnings.append(hires)
+    if any(f.field == "hr_scale" for f in fields) and any(k in params for k in HIRES_KEYS):
+        result.values["enable_hr"] = hires_used(params)
     return result
 
 

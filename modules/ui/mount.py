@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from modules.ui.auth import credentials_from_args
 from modules.ui.blocks import create_blocks
+from modules.ui.extra_networks_routes import register_card_routes
 from modules.ui.page_assets import ON_LOAD_JS, page_css, page_head, page_theme
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ def mount_ui(app: FastAPI, runtime: Any) -> FastAPI:
     auth = credentials_from_args(runtime.args)
     demo = create_blocks(runtime)
     demo.queue(max_size=QUEUE_MAX_SIZE)
+    register_card_routes(app, runtime)
     log.info("web UI mounted%s", " with login" if auth else "")
     app = gr.mount_gradio_app(
         app, demo, path="/", auth=auth, auth_message="Log in to Stable Diffusion web UI" if auth else None,

@@ -29,9 +29,9 @@ def current_checkpoint_title(runtime: Any) -> str | None:
 
 
 def vae_choices(runtime: Any) -> list[str]:
-    """"Automatic" and "None", then VAE files once a VAE registry exists (extra-networks issue)."""
-    registry = getattr(runtime, "vaes", None)
-    names = [v.name for v in registry.list()] if registry is not None else []
+    """"Automatic" and "None", then the VAE files in models/VAE (+ --vae-dir)."""
+    selector = getattr(getattr(runtime, "networks", None), "vae", None)
+    names = selector.names() if selector is not None else []
     return VAE_BUILTIN_CHOICES + [n for n in names if n not in VAE_BUILTIN_CHOICES]
 
 

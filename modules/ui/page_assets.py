@@ -36,13 +36,22 @@ def page_head(runtime: Any) -> str:
     parts = [_inline_script(f"window.sduiOptions = {json.dumps(js_options(runtime))};")]
     for path in javascript_files(runtime.paths.app_root):
         parts.append(_inline_script(f"// {path.name}\n" + path.read_text(encoding="utf-8")))
+    for ext in _enabled_extensions(runtime):  # then each extension's javascript/ (A1111's order)
+        for path in ext.javascript_files():
+            parts.append(_inline_script(f"// {ext.name}/{path.name}\n" + path.read_text(encoding="utf-8")))
     return "\n".join(parts)
+
+
+def _enabled_extensions(runtime: Any) -> list[Any]:
+    host = getattr(runtime, "extensions", None)
+    return [e for e in host.extensions if e.enabled] if host is not None else []
 
 
 def page_css(runtime: Any) -> str:
     """style.css, then the user's own user.css from the data folder (A1111 loads it too)."""
     parts = []
-    for path in (runtime.paths.app_root / "style.css", runtime.paths.data_dir / "user.css"):
+    ext_css = [e.style_file() for e in _enabled_extensions(runtime) if e.style_file() is not None]
+    for path in (runtime.paths.app_root / "style.css", *ext_css, runtime.paths.data_dir / "user.css"):
         if path.is_file():
             parts.append(path.read_text(encoding="utf-8"))
     return "\n".join(parts)

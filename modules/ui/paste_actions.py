@@ -70,4 +70,22 @@ def plan_paste(runtime: Any, text: str) -> PastePlan:
     names, title = loaded_checkpoint_names(runtime)
     mismatch = checkpoint_mismatch(params, names, title)
     warnings = result.warnings + override_warnings + ([mismatch] if mismatch else [])
-    return PastePlan(result.values, overrides, warnings)
+    values = {**result.values, **controlnet_paste(runtime, params)}
+    return PastePlan(values, overrides, warnings)
+
+
+def controlnet_paste(runtime: Any, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The units a `ControlNet N` infotext entry describes (models matched to the current list)."""
+    from modules.ui.controlnet_form import paste_values
+
+    service = getattr(runtime, "controlnet", None)
+    if service is None:
+        return {}
+
+    def resolve(name: str) -> str:
+        try:
+            return service.find_model(name).title
+        except LookupError:
+            return name
+
+    return paste_values(params, int(runtime.settings.get("control_net_unit_count", 3)), resolve)

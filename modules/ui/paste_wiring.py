@@ -8,6 +8,8 @@ from typing import Any
 import gradio as gr
 
 from modules.ui.build_context import UiBuild
+from modules.ui.controlnet_form import PASTE_ACCORDION, PASTE_BODY
+from modules.ui.controlnet_form import PREFIX as UNIT_PREFIX
 from modules.ui.paste_actions import PastePlan, plan_paste
 from modules.ui.progress_view import error_html, notice_html
 
@@ -31,6 +33,9 @@ def field_updates(plan: PastePlan, targets: dict[str, Any]) -> dict[Any, Any]:
     for accordion, names in ACCORDION_FIELDS.items():
         if accordion in targets and any(n in plan.values for n in names):
             updates[targets[accordion]] = gr.update(open=True)
+    if PASTE_BODY in targets and any(str(n).startswith(UNIT_PREFIX) for n in plan.values):
+        updates[targets[PASTE_BODY]] = gr.update(visible=True)
+        updates[targets[PASTE_ACCORDION]] = gr.update(open=True)
     if "override_settings" in targets:
         updates[targets["override_settings"]] = gr.update(choices=plan.overrides, value=plan.overrides,
                                                           visible=bool(plan.overrides))

@@ -79,10 +79,19 @@ def save_ui_defaults(ui: UiBuild, values: Mapping[str, Any]) -> str:
     return notice_html(f"Saved {len(changed)} default{plural} to {path}: {', '.join(changed)}")
 
 
+def _all_sections(schema: dict[str, Any]) -> dict[str, str]:
+    """The built-in sections, then those extensions added (titled by their OptionInfo)."""
+    sections = dict(SECTIONS)
+    for option in schema.values():
+        if option.section not in sections:
+            sections[option.section] = option.extra.get("section_title", option.section)
+    return sections
+
+
 def _section_widgets(ui: UiBuild) -> dict[str, Any]:
     runtime, store = ui.runtime, ui.runtime.settings
     widgets: dict[str, Any] = {}
-    for section, title in SECTIONS.items():
+    for section, title in _all_sections(store.schema).items():
         keys = [k for k, o in store.schema.items() if o.section == section and k not in ui.quick]
         if not keys or section in HIDDEN_SECTIONS:
             continue

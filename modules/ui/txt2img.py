@@ -18,6 +18,15 @@ from modules.engine.validation import InvalidRequestError, validate_request
 from modules.jobs.queue import QueueFullError, new_task_id
 from modules.settings.schema import infotext_to_option_keys
 from modules.ui.build_context import UiBuild
+from modules.ui.controlnet_form import request_with_units, split_unit_values
+from modules.ui.controlnet_units import build_controlnet_accordion
+from modules.ui.extension_scripts import (
+    build_script_uis,
+    build_selectable_uis,
+    selected_script_args,
+    split_script_values,
+)
+from modules.ui.extra_networks_ui import build_extra_networks
 from modules.ui.generation_runner import RunUpdate, describe_error, follow_job, poll_interval
 from modules.ui.output_panel import OutputPanel, build_output_panel, infotext_html, selected_infotext
 from modules.ui.paste_wiring import wire_paste_button
@@ -30,11 +39,17 @@ from modules.ui.txt2img_params import ParamsColumn, build_params_column
 TAB = "txt2img"
 
 
-def submit_form(runtime: Any, form: Txt2ImgForm, task_id: str) -> Any:
-    """Validate and queue; raises InvalidRequestError/QueueFullError with a user-facing message."""
+def submit_form(runtime: Any, form: Txt2ImgForm, task_id: str, scripts: dict[str, Any] | None = None,
+                units: list[dict[str, Any]] | None = None) -> Any:
+    """Validate and queue; raises InvalidRequestError/QueueFullError with a user-facing message.
+    `scripts`: extension script values (`alwayson_scripts`, `script_args`), see ui/extension_scripts.py;
+    `units`: the ControlNet accordion's units."""
     req = to_request(form, option_keys=infotext_to_option_keys(runtime.settings.schema),
                      coerce_settings=runtime.settings.validate, task_id=task_id)
+    if scripts:
+        req = req.with_changes(**scripts)
     validate_request(req)
+    req = request_with_units(getattr(runtime, "controlnet", None), req, units or [])
     return runtime.submit(req)
 
 
@@ -47,6 +62,7 @@ def final_outputs(runtime: Any, panel: OutputPanel, update: RunUpdate, elapsed: 
     note = notice_html("Interrupted: showing the images finished before it.") if result.interrupted else ""
     if not result.images:
         note = notice_html("No image was finished.")
+    note += "".join(notice_html(comment) for comment in result.comments)  # e.g. a LoRA that was not found
     info = infotext_html(selected_infotext(result, None), f"Time taken: {elapsed:.1f} sec.")
     return {**done, panel.gallery: images, panel.html_info: info, panel.html_log: note, panel.result: result,
             panel.selected: None}
@@ -63,8 +79,10 @@ def progress_outputs(runtime: Any, panel: OutputPanel, update: RunUpdate) -> dic
 def make_generate(runtime: Any, panel: OutputPanel) -> Any:
     def generate(task_id: str | None, **values: Any) -> Iterator[dict[Any, Any]]:
         started = time.perf_counter()
+        values, units = split_unit_values(values)
         try:
-            job = submit_form(runtime, Txt2ImgForm(**values), task_id or new_task_id(TAB))
+            form_values, scripts = script_request_fields(values)
+            job = submit_form(runtime, Txt2ImgForm(**form_values), task_id or new_task_id(TAB), scripts, units)
         except (InvalidRequestError, QueueFullError, ValueError) as e:
             yield {panel.progress: "", panel.html_log: error_html(describe_error(e))}
             return
@@ -77,6 +95,16 @@ def make_generate(runtime: Any, panel: OutputPanel) -> Any:
                 yield final_outputs(runtime, panel, update, time.perf_counter() - started)
 
     return generate
+
+
+def script_request_fields(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split the extension scripts' widget values off the form's values."""
+    values, alwayson = split_script_values(values)
+    values, args = selected_script_args(values, values.get("script_name"))
+    scripts: dict[str, Any] = {"alwayson_scripts": alwayson} if alwayson else {}
+    if args:
+        scripts["script_args"] = args
+    return values, scripts
 
 
 def interrupt_job(runtime: Any, task_id: str | None) -> None:
@@ -133,16 +161,22 @@ def _wire_seeds(params: ParamsColumn, fields: dict[str, Any], panel: OutputPanel
 def build_tab(ui: UiBuild) -> None:
     """Build the tab's widgets and events; registers its fields as paste targets."""
     row = build_prompt_row(ui, TAB)
+    build_extra_networks(TAB)
     with gr.Row(elem_id=f"{TAB}_main", equal_height=False):
         with gr.Column(scale=1, elem_id=f"{TAB}_settings"):
             params = build_params_column(ui)
+            controlnet = build_controlnet_accordion(ui.runtime, TAB)
+            script_fields = build_script_uis(ui, TAB)
+            script_fields.update(build_selectable_uis(ui, TAB, params.fields["script_name"]))
         with gr.Column(scale=1, elem_id=f"{TAB}_output_column"):
             panel = build_output_panel(ui, TAB)
     fields = {"prompt": row.prompt, "negative_prompt": row.negative_prompt, "styles": row.styles,
-              **params.fields}
-    ui.paste_targets[TAB] = {**fields, "variation_accordion": params.variation_accordion}
+              **params.fields, **controlnet.fields}
+    ui.paste_targets[TAB] = {**fields, "variation_accordion": params.variation_accordion,
+                             **controlnet.paste_targets()}
     ui.paste_logs[TAB] = panel.html_log
-    wire_generation(ui.runtime, row, fields, panel, make_generate(ui.runtime, panel))
+    wire_generation(ui.runtime, row, {**fields, **script_fields}, panel, make_generate(ui.runtime, panel))
+    controlnet.wire_outputs(panel.result, panel.selected)
     _wire_seeds(params, fields, panel)
     wire_prompt_tools(ui.runtime, row, panel.html_log, fields["steps"])
     wire_paste_button(ui, row.paste, row.prompt, TAB, panel.html_log)

@@ -24,7 +24,9 @@ LABELS = {
     "steps": "Sampling steps", "width": "Width", "height": "Height", "batch_count": "Batch count",
     "batch_size": "Batch size", "cfg_scale": "CFG Scale", "seed": "Seed", "subseed": "Variation seed",
     "subseed_strength": "Variation strength", "seed_resize_from_w": "Resize seed from width",
-    "seed_resize_from_h": "Resize seed from height",
+    "seed_resize_from_h": "Resize seed from height", "hr_second_pass_steps": "Hires steps",
+    "denoising_strength": "Denoising strength", "hr_scale": "Upscale by", "hr_resize_x": "Resize width to",
+    "hr_resize_y": "Resize height to",
 }
 
 
@@ -51,6 +53,18 @@ class Txt2ImgForm:
     tiling: bool = False
     override_settings: tuple[str, ...] = ()
     script_name: str = NO_SCRIPT
+    enable_hr: bool = False
+    hr_upscaler: str = "Latent"
+    hr_second_pass_steps: Any = 0
+    denoising_strength: Any = 0.7
+    hr_scale: Any = 2.0
+    hr_resize_x: Any = 0
+    hr_resize_y: Any = 0
+    hr_checkpoint_name: str = "Use same checkpoint"
+    hr_sampler_name: str = "Use same sampler"
+    hr_scheduler: str = "Use same scheduler"
+    hr_prompt: str = ""
+    hr_negative_prompt: str = ""
 
     @classmethod
     def field_names(cls) -> list[str]:
@@ -131,4 +145,20 @@ def to_request(form: Txt2ImgForm, *, option_keys: Mapping[str, str] | None = Non
     overrides = typed_overrides(form.override_settings, option_keys, coerce_settings)
     script = form.script_name if form.script_name and form.script_name != NO_SCRIPT else None
     return GenerationRequest(mode="txt2img", **shared_request_fields(form), tiling=bool(form.tiling),
-                             override_settings=overrides, script_name=script, task_id=task_id)
+                             override_settings=overrides, script_name=script, task_id=task_id,
+                             **hires_request_fields(form))
+
+
+def hires_request_fields(form: Txt2ImgForm) -> dict[str, Any]:
+    """The hires-fix fields of the request (A1111's `hr_*` names); "Use same ..." means unset."""
+    def unless_same(value: str | None) -> str | None:
+        return None if not value or value.startswith("Use same") else value
+
+    return {"enable_hr": bool(form.enable_hr), "hr_upscaler": form.hr_upscaler or "Latent",
+            "hr_second_pass_steps": as_int("hr_second_pass_steps", form.hr_second_pass_steps),
+            "denoising_strength": as_float("denoising_strength", form.denoising_strength),
+            "hr_scale": as_float("hr_scale", form.hr_scale), "hr_resize_x": as_int("hr_resize_x", form.hr_resize_x),
+            "hr_resize_y": as_int("hr_resize_y", form.hr_resize_y),
+            "hr_checkpoint_name": unless_same(form.hr_checkpoint_name),
+            "hr_sampler_name": unless_same(form.hr_sampler_name), "hr_scheduler": unless_same(form.hr_scheduler),
+            "hr_prompt": form.hr_prompt or "", "hr_negative_prompt": form.hr_negative_prompt or ""}

@@ -16,9 +16,6 @@ from modules.ui.build_context import UiBuild
 from modules.ui.tool_button import tool_button
 from modules.ui.txt2img_form import NO_SCRIPT
 
-HIRES_NOTE = ("Hires. fix is not available in this version yet: it arrives with the hires issue. "
-              "Generate at the size you want for now.")
-
 
 @dataclass
 class ParamsColumn:
@@ -103,11 +100,14 @@ def _extras(ui: UiBuild) -> dict[str, Any]:
 
 
 def build_params_column(ui: UiBuild) -> ParamsColumn:
+    from modules.ui.hires_accordion import build_hires_accordion, wire_size_info
+
     fields = _sampler_row(ui)
-    with gr.Accordion("Hires. fix", open=False, elem_id="txt2img_hr"):
-        gr.HTML(f"<p>{HIRES_NOTE}</p>", elem_id="txt2img_hires_note")
+    hires, size_info = build_hires_accordion(ui)
+    fields.update(hires)
     size_fields, swap = _size_and_batch(ui)
     fields.update(size_fields)
+    wire_size_info(fields, size_info)
     fields["cfg_scale"] = _slider(ui, "CFG Scale", "cfg_scale", 7.0, 1.0, 30.0, 0.5)
     fields["seed"], random_seed, reuse_seed = _seed_row(ui, "Seed", "seed")
     variation, random_subseed, reuse_subseed, accordion = _variation(ui)

@@ -1,0 +1,93 @@
+"""The sd-webui-controlnet extension's API (`/controlnet/*`), answered by the built-in ControlNet.
+
+Shapes and error codes follow the extension (API version 3): lists of models and preprocessors,
+control types, settings, and `detect`, which runs a preprocessor on images. Bad input is 422 with a
+message naming the problem ("Module not available", "No image selected", ...).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from modules.api.errors import ApiError
+from modules.controlnet.preprocessors.annotators import AnnotatorMissingError
+from modules.controlnet.service import API_VERSION, ControlNetService
+from modules.images.codec import decode_image_b64, encode_image_bytes
+from modules.runtime import Runtime
+
+
+class DetectBody(BaseModel):
+    controlnet_module: str = "none"
+    controlnet_input_images: list[str] = Field(default_factory=list)
+    controlnet_masks: list[str] = Field(default_factory=list)
+    controlnet_processor_res: int = -1
+    controlnet_threshold_a: float = -1
+    controlnet_threshold_b: float = -1
+    low_vram: bool = False
+
+
+def _b64_png(array: Any) -> str:
+    import base64
+
+    from PIL import Image
+
+    return base64.b64encode(encode_image_bytes(Image.fromarray(array), "png")).decode()
+
+
+def detect(service: ControlNetService, body: DetectBody) -> dict[str, Any]:
+    """Run one preprocessor over every input image."""
+    if service.preprocessors.canonical(body.controlnet_module) is None:
+        raise ApiError(422, f"Module not available: {body.controlnet_module!r}; "
+                            "GET /controlnet/module_list lists the preprocessors")
+    if not body.controlnet_input_images:
+        raise ApiError(422, "No image selected: send base64 images in controlnet_input_images")
+    images = []
+    for i, text in enumerate(body.controlnet_input_images):
+        try:
+            images.append(decode_image_b64(text))
+        except ValueError as err:
+            raise ApiError(422, f"controlnet_input_images[{i}]: {err}") from err
+    out = []
+    for image in images:
+        try:
+            detected, _ = service.detect(body.controlnet_module, image, body.controlnet_processor_res,
+                                         body.controlnet_threshold_a, body.controlnet_threshold_b)
+        except AnnotatorMissingError as err:
+            raise ApiError(422, str(err)) from err
+        out.append(_b64_png(detected))
+    return {"info": "Success", "images": out}
+
+
+def controlnet_router(runtime: Runtime, service: ControlNetService) -> APIRouter:
+    router = APIRouter(prefix="/controlnet", tags=["controlnet"])
+
+    @router.get("/version")
+    def version() -> dict[str, int]:
+        return {"version": API_VERSION}
+
+    @router.get("/model_list")
+    def model_list(update: bool = True) -> dict[str, list[str]]:
+        return {"model_list": service.model_titles(refresh=update)}
+
+    @router.get("/module_list")
+    def module_list(alias_names: bool = False) -> dict[str, Any]:
+        reg = service.preprocessors
+        return {"module_list": reg.module_list(alias_names), "module_detail": reg.module_detail(alias_names)}
+
+    @router.get("/control_types")
+    def control_types() -> dict[str, Any]:
+        return {"control_types": service.preprocessors.control_types(service.model_titles()[1:])}
+
+    @router.get("/settings")
+    def settings() -> dict[str, int]:
+        return {"control_net_unit_count": int(runtime.settings.get("control_net_unit_count", 3))}
+
+    @router.post("/detect")
+    async def detect_route(body: DetectBody) -> dict[str, Any]:
+        return await run_in_threadpool(detect, service, body)
+
+    return router

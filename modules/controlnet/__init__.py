@@ -1,0 +1,1 @@
+"""ControlNet built in: model files, units, preprocessors and the residual injection."""

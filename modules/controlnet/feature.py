@@ -1,0 +1,179 @@
+"""ControlNet as a job feature: reads `alwayson_scripts.controlnet`, contributes a UNet wrapper.
+
+Per pass it preprocesses each enabled unit's image (the unit's own, else the img2img input),
+fits the detected map to the pass's size with the unit's resize mode (pixel perfect picks the
+processor resolution), registers the unit's model as a cache handle placed beside the UNet, and
+writes the unit's `ControlNet N` infotext entry. `hr_option` decides which passes a unit joins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from modules.controlnet.control_image import hint_tensor, pixel_perfect_resolution
+from modules.controlnet.infotext import unit_infotext
+from modules.controlnet.injection import ActiveUnit, ControlNetWrapper
+from modules.controlnet.model_files import is_none_model
+from modules.controlnet.service import ControlNetService
+from modules.controlnet.unit import ControlNetUnit, HiresOption, parse_units
+
+SCRIPT_KEY = "controlnet"
+
+
+def request_units(req: Any, service: ControlNetService) -> list[ControlNetUnit]:
+    """The request's units (all of them, enabled or not), validated."""
+    payload = _script_payload(getattr(req, "alwayson_scripts", {}) or {})
+    if payload is None:
+        return []
+    return parse_units(payload, service.preprocessors.canonical)
+
+
+def _script_payload(scripts: Any) -> Any:
+    for name, value in scripts.items():
+        if str(name).lower() == SCRIPT_KEY:
+            return value
+    return None
+
+
+def unit_joins_pass(unit: ControlNetUnit, pass_index: int, pass_name: str, job_has_hires: bool) -> bool:
+    """`hr_option`: Both, Low res only (first pass), High res only (the hires pass; the first pass
+    when the job has none). Other later passes (a refiner, another model) take no units."""
+    if pass_index == 0:
+        return not (unit.hr_option is HiresOption.HIGH_RES_ONLY and job_has_hires)
+    if pass_name == "hires":
+        return unit.hr_option is not HiresOption.LOW_RES_ONLY
+    return False
+
+
+@dataclass
+class PreparedUnit:
+    """A unit's detected map and the resolved processor values (for the infotext)."""
+
+    unit: ControlNetUnit
+    detected: np.ndarray
+    processor_res: int
+    threshold_a: float
+    threshold_b: float
+
+
+def unit_image(unit: ControlNetUnit, req: Any, index: int) -> Image.Image:
+    if unit.image is not None:
+        return unit.image
+    init = tuple(getattr(req, "init_images", ()) or ())
+    if init:
+        return init[0]
+    raise ValueError(f"ControlNet unit {index} has no image: upload a control image to the unit "
+                     "(in img2img an empty unit uses the input image)")
+
+
+def prepare_unit(service: ControlNetService, unit: ControlNetUnit, req: Any, index: int, width: int,
+                 height: int) -> PreparedUnit:
+    """Run the unit's preprocessor (pixel perfect resolves the resolution from the target size)."""
+    image = unit_image(unit, req, index)
+    res = unit.processor_res
+    if unit.pixel_perfect:
+        res = pixel_perfect_resolution((image.height, image.width), (height, width), unit.resize_mode)
+    seed = int(getattr(req, "seed", 0) or 0) & 0xFFFFFFFF
+    detected, call = service.detect(unit.module, image, res, unit.threshold_a, unit.threshold_b, seed)
+    pre = service.preprocessors.get(unit.module)
+    return PreparedUnit(unit, detected, call.resolution if pre.uses_resolution else -1,
+                        call.threshold_a, call.threshold_b)
+
+
+class ControlNetFeature:
+    """The job feature (see modules/engine/features.py)."""
+
+    name = "ControlNet"
+
+    def __init__(self, service: ControlNetService) -> None:
+        self.service = service
+
+    def contribute(self, setup: Any, pass_: Any) -> Any:
+        from modules.engine.features import Contribution
+
+        units = [(i, u) for i, u in enumerate(request_units(setup.req, self.service)) if u.enabled]
+        has_hires = bool(getattr(setup.req, "enable_hr", False))
+        units = [(i, u) for i, u in units if unit_joins_pass(u, pass_.index, pass_.spec.name, has_hires)]
+        if not units:
+            return None
+        contribution = Contribution()
+        active = []
+        for index, unit in units:
+            prepared = prepare_unit(self.service, unit, setup.req, index, pass_.spec.width, pass_.spec.height)
+            if pass_.index == 0 and unit.save_detected_map and unit.module != "none" and bool(
+                    setup.settings.get("control_net_detectmap_autosaving", False)):
+                self.service.save_detected_map(unit.module, prepared.detected)
+            title = "None"
+            if not is_none_model(unit.model):
+                entry = self.service.find_model(unit.model)
+                title = entry.title
+                active.append(self._active(setup, pass_, index, prepared, entry, contribution))
+            contribution.infotext[f"ControlNet {index}"] = unit_infotext(
+                unit, title, prepared.processor_res, prepared.threshold_a, prepared.threshold_b)
+        if active:
+            contribution.unet_wrappers.append(ControlNetWrapper(active, pass_.model.latent_channels))
+        return contribution
+
+    def _active(self, setup: Any, pass_: Any, index: int, prepared: PreparedUnit, entry: Any,
+                contribution: Any) -> ActiveUnit:
+        unit = prepared.unit
+        cache = setup.models
+        if cache is not None:
+            key = self.service.register_handle(cache, entry, pass_.model)
+            cache.module(key)  # load now: a wrong-family model fails before sampling starts
+            contribution.models.append(key)
+            net_of = lambda: cache.module(key)  # noqa: E731
+        else:
+            net = self.service.load_direct(entry, pass_.model)
+            net_of = lambda: net  # noqa: E731
+        detected = inpaint_crop(prepared.detected, unit, setup.req, pass_.spec.width, pass_.spec.height)
+        hints = hint_tensor(detected, pass_.spec.width, pass_.spec.height, unit.resize_mode)
+        return ActiveUnit(index=index, net=net_of, hints=hints.to(setup.device), weight=unit.weight,
+                          guidance_start=unit.guidance_start, guidance_end=unit.guidance_end,
+                          control_mode=unit.control_mode,
+                          global_pooling=bool(getattr(net_of(), "controlnet_global_pooling", False)))
+
+
+def inpaint_region(req: Any, width: int, height: int) -> tuple[tuple[int, int], tuple[int, int, int, int]] | None:
+    """(init image size, crop box) of an "Only masked" inpaint job, computed as the engine does."""
+    if getattr(req, "mode", "") != "img2img" or req.mask is None or not req.inpaint_full_res or not req.init_images:
+        return None
+    from modules.engine.masks import blur_mask, crop_region, expand_to_aspect, read_mask
+    from modules.engine.resize import limit_pixels
+
+    size = limit_pixels(req.init_images[0]).size
+    mask = blur_mask(read_mask(req.mask, size, bool(req.inpainting_mask_invert)), req.mask_blur_x, req.mask_blur_y)
+    region = crop_region(mask, req.inpaint_full_res_padding)
+    if region is None:
+        return None
+    return size, expand_to_aspect(region, width, height, size[0], size[1])
+
+
+def inpaint_crop(detected: np.ndarray, unit: ControlNetUnit, req: Any, width: int, height: int) -> np.ndarray:
+    """With "Only masked", the control map gets the same crop as the init image (the map is first
+    fitted to the init image's size, so the two line up), unless the unit opts out."""
+    found = inpaint_region(req, width, height) if unit.inpaint_crop_input_image else None
+    if found is None:
+        return detected
+    from modules.controlnet.control_image import fit_to_size
+    from modules.controlnet.unit import ResizeMode
+
+    (w, h), (left, top, right, bottom) = found
+    whole = fit_to_size(detected, w, h, unit.resize_mode)
+    return fit_to_size(np.ascontiguousarray(whole[top:bottom, left:right]), width, height, ResizeMode.RESIZE_AND_FILL)
+
+
+def detected_maps(service: ControlNetService, req: Any) -> list[Image.Image]:
+    """The detected maps of the enabled units that keep them (returned beside the images)."""
+    maps = []
+    for index, unit in enumerate(request_units(req, service)):
+        if unit.enabled and unit.save_detected_map and unit.module != "none":
+            prepared = prepare_unit(service, unit, req, index, int(req.width), int(req.height))
+            maps.append(Image.fromarray(prepared.detected))
+    return maps
+
+

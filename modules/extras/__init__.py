@@ -1,0 +1,1 @@
+"""The Extras tab's work: upscale (by or to a size, two upscalers blended), save with infotext."""
