@@ -22,28 +22,12 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
-import lark
-
 from modules.parsing.breaks import split_on_break
+from modules.parsing.schedule_grammar import Alternation, Edit, Sequence, parse_schedule
 from modules.parsing.weighted_pieces import WeightedPieces
-
-# The schedule grammar (A1111's language): emphasis brackets are kept as text, `[a:b:N]` is an
-# edit, `[a|b]` an alternation; stray brackets at the top level are plain text. A prompt that
-# still fails to parse is used literally.
-_SCHEDULE_GRAMMAR = r"""
-!start: (prompt | /[][():]/+)*
-prompt: (emphasized | scheduled | alternate | plain | WHITESPACE)*
-!emphasized: "(" prompt ")"
-        | "(" prompt ":" prompt ")"
-        | "[" prompt "]"
-scheduled: "[" [prompt ":"] prompt ":" [WHITESPACE] NUMBER [WHITESPACE] "]"
-alternate: "[" prompt ("|" [prompt])+ "]"
-WHITESPACE: /\s+/
-plain: /([^\\\[\]():|]|\\.)+/
-%import common.SIGNED_NUMBER -> NUMBER
-"""
 
 # Attention tokens, in priority order: escapes, a lone backslash (dropped), brackets, a weight
 # closing a round bracket, closers, plain runs, and a lone colon.
@@ -110,6 +94,9 @@ def _as_float(text: str | None) -> float | None:
 
 
 def _append_with_breaks(res: WeightedPieces, text: str) -> None:
+    if "BREAK" not in text:  # the common case, without a regex call per piece
+        res.append(text)
+        return
     for i, part in enumerate(split_on_break(text)):
         if i > 0:
             res.append("BREAK", -1)
@@ -117,22 +104,19 @@ def _append_with_breaks(res: WeightedPieces, text: str) -> None:
 
 
 def _merge_equal_weights(res: list[list[Any]]) -> list[list[Any]]:
-    merged: list[list[Any]] = []
+    """Join neighbours of equal weight (texts collected, then joined once: `+=` on a list item
+    copies the growing text each time, quadratic for a long run of one-character pieces)."""
+    merged: list[tuple[list[str], Any]] = []
     for text, weight in res:
         if merged and merged[-1][1] == weight:
-            merged[-1][0] += text
+            merged[-1][0].append(text)
         else:
-            merged.append([text, weight])
-    return merged
+            merged.append(([text], weight))
+    return [["".join(texts), weight] for texts, weight in merged]
 
 
 # ---------------------------------------------------------------------------------------------
 # Prompt editing and alternation
-
-
-@functools.lru_cache(maxsize=1)
-def _schedule_parser() -> lark.Lark:
-    return lark.Lark(_SCHEDULE_GRAMMAR)
 
 
 class _Timing(NamedTuple):
@@ -160,62 +144,67 @@ def _timing(base_steps: int, hires_steps: int | None, use_old_scheduling: bool) 
     return _Timing(hires_steps, base_steps, 1.0, False)
 
 
-def _number_of(node: lark.Tree) -> str:
-    return next(str(c) for c in node.children if isinstance(c, lark.Token) and c.type == "NUMBER")
+def _nodes(pieces: Sequence) -> Iterator[Edit | Alternation]:
+    """Every edit and alternation, nested ones included (iteratively: nesting may be deep)."""
+    stack = [pieces]
+    while stack:
+        for piece in stack.pop():
+            if isinstance(piece, Edit):
+                yield piece
+                stack += [part for part in (piece.before, piece.after) if isinstance(part, list)]
+            elif isinstance(piece, Alternation):
+                yield piece
+                stack += [option for option in piece.options if isinstance(option, list)]
 
 
-def _switch_steps(tree: lark.Tree, timing: _Timing) -> tuple[list[int], dict[int, int]]:
+def _switch_steps(pieces: Sequence, timing: _Timing) -> tuple[list[int], dict[int, int]]:
     """The steps at which the text changes, and each edit's `when` (keyed by node id)."""
     ends = {timing.steps}
     whens: dict[int, int] = {}
-    for node in tree.iter_subtrees():
-        if node.data == "scheduled":
-            whens[id(node)] = when = timing.resolve(_number_of(node))
+    for node in _nodes(pieces):
+        if isinstance(node, Edit):
+            whens[id(node)] = when = timing.resolve(node.when)
             if when >= 1:
                 ends.add(when)
-        elif node.data == "alternate":
+        else:
             ends.update(range(1, timing.steps + 1))
     return sorted(ends), whens
 
 
-def _render(node: Any, step: int, whens: dict[int, int]) -> str:
+def _render(pieces: Sequence | str | None, step: int, whens: dict[int, int]) -> str:
     """The prompt text in effect at `step` (1-based)."""
-    if node is None:
+    if pieces is None:
         return ""
-    if isinstance(node, lark.Token):
-        return node.value
-    if node.data == "scheduled":
-        before, after = node.children[0], node.children[1]
-        return _render(before if step <= whens[id(node)] else after, step, whens)
-    if node.data == "alternate":
-        return _render(node.children[(step - 1) % len(node.children)], step, whens)
-    return "".join(_render(child, step, whens) for child in node.children)
+    if isinstance(pieces, str):
+        return pieces
+    out = []
+    for piece in pieces:
+        if isinstance(piece, str):
+            out.append(piece)
+        elif isinstance(piece, Edit):
+            out.append(_render(piece.before if step <= whens[id(piece)] else piece.after, step, whens))
+        else:
+            out.append(_render(piece.options[(step - 1) % len(piece.options)], step, whens))
+    return "".join(out)
 
 
 @functools.lru_cache(maxsize=256)
-def _parse_schedule(prompt: str) -> lark.Tree | None:
-    """The parse tree (read-only, shared), or None when the prompt is to be used literally.
+def _parse_schedule(prompt: str) -> Sequence | None:
+    """The parsed prompt (read-only, shared), or None when it is to be used literally.
 
-    Cached because the Earley parse is the slow part (up to seconds for long bracket-heavy
-    prompts) and the UI token counter and every batch ask again for the same text.
+    Cached because the UI token counter and every batch ask again for the same text.
     """
-    try:
-        return _schedule_parser().parse(prompt)
-    except (lark.exceptions.LarkError, RecursionError):
-        return None
+    return parse_schedule(prompt)
 
 
 def _schedule_of(prompt: str, timing: _Timing) -> list[ScheduleEntry]:
     if "[" not in prompt:  # no edit or alternation possible: the text is used as written
         return [[timing.steps, prompt]]
-    tree = _parse_schedule(prompt)
-    if tree is None:
+    pieces = _parse_schedule(prompt)
+    if pieces is None:
         return [[timing.steps, prompt]]
-    try:
-        ends, whens = _switch_steps(tree, timing)
-        return [[end, _render(tree, end, whens)] for end in ends]
-    except RecursionError:
-        return [[timing.steps, prompt]]
+    ends, whens = _switch_steps(pieces, timing)
+    return [[end, _render(pieces, end, whens)] for end in ends]
 
 
 def get_learned_conditioning_prompt_schedules(

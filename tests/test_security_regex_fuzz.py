@@ -27,7 +27,12 @@ from modules.infotext import (
 from modules.models.registry import CheckpointRegistry
 from modules.parsing.breaks import split_on_break
 from modules.parsing.infotext_pairs import find_pairs
-from modules.prompt_parser import _split_weight, get_multicond_prompt_list, parse_prompt_attention
+from modules.prompt_parser import (
+    _split_weight,
+    get_learned_conditioning_prompt_schedules,
+    get_multicond_prompt_list,
+    parse_prompt_attention,
+)
 from modules.styles import PromptStyle, StyleDatabase
 from modules.text.extra_networks import EXTRA_NETWORK_TAG, find_tags, parse_prompt_extra_networks
 from modules.text.prompt_limits import DEFAULT_PROMPT_MAX_CHARS, check_prompt_length
@@ -41,7 +46,8 @@ LIMIT_S = 0.8  # CPU seconds per 1 MB case; the linear readers need 0.01-0.3 s
 def adversarial(n: int = MB) -> list[str]:
     """Texts that make backtracking regexes rescan: long runs, repeated openers, no closers."""
     units = ["A", " ", ":", "\t", "a:", "ab: ", ' kk: "a,', 'kk: "a\\"b, ', "\\", '"', "<a:", "<", "[", "[a",
-             "(:", "( ", "[a:b:", "a, ", "-/ ", "1", "1.", ": 1", "<>", "BREAK ", " AND ", "\n"]
+             "(:", "( ", "[a:b:", "a, ", "-/ ", "1", "1.", ": 1", "<>", "BREAK ", " AND ", "\n",
+             "[a:b:1]", "[a|b]", "[a:b:[", "[(", "][", "[a:1", "[[a:b:1]]", "[a:b:c]", "|"]
     texts = [(u * (n // len(u) + 1))[:n] for u in units]
     texts += ["Steps: 20, " + "A" * n, "(:" + " " * n + "x", " " * n + "x", "x" + " " * n + ":1.5x",
               "[" + "a" * n, "<lora:" + "x" * n]
@@ -93,6 +99,8 @@ CAPPED: dict[str, tuple[Callable[[str], object], int]] = {
     "infotext emphasis": (prompt_uses_emphasis, MAX_INFOTEXT_CHARS),
     "prompt attention": (parse_prompt_attention, DEFAULT_PROMPT_MAX_CHARS),
     "prompt AND/weights": (lambda t: get_multicond_prompt_list([t]), DEFAULT_PROMPT_MAX_CHARS),
+    "prompt editing/alternation": (lambda t: get_learned_conditioning_prompt_schedules([t], 20),
+                                   DEFAULT_PROMPT_MAX_CHARS),
     "styles in prompt": (_styles, DEFAULT_PROMPT_MAX_CHARS),
 }
 

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from modules.engine.context import EngineContext
-from modules.models.patches import PartSlots, PatchSet, applied
+from modules.models.patches import ForwardWrapper, PartSlots, PatchSet, applied
 
 if TYPE_CHECKING:
     from modules.engine.processing import JobState
@@ -43,8 +43,32 @@ def _bare_part(ctx: EngineContext, key: str) -> Any:
 
 @contextmanager
 def pass_stage(state: "JobState", parts: str) -> Iterator[None]:
-    """`stage` with the current pass's patches; sampling also places the features' models."""
+    """`stage` with the current pass's patches; sampling also places the features' models.
+
+    VAE stages also check Interrupt between the VAE's blocks: decoding or encoding a big picture
+    (or its tiles) can take minutes on a CPU, and Interrupt must not wait for it."""
     contribution = state.active.contribution
     extra = contribution.models if parts == "unet" else ()
-    with stage(state.ctx, parts, contribution.patches, extra):
+    patches = list(contribution.patches)
+    if parts == "vae":
+        patches.append(interrupt_checks(state.ctx.model.vae, state.control.check))
+    with stage(state.ctx, parts, patches, extra):
         yield
+
+
+def interrupt_checks(vae: Any, check: Any) -> PatchSet:
+    """A patch set that calls `check()` (raises on Interrupt/Skip) before each VAE block runs."""
+    def wrap(original: Any, *args: Any, **kwargs: Any) -> Any:
+        check()
+        return original(*args, **kwargs)
+
+    paths = []
+    for side in ("encoder", "decoder"):
+        coder = getattr(vae, side, None)
+        if coder is None:
+            continue
+        for blocks in ("down_blocks", "up_blocks"):
+            paths += [f"{side}.{blocks}.{i}" for i in range(len(getattr(coder, blocks, ())))]
+        if getattr(coder, "mid_block", None) is not None:
+            paths.append(f"{side}.mid_block")
+    return PatchSet("interrupt checks", wrappers=tuple(ForwardWrapper("vae", path, wrap) for path in paths))
