@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> None:
 
     args = parse_args(sys.argv[1:] if argv is None else argv,
                       extend=lambda parser, full: add_extension_flags(parser, full, ROOT))
+    from modules.console_log import configure_console_logging
+
+    configure_console_logging(args.loglevel)  # before the runtime, so start-up warnings show too
     if not (args.skip_install or args.skip_prepare_environment):
         install_requirements(Path(os.environ.get("REQS_FILE", ROOT / "requirements.txt")))
     from modules.runtime import build_runtime

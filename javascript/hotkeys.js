@@ -27,7 +27,8 @@
         }
         let handled = false;
         if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
-            handled = press(tab + "_generate");
+            // Generate is hidden while this tab's job runs: Ctrl+Enter then does nothing, as the button can't be hit.
+            handled = sduiJobRunning(tab) || press(tab + "_generate");
         } else if (event.key === "Enter" && event.altKey) {
             handled = press(tab + "_skip");
         } else if (event.key === "Escape") {

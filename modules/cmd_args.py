@@ -30,7 +30,9 @@ def _add_launcher(p: argparse.ArgumentParser) -> None:
     g.add_argument("--update-check", action="store_true")
     g.add_argument("--log-startup", action="store_true")
     g.add_argument("--dump-sysinfo", action="store_true")
-    g.add_argument("--loglevel", default=None, choices=["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"])
+    g.add_argument("--loglevel", "--log-level", dest="loglevel", default=None, type=str.upper,
+                   choices=["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"],
+                   help="console messages shown: INFO (default) logs model loads and every job")
     g.add_argument("--test-server", action="store_true")
 
 

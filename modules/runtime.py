@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from modules.console_log import job_summary
 from modules.engine.context import APP_VERSION, EngineContext
 from modules.engine.features import FeatureRegistry
 from modules.engine.request import GenerationRequest, GenerationResult
@@ -26,7 +27,7 @@ from modules.hashing import HashCache
 from modules.hooks.host import HookHost
 from modules.hooks.payloads import ModelLoaded
 from modules.interrogate.service import build_interrogate_service
-from modules.jobs.progress import JobControl
+from modules.jobs.progress import JobControl, JobInterrupted
 from modules.jobs.queue import Job, JobQueue
 from modules.models.cache import ModelCache
 from modules.models.memory import MemoryPolicy
@@ -184,14 +185,29 @@ class Runtime:
         return choice.name, None if self.args.no_hashing else self.networks.vae.short_hash(choice.path)
 
     def generate(self, req: GenerationRequest, control: JobControl) -> GenerationResult:
-        """Run one request inside the worker thread."""
+        """Run one request inside the worker thread; the console gets one line about it."""
         from modules.scripts import run_script
 
         ctx = self.engine_context(req)
-        if self.extensions is not None:
-            result = self.extensions.run_job(req, ctx, control, run_script)
-        else:
-            result = run_script(req, ctx, control)
+        started = time.perf_counter()
+        try:
+            if self.extensions is not None:
+                result = self.extensions.run_job(req, ctx, control, run_script)
+            else:
+                result = run_script(req, ctx, control)
+        except JobInterrupted:
+            log.info("%s %dx%d interrupted before its first image", req.mode, req.width, req.height)
+            raise
+        except Exception as e:
+            log.error("%s %dx%d failed after %.1f s: %s", req.mode, req.width, req.height,
+                      time.perf_counter() - started, e)
+            raise
+        log.info(job_summary(req, result, time.perf_counter() - started))
+        self._remember_params(result)
+        return result
+
+    def _remember_params(self, result: GenerationResult) -> None:
+        """params.txt: the last infotext, read by the ↙️ button on an empty prompt."""
         if result.infotexts and not self.args.no_prompt_history:
             try:
                 from modules.settings.store import atomic_write_text
@@ -199,7 +215,6 @@ class Runtime:
                 atomic_write_text(self.paths.params_file, result.infotexts[result.index_of_first_image])
             except (OSError, IndexError):
                 log.warning("could not write %s", self.paths.params_file)
-        return result
 
     def submit(self, req: GenerationRequest) -> Job:
         return self.queue.submit(lambda control: self.generate(req, control), kind=req.mode, task_id=req.task_id)

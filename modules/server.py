@@ -6,12 +6,15 @@ are imported here lazily so `--nowebui` never pays for importing gradio.
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 import time
 from typing import Any
 
 from fastapi import FastAPI
 
+from modules.console_log import configure_console_logging
 from modules.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -101,11 +104,14 @@ def create_app(runtime: Runtime) -> FastAPI:
     _add_process_time(app)
     _add_cors(app, runtime)
     _add_body_limit(app, runtime)
+    from modules.api.docs_routes import register_docs_routes
+
+    docs_deps: list[Any] = []
     if args.api_auth:
         from modules.api.auth import auth_dependencies
-        from modules.api.docs_routes import add_protected_docs
 
-        add_protected_docs(app, auth_dependencies(args.api_auth, app.state.auth_throttle))
+        docs_deps = auth_dependencies(args.api_auth, app.state.auth_throttle)
+    register_docs_routes(app, docs_deps)  # offline /docs and /redoc, behind --api-auth when it is set
     from modules.api.internal import register_internal_routes
 
     register_internal_routes(app, runtime)
@@ -120,6 +126,27 @@ def create_app(runtime: Runtime) -> FastAPI:
 
         app = mount_ui(app, runtime)
     return app
+
+
+class PortInUseError(SystemExit):
+    """The port is taken: the one message the console shows (exit status 1)."""
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """Bind before anything is announced, so a taken port gives one clear message and no
+    "Running on local URL" line for a server that never runs."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        in_use = e.errno == errno.EADDRINUSE
+        what = "is already in use (is another web UI running?)" if in_use else f"cannot be used ({e.strerror})"
+        raise PortInUseError(f"Port {port} on {host} {what}: stop the other program, or start with "
+                             f"--port {port + 1} (any free port)") from e
+    return sock
 
 
 def _extensions(runtime: Runtime) -> Any:
@@ -141,8 +168,10 @@ def serve(runtime: Runtime) -> None:
     from modules.cmd_args import server_host
 
     args = runtime.args
-    app = create_app(runtime)
+    configure_console_logging(args.loglevel)
     host = server_host(args)
+    sock = bind_socket(host, args.port)
+    app = create_app(runtime)
     shown = "127.0.0.1" if host == "0.0.0.0" else host
     print(f"Running on local URL:  http://{shown}:{args.port}", flush=True)
     if args.autolaunch and not args.nowebui:
@@ -155,7 +184,7 @@ def serve(runtime: Runtime) -> None:
     server = uvicorn.Server(config)
     server.handle_exit = stopping_handler(server.handle_exit, runtime)  # type: ignore[method-assign]
     try:
-        server.run()
+        server.run(sockets=[sock])
     finally:
         runtime.shutdown()
     print("Server stopped.", flush=True)

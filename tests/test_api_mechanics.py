@@ -202,7 +202,7 @@ def test_client_override_beats_infotext_setting(client: httpx.Client, engine: St
     ("/sdapi/v1/txt2img", {"force_task_id": "task(x)", "steps": 1, "n_iter": 1000}, 422, ["at most"]),
     ("/sdapi/v1/img2img", {"prompt": "x"}, 422, ["init_images"]),
     ("/sdapi/v1/img2img", {"init_images": ["%%%not base64%%%"]}, 400, ["init_images[0]", "base64"]),
-    ("/sdapi/v1/img2img", {"init_images": ["aGVsbG8gd29ybGQ="]}, 400, ["init_images[0]", "not a readable"]),
+    ("/sdapi/v1/img2img", {"init_images": ["aGVsbG8gd29ybGQ="]}, 400, ["init_images[0]", "is not an image"]),
     ("/sdapi/v1/img2img", {"init_images": ["http://example.com/a.png"]}, 400, ["URLs"]),
     ("/sdapi/v1/img2img", {"init_images": ["aGVsbG8="], "inpainting_fill": 7}, 422, ["inpainting_fill"]),
     ("/sdapi/v1/png-info", {"image": "!!!"}, 400, ["base64"]),

@@ -89,13 +89,22 @@ def test_decode_b64_accepts_raw_and_data_uri():
 @pytest.mark.parametrize(("payload", "message"), [
     ("", "empty"),
     ("not base64 at all!!", "not valid base64"),
-    (base64.b64encode(b"hello world, not an image").decode(), "not a readable image"),
+    (base64.b64encode(b"hello world, not an image").decode(), "is not an image"),
     ("data:image/png,abc", "not base64"),
     ("https://example.com/x.png", "URLs are not fetched"),
 ])
 def test_decode_b64_errors_name_the_problem(payload, message):
     with pytest.raises(ValueError, match=message):
         decode_image_b64(payload)
+
+
+@pytest.mark.parametrize("data", [b"hello world, not an image",
+                                  encode_image_bytes(Image.new("RGB", (64, 64), (9, 9, 9)), "png", None)[:90]])
+def test_decode_errors_never_show_python_object_reprs(data):
+    with pytest.raises(ValueError) as error:
+        decode_image_b64(base64.b64encode(data).decode())
+    assert "object at 0x" not in str(error.value) and "BytesIO" not in str(error.value)
+    assert "send a PNG, JPEG or WebP file" in str(error.value)
 
 
 def test_unknown_format_is_a_clear_error():

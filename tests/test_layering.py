@@ -15,7 +15,7 @@ WEB = {"gradio", "fastapi", "starlette", "uvicorn"}
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"parsing", "storage", "access"}),  # linear-time text readers; durable files; auth back-off
     frozenset({"prompt_parser", "infotext", "noise", "hashing", "images", "settings", "paths", "styles",
-               "model_types", "cmd_args", "hooks"}),
+               "model_types", "cmd_args", "hooks", "console_log"}),
     frozenset({"text"}),
     frozenset({"models", "samplers"}),
     frozenset({"upscalers"}),  # model upscalers and the tiled runner the VAE tiling shares

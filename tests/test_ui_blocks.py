@@ -161,9 +161,9 @@ def test_generate_reports_a_bad_request_without_queueing(tmp_path: Path) -> None
     try:
         with gr.Blocks():
             panel = OutputPanel(*[gr.HTML() for _ in dataclasses.fields(OutputPanel)])
-        outputs = list(make_generate(runtime, panel)("task(txt2img-TEST001)", width=65))
+        outputs = list(make_generate(runtime, panel)("task(txt2img-TEST001)", width=40))
         assert len(outputs) == 1
-        assert "width must be a multiple of 8, got 65 (try 64)" in outputs[0][panel.html_log]
+        assert "width must be between 64 and 2048 pixels, got 40" in outputs[0][panel.html_log]
         assert runtime.queue.get("task(txt2img-TEST001)") is None
     finally:
         runtime.shutdown()

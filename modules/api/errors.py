@@ -68,8 +68,9 @@ ALL_ERRORS = _documented(400, 401, 403, 404, 409, 413, 422, 429, 500, 501, 503, 
 
 
 def not_available(feature: str, hint: str = "") -> ApiError:
-    """501 for a route whose feature has not landed: an honest refusal, never a fake result."""
-    text = f"{feature} is not available in this version of the server"
+    """501 for a feature this version does not have: an honest refusal, never a fake result.
+    Worded "<feature>: not available ..." so singular and plural names both read right."""
+    text = f"{feature}: not available in this version of the server"
     return ApiError(501, f"{text}; {hint}" if hint else text)
 
 

@@ -16,9 +16,10 @@ from PIL import Image
 from modules.api.controlnet_mapping import ALWAYSON_SCRIPTS, controlnet_units
 from modules.api.errors import ApiError, not_available
 from modules.api.infotext_fill import parse_infotext, request_values, settings_values
+from modules.api.model_defaults import fill_model_defaults
 from modules.api.models import GenerationBody, Img2ImgBody, Txt2ImgBody
 from modules.engine.request import GenerationRequest
-from modules.engine.validation import InvalidRequestError, validate_request
+from modules.engine.validation import InvalidRequestError, steps_bound, validate_request
 from modules.hires.params import validate_hires
 from modules.hooks.payloads import InfotextPaste
 from modules.images.codec import InputImageTooLargeError, decode_image_b64
@@ -36,6 +37,7 @@ class PreparedJob:
     parameters: dict[str, Any]
     send_images: bool = True
     persist_settings: dict[str, Any] = field(default_factory=dict)
+    model_defaults: dict[str, Any] = field(default_factory=dict)  # unsent fields the model's values filled
     detected_maps: list[str] | None = None  # ControlNet maps (base64), computed once for the answer
 
 
@@ -262,7 +264,8 @@ def prepare(body: Txt2ImgBody | Img2ImgBody, runtime: Runtime, mode: str) -> Pre
     check_unsupported(values)
     check_scripts(values, mode, runtime)
     overrides = check_overrides(overrides, runtime)
-    runtime.checkpoint_for(overrides.get("sd_model_checkpoint"))  # no checkpoint at all: 503 now, not later
+    checkpoint = runtime.checkpoint_for(overrides.get("sd_model_checkpoint"))  # none at all: 503 now, not later
+    filled = fill_model_defaults(values, body, runtime, mode, checkpoint)
     check_styles(list(values.get("styles") or ()), runtime)
     fields = base_request_fields(values, overrides, runtime)
     if mode == "img2img":
@@ -274,7 +277,8 @@ def prepare(body: Txt2ImgBody | Img2ImgBody, runtime: Runtime, mode: str) -> Pre
         fields["alwayson_scripts"] = {"controlnet": {"args": units}}
     request = GenerationRequest(mode=mode, **fields)
     try:
-        validate_request(request, prompt_limit=int(runtime.settings.get("prompt_max_chars") or 0) or None)
+        validate_request(request, max_steps=steps_bound(runtime.settings),
+                         prompt_limit=int(runtime.settings.get("prompt_max_chars") or 0) or None)
         validate_hires(request, runtime.upscalers, runtime.samplers)
         check_face_restoration(request, runtime)
         if mode == "img2img":
@@ -284,4 +288,5 @@ def prepare(body: Txt2ImgBody | Img2ImgBody, runtime: Runtime, mode: str) -> Pre
     except InvalidRequestError as e:
         raise ApiError(422, str(e)) from e
     persist = {} if values.get("override_settings_restore_afterwards", True) else overrides
-    return PreparedJob(request, echo_parameters(values, mode), bool(values.get("send_images", True)), persist)
+    return PreparedJob(request, echo_parameters(values, mode), bool(values.get("send_images", True)), persist,
+                       filled)

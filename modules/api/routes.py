@@ -1,8 +1,9 @@
 """Mount the A1111-compatible API (/sdapi/v1) and the asynchronous job API (/jobs/v1).
 
-Called by modules/server.py with `--api` or `--nowebui`. `/docs` and `/openapi.json` come
-from FastAPI. `--api-auth` puts HTTP Basic on every route here; `--api-log` prints one line
-per API request; `--api-server-stop` adds the server-stop/restart/kill routes.
+Called by modules/server.py with `--api` or `--nowebui`. `/openapi.json` comes from FastAPI,
+`/docs` and `/redoc` from modules/api/docs_routes.py (served offline). `--api-auth` puts HTTP Basic
+on every route here; `--api-log` prints one line per API request; `--api-server-stop` adds the
+server-stop/restart/kill routes.
 """
 
 from __future__ import annotations

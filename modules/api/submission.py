@@ -7,6 +7,7 @@ answered while a generation runs.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -37,6 +38,8 @@ def submit_prepared(runtime: Runtime, prepared: PreparedJob, client: str | None 
 
 
 def build_response(runtime: Runtime, prepared: PreparedJob, result: GenerationResult) -> dict[str, Any]:
+    """A1111's answer; `info` also carries `model_defaults` (the unsent fields the model's recommended
+    values filled, e.g. the demo model's 64x64 / 20 steps) when there were any."""
     from modules.api.controlnet_mapping import detected_map_images
 
     response = generation_response(result, prepared.parameters, prepared.send_images, runtime.settings.snapshot())
@@ -44,6 +47,10 @@ def build_response(runtime: Runtime, prepared: PreparedJob, result: GenerationRe
         if prepared.detected_maps is None:  # once: /jobs/v1 polls build the answer again and again
             prepared.detected_maps = detected_map_images(runtime, prepared.request)
         response["images"] += prepared.detected_maps
+    if prepared.model_defaults:
+        info = json.loads(response["info"])
+        info["model_defaults"] = dict(prepared.model_defaults)
+        response["info"] = json.dumps(info)
     return response
 
 

@@ -14,7 +14,7 @@ from modules.text.prompt_limits import DEFAULT_PROMPT_MAX_CHARS, PromptTooLongEr
 from modules.text.prompt_limits import SETTING as PROMPT_SETTING
 
 MIN_SIZE, MAX_SIZE = 64, 2048
-MAX_STEPS = 150
+MAX_STEPS = 1000  # default of the `max_sampling_steps` setting (A1111's API has no bound; its slider stops at 150)
 MAX_BATCH_IMAGES = 64
 # Seeds go to torch generators as unsigned 64-bit numbers, seed + image index for a batch.
 MAX_SEED = 2**64 - 1 - MAX_BATCH_IMAGES
@@ -30,6 +30,14 @@ def _check_size(name: str, value: int) -> None:
         raise InvalidRequestError(f"{name} must be between {MIN_SIZE} and {MAX_SIZE} pixels, got {value}")
     if value % 8:
         raise InvalidRequestError(f"{name} must be a multiple of 8, got {value} (try {value - value % 8})")
+
+
+def steps_bound(settings: Any) -> int:
+    """The `max_sampling_steps` setting of a settings store or view (the default when unset or bad)."""
+    try:
+        return max(int(settings.get("max_sampling_steps", MAX_STEPS)), 1)
+    except (AttributeError, TypeError, ValueError):
+        return MAX_STEPS
 
 
 def _check_numbers(req: GenerationRequest) -> None:
@@ -56,17 +64,23 @@ def _check_prompts(req: GenerationRequest, ctx: Any, limit: int | None) -> None:
         raise InvalidRequestError(str(e)) from e
 
 
-def validate_request(req: GenerationRequest, ctx: Any = None, *, prompt_limit: int | None = None) -> None:
+def validate_request(req: GenerationRequest, ctx: Any = None, max_steps: int | None = None, *,
+                     prompt_limit: int | None = None) -> None:
     """Raise InvalidRequestError for anything the engine cannot do as asked. `prompt_limit`
-    defaults to the `prompt_max_chars` setting of `ctx` (or its default)."""
+    defaults to the `prompt_max_chars` setting of `ctx` (or its default). `max_steps` is the
+    `max_sampling_steps` setting (of `ctx` when not given): long runs stay interruptible at every
+    step, the bound only stops a typo (steps=100000) from occupying the queue for hours."""
     _check_numbers(req)
     _check_prompts(req, ctx, prompt_limit)
     if req.mode not in ("txt2img", "img2img"):
         raise InvalidRequestError(f"unknown mode {req.mode!r}; use txt2img or img2img")
     _check_size("width", req.width)
     _check_size("height", req.height)
-    if not 1 <= req.steps <= MAX_STEPS:
-        raise InvalidRequestError(f"steps must be between 1 and {MAX_STEPS}, got {req.steps}")
+    if max_steps is None:
+        max_steps = steps_bound(getattr(ctx, "settings", None))
+    if not 1 <= req.steps <= max_steps:
+        raise InvalidRequestError(f"steps must be between 1 and {max_steps}, got {req.steps} "
+                                  "(setting max_sampling_steps raises the bound)")
     if req.batch_size < 1 or req.n_iter < 1:
         raise InvalidRequestError("batch_size and n_iter (batch count) must be at least 1")
     if req.batch_size * req.n_iter > MAX_BATCH_IMAGES:

@@ -124,6 +124,11 @@ def _b64_payload(s: str) -> bytes:
         raise ValueError(f"image is not valid base64 ({e}); send base64 of a PNG/JPEG/WebP file") from e
 
 
+def _plain(error: BaseException) -> str:
+    """An error's text without Python object reprs (`<_io.BytesIO object at 0x...>`)."""
+    return re.sub(r"\s*<[^<>]* object at 0x[0-9a-fA-F]+>", "", str(error)).strip() or type(error).__name__
+
+
 class InputImageTooLargeError(ValueError):
     """An input image with more pixels than the `input_image_max_pixels` setting allows."""
 
@@ -148,7 +153,10 @@ def decode_image_b64(s: str, max_pixels: int | None = None) -> Image.Image:
         image = Image.open(io.BytesIO(data))
         check_pixels(image, max_pixels)
         image.load()
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError) as e:
-        raise ValueError(f"base64 data is not a readable image ({len(data)} bytes: {e}); "
+    except UnidentifiedImageError as e:  # its text is "cannot identify image file <_io.BytesIO object at 0x...>"
+        raise ValueError(f"base64 data is not an image ({len(data)} bytes in no known image format); "
+                         "send a PNG, JPEG or WebP file") from e
+    except (Image.DecompressionBombError, OSError, SyntaxError) as e:
+        raise ValueError(f"base64 data is not a readable image ({len(data)} bytes: {_plain(e)}); "
                          "send a PNG, JPEG or WebP file") from e
     return image

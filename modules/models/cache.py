@@ -8,7 +8,9 @@ download never leaves the UI without a model.
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -22,6 +24,8 @@ from modules.models.handles import CHECKPOINT_PARTS, ModelHandle, Placer, TorchP
 from modules.models.memory import MemoryPolicy, release_freed_memory
 from modules.models.patches import PartSlots, PatchSet, applied
 from modules.models.sd_model import LoadedModel
+
+log = logging.getLogger(__name__)
 
 Loader = Callable[..., LoadedModel]
 
@@ -84,6 +88,9 @@ class ModelCache:
 
     def _switch(self, path: Path, title: str, is_demo: bool) -> LoadedModel:
         previous = self._current
+        started = time.perf_counter()
+        log.info("Loading checkpoint %s%s", title or path.name,
+                 f" (replacing {previous.title or previous.source_path})" if previous is not None else "")
         if previous is not None:
             self._offload(previous)
         try:
@@ -93,9 +100,13 @@ class ModelCache:
                 self._restore(previous)
             kept = previous.title if previous is not None else None
             note = f" '{kept}' stays loaded." if kept else ""
-            raise ModelLoadError(f"Could not load checkpoint '{path}': {err}{note}", kept=kept) from err
+            reason = str(err).rstrip(". ")
+            detail = reason if str(path) in reason else f"'{path}': {reason}"  # name the file once
+            log.error("Could not load checkpoint: %s.%s", detail, note)
+            raise ModelLoadError(f"Could not load checkpoint {detail}.{note}", kept=kept) from err
         self._current, self._on_device = model, []
         self._drop(previous)
+        log.info("Model loaded in %.1f s: %s", time.perf_counter() - started, title or path.name)
         return model
 
     @staticmethod

@@ -175,6 +175,9 @@ _SAMPLER_PARAMS: dict[str, OptionInfo] = {
     "eta_ddim": _slider(0.0, "Eta for DDIM", "sampler-params", 0.0, 1.0, 0.01, infotext="Eta DDIM"),
     "eta_ancestral": _slider(1.0, "Eta for k-diffusion samplers", "sampler-params", 0.0, 1.0, 0.01, infotext="Eta"),
     "ddim_discretize": _radio("uniform", "img2img DDIM discretize", "sampler-params", ("uniform", "quad")),
+    "max_sampling_steps": OptionInfo(1000, "Most sampling steps a request may ask for (the UI slider stops at 150; "
+                                           "the API accepts up to this)", "sampler-params", "number",
+                                     minimum=150, maximum=10000, step=1),
     "s_churn": _slider(0.0, "sigma churn", "sampler-params", 0.0, 100.0, 0.01, infotext="Sigma churn"),
     "s_tmin": _slider(0.0, "sigma tmin", "sampler-params", 0.0, 10.0, 0.01, infotext="Sigma tmin"),
     "s_tmax": _slider(0.0, "sigma tmax", "sampler-params", 0.0, 999.0, 0.01, infotext="Sigma tmax"),

@@ -17,7 +17,7 @@ from typing import Any
 import gradio as gr
 
 from modules.engine.request import GenerationRequest, GenerationResult
-from modules.engine.validation import InvalidRequestError, validate_request
+from modules.engine.validation import InvalidRequestError, steps_bound, validate_request
 from modules.jobs.queue import QueueFullError, new_task_id
 from modules.settings.schema import infotext_to_option_keys
 from modules.ui.build_context import UiBuild
@@ -34,10 +34,11 @@ from modules.ui.img2img_params import TAB, Img2ImgParams, build_params_column
 from modules.ui.interrogate_tab import build_img2img_buttons, wire_img2img_buttons
 from modules.ui.output_panel import OutputPanel, build_output_panel
 from modules.ui.paste_wiring import wire_paste_button
-from modules.ui.progress_view import error_html
+from modules.ui.progress_view import error_html, notice_html
 from modules.ui.prompt_row import build_prompt_row
 from modules.ui.prompt_wiring import wire_prompt_tools
 from modules.ui.txt2img import final_outputs, progress_outputs, reuse_seed, wire_generation
+from modules.ui.txt2img_form import round_size_fields
 
 
 def _make_request_builder(runtime: Any, form: Img2ImgForm, task_id: str,
@@ -50,7 +51,7 @@ def _make_request_builder(runtime: Any, form: Img2ImgForm, task_id: str,
             task_id=task_id,
             **images,
         )
-        validate_request(req)
+        validate_request(req, max_steps=steps_bound(runtime.settings))
         return request_with_units(getattr(runtime, "controlnet", None), req, units or [])
 
     return make
@@ -88,13 +89,15 @@ def make_generate(runtime: Any, panel: OutputPanel) -> Callable[..., Iterator[di
         values, units = split_unit_values(values)
         try:
             values, alwayson = split_script_values(values)  # extension scripts' widgets (by name)
-            requests = plan_requests(runtime, Img2ImgForm.from_values(values), task, units)
+            form = Img2ImgForm.from_values(values)
+            form, notes = round_size_fields(form) if form.size_tab != "Resize by" else (form, [])
+            requests = plan_requests(runtime, form, task, units)
             if alwayson:
                 requests = [r.with_changes(alwayson_scripts={**r.alwayson_scripts, **alwayson}) for r in requests]
         except (InvalidRequestError, ValueError) as e:
             yield {panel.progress: "", panel.html_log: error_html(describe_error(e))}
             return
-        yield {panel.html_log: "", panel.download: gr.update(visible=False)}
+        yield {panel.html_log: "".join(notice_html(n) for n in notes), panel.download: gr.update(visible=False)}
         poll = poll_interval(runtime.settings.get("live_preview_refresh_period", 1000))
         results: list[GenerationResult] = []
         try:  # one job for every picture of a Batch: one task id, so Interrupt stops them all
@@ -104,27 +107,29 @@ def make_generate(runtime: Any, panel: OutputPanel) -> Callable[..., Iterator[di
             return
         for update in follow_job(job, runtime.queue, poll):
             if update.error is not None:
-                yield final_outputs(runtime, panel, update, time.perf_counter() - started)
+                yield final_outputs(runtime, panel, update, time.perf_counter() - started, notes)
                 return
             if update.result is None:
                 yield progress_outputs(runtime, panel, update)
             else:
                 results = update.result
         done = RunUpdate(result=merge_results(results))
-        yield final_outputs(runtime, panel, done, time.perf_counter() - started)
+        yield final_outputs(runtime, panel, done, time.perf_counter() - started, notes)
 
     return generate
 
 
-def _wire_params(params: Img2ImgParams, fields: dict[str, Any], panel: OutputPanel, input_tab: Any) -> None:
-    """The inpaint options follow the sub-tab; the seed and size buttons act on their fields."""
-    input_tab.change(
-        lambda t: gr.update(visible=t in MASK_TABS or t == "Batch"),
-        inputs=input_tab,
-        outputs=params.inpaint_group,
-        queue=False,
-        show_progress="hidden",
-    )
+def _wire_sub_tabs(inputs: Img2ImgInputs, params: Img2ImgParams) -> None:
+    """Selecting a sub-tab stores its name and shows the inpaint options exactly on the three inpaint
+    sub-tabs, in one event: a `gr.State.change` chained to it does not fire reliably, which left the
+    options hidden (or shown on the wrong sub-tab) depending on the order of clicks."""
+    for name, tab in inputs.sub_tabs.items():
+        tab.select(lambda _n=name: (_n, gr.update(visible=_n in MASK_TABS)),
+                   outputs=[inputs.input_tab, params.inpaint_group], queue=False, show_progress="hidden")
+
+
+def _wire_params(params: Img2ImgParams, fields: dict[str, Any], panel: OutputPanel) -> None:
+    """The seed and size buttons act on their fields."""
     params.random_seed.click(lambda: -1, outputs=fields["seed"], queue=False, show_progress="hidden")
     for button in (params.reuse_seed, panel.reuse_seed):
         button.click(
@@ -143,16 +148,17 @@ def _wire_params(params: Img2ImgParams, fields: dict[str, Any], panel: OutputPan
     )
 
 
-def _register_targets(ui: UiBuild, fields: dict[str, Any], inputs: Img2ImgInputs, panel: OutputPanel) -> None:
+def _register_targets(ui: UiBuild, fields: dict[str, Any], inputs: Img2ImgInputs, panel: OutputPanel,
+                      inpaint_controls: Any) -> None:
     """Where pasted infotexts and "Send to img2img/inpaint" land in this tab."""
     from modules.ui.send_to import SendTarget
 
     ui.paste_targets[TAB] = {k: v for k, v in fields.items() if k in PASTE_FIELDS or k.startswith(UNIT_PREFIX)}
     ui.paste_logs[TAB] = panel.html_log
     ui.send_targets["img2img"] = SendTarget(fields["init_img"], inputs.mode_tabs, "img2img_img2img_tab",
-                                            inputs.input_tab, "img2img")
+                                            inputs.input_tab, "img2img", inpaint_controls)
     ui.send_targets["inpaint"] = SendTarget(fields["init_img_with_mask"], inputs.mode_tabs, "img2img_inpaint_tab",
-                                            inputs.input_tab, "Inpaint")
+                                            inputs.input_tab, "Inpaint", inpaint_controls)
 
 
 def build_img2img_tab(ui: UiBuild) -> None:
@@ -170,12 +176,13 @@ def build_img2img_tab(ui: UiBuild) -> None:
             panel = build_output_panel(ui, TAB)
     fields = {**inputs.fields, **params.fields, **controlnet.fields,
               "prompt": row.prompt, "negative_prompt": row.negative_prompt, "styles": row.styles}
-    _register_targets(ui, fields, inputs, panel)
+    _register_targets(ui, fields, inputs, panel, params.inpaint_group)
     ui.paste_targets[TAB].update(controlnet.paste_targets())
     runtime = ui.runtime
     wire_generation(runtime, row, {**fields, **script_fields}, panel, make_generate(runtime, panel), TAB)
     controlnet.wire_outputs(panel.result, panel.selected)
-    _wire_params(params, fields, panel, inputs.input_tab)
+    _wire_sub_tabs(inputs, params)
+    _wire_params(params, fields, panel)
     wire_prompt_tools(runtime, row, panel.html_log, fields["steps"])
     wire_paste_button(ui, row.paste, row.prompt, TAB, panel.html_log)
     wire_img2img_buttons(ui, interrogate_buttons, fields["init_img"], row.prompt, panel.html_log)

@@ -27,6 +27,14 @@ MASK_MODES = ("Inpaint masked", "Inpaint not masked")
 INPAINT_AREAS = ("Whole picture", "Only masked")
 IMG2IMG_SCRIPTS = BUILTIN_DECLARATIONS  # every built-in script has an img2img UI
 SCRIPTS = (NO_SCRIPT, *(d.title for d in IMG2IMG_SCRIPTS))
+_DRAW = ("paint over the part of the picture to change with the brush, or use the img2img sub-tab "
+         "to change all of it")
+NO_MASK = {  # inpainting without a mask would only return a copy of the picture
+    "Inpaint": f"No mask was drawn: {_DRAW}",
+    "Inpaint sketch": f"No mask was drawn: {_DRAW}",
+    "Inpaint upload": "No mask was uploaded (or it is all black): upload a mask whose white part marks what "
+                      "to change",
+}
 
 
 @dataclass(frozen=True)
@@ -177,6 +185,8 @@ def to_request(
         raise InvalidRequestError(f"no picture in the {form.input_tab!r} tab: upload or draw one first")
     if form.input_tab not in MASK_TABS and form.input_tab != "Batch":
         mask = None
+    if form.input_tab in MASK_TABS and (mask is None or mask.convert("L").getbbox() is None):
+        raise InvalidRequestError(NO_MASK[form.input_tab])
     size = target_size(form, init_image)
     script_name, script_args = script_fields(form)
     blur = as_int("mask_blur", form.mask_blur)

@@ -88,13 +88,12 @@ def _sub_tabs(f: dict[str, Any], tabs: dict[str, Any]) -> None:
 
 
 def build_input_tabs() -> Img2ImgInputs:
-    """The sub-tabs inside a `gr.Tabs`; selecting one stores its name in the `input_tab` state."""
+    """The sub-tabs inside a `gr.Tabs`; the img2img tab wires their selection (it stores the sub-tab's
+    name in the `input_tab` state and shows or hides the inpaint options)."""
     f: dict[str, Any] = {}
     tabs: dict[str, Any] = {}
     input_tab = gr.State(INPUT_TABS[0])
     with gr.Tabs(elem_id="mode_img2img") as mode_tabs:
         _sub_tabs(f, tabs)
-    for name, tab in tabs.items():
-        tab.select(lambda _n=name: _n, outputs=input_tab, queue=False, show_progress="hidden")
     f["input_tab"] = input_tab
     return Img2ImgInputs(f, tabs, input_tab, mode_tabs)

@@ -1,5 +1,5 @@
 """The img2img parameter column under the input sub-tabs, laid out as A1111's: resize mode, the
-inpaint options (shown only for the mask sub-tabs and Batch), sampler and schedule, size ("Resize
+inpaint options (shown only on the three inpaint sub-tabs), sampler and schedule, size ("Resize
 to" / "Resize by") and batch, CFG, denoising strength, seed, overrides and the script.
 
 Each widget's default comes from ui-config.json under A1111's key (`img2img/Sampling steps/value`),

@@ -19,6 +19,7 @@ from modules.ui.output_actions import NothingToSaveError, save_shown_images
 from modules.ui.progress_view import error_html, notice_html
 from modules.ui.tool_button import tool_button
 
+RESULT_HEIGHT = 480  # px of the result area (gallery, and the live preview over it)
 SEND_TARGETS = (("img2img", "🖼️"), ("inpaint", "🎨️"), ("extras", "📐"))
 
 
@@ -113,16 +114,19 @@ def picked_image(result: GenerationResult | None, index: int | None) -> tuple[An
 def build_output_panel(ui: UiBuild, tab: str) -> OutputPanel:
     with gr.Column(elem_id=f"{tab}_results", variant="panel"):
         progress = gr.HTML("", elem_id=f"{tab}_progress", elem_classes=["sdui-progress-holder"])
-        preview = gr.Image(label="Live preview", visible=False, interactive=False, format="jpeg",
-                           elem_id=f"{tab}_preview", height=256)
-        gallery = gr.Gallery(label="Output", show_label=False, elem_id=f"{tab}_gallery", columns=4,
-                             format="png", object_fit="contain", interactive=False)
+        # One area of fixed height for the result and, laid over it while a job runs, the live preview
+        # scaled to fill it (style.css): nothing appears, vanishes or moves as a job starts and ends.
+        with gr.Column(elem_id=f"{tab}_gallery_container", elem_classes=["sdui-result-area"]):
+            preview = gr.HTML("", elem_id=f"{tab}_preview", elem_classes=["sdui-preview"])
+            gallery = gr.Gallery(label="Output", show_label=False, elem_id=f"{tab}_gallery", columns=4,
+                                 format="png", object_fit="contain", interactive=False, height=RESULT_HEIGHT)
+        # Errors and notes right under the picture (not below the infotext), where the eye already is.
+        html_log = gr.HTML("", elem_id=f"html_log_{tab}")
         folder, save, save_zip, reuse, sends = _buttons(tab)
         folder_note = gr.HTML("", elem_id=f"{tab}_folder_note")
         download = gr.File(None, file_count="multiple", interactive=False, visible=False,
                            elem_id=f"download_files_{tab}", label="Saved files")
         html_info = gr.HTML("", elem_id=f"html_info_{tab}", elem_classes=["infotext-holder"])
-        html_log = gr.HTML("", elem_id=f"html_log_{tab}")
     panel = OutputPanel(progress, preview, gallery, html_info, html_log, download, gr.State(None),
                         gr.State(None), save, save_zip, reuse, folder, folder_note)
     _wire(ui.runtime, panel, tab)

@@ -28,6 +28,8 @@ def _inline_script(code: str) -> str:
 def js_options(runtime: Any) -> dict[str, Any]:
     options = {key: runtime.settings.get(key) for key in JS_OPTION_KEYS}
     options["theme"] = getattr(runtime.args, "theme", None)
+    # Hover hints of the sampler list's entries (javascript/hints.js), e.g. that DPM adaptive ignores steps.
+    options["sampler_hints"] = {s.name: s.description for s in runtime.samplers.list() if s.description}
     return options
 
 
@@ -48,8 +50,11 @@ def _enabled_extensions(runtime: Any) -> list[Any]:
 
 
 def page_css(runtime: Any) -> str:
-    """style.css, then the user's own user.css from the data folder (A1111 loads it too)."""
-    parts = []
+    """style.css with the tool-button icons, then the extensions' style.css files and the user's own
+    user.css from the data folder (A1111 loads them too)."""
+    from modules.ui.icon_css import icons_css
+
+    parts = [icons_css()]
     ext_css = [e.style_file() for e in _enabled_extensions(runtime) if e.style_file() is not None]
     for path in (runtime.paths.app_root / "style.css", *ext_css, runtime.paths.data_dir / "user.css"):
         if path.is_file():

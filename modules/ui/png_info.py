@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import logging
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -16,6 +17,7 @@ from PIL import Image, UnidentifiedImageError
 
 from modules.images.pnginfo import read_info_from_image
 from modules.ui.build_context import UiBuild
+from modules.ui.image_file_input import image_file_input
 from modules.ui.infotext_paste import checkpoint_mismatch
 from modules.ui.paste_actions import loaded_checkpoint_names, parse_for_paste
 from modules.ui.paste_wiring import paste_into
@@ -57,8 +59,11 @@ def read_image(runtime: Any, path: str | None) -> tuple[str, str, str]:
     try:
         with Image.open(path) as image:
             geninfo, items = read_info_from_image(image, _sampler_lookup(runtime))
-    except (UnidentifiedImageError, OSError) as e:
-        return "", "", error_html(f"Cannot read this file as an image: {e}")
+    except UnidentifiedImageError:
+        return "", "", error_html(f"{Path(path).name} is not an image: drop a PNG, JPEG or WebP picture.")
+    except OSError as e:
+        return "", "", error_html(f"{Path(path).name} could not be read as an image ({e.strerror or e}): "
+                                  "it may be damaged; try another copy.")
     status = ""
     if geninfo:
         names, title = loaded_checkpoint_names(runtime)
@@ -71,8 +76,8 @@ def build_tab(ui: UiBuild) -> None:
     runtime = ui.runtime
     with gr.Row(equal_height=False, elem_id="pnginfo_row"):
         with gr.Column(variant="panel"):
-            image = gr.Image(label="Source", sources=["upload", "clipboard"], type="filepath",
-                             image_mode=None, elem_id="pnginfo_image", height=480)
+            image = image_file_input(label="Source", sources=["upload", "clipboard"], image_mode=None,
+                                     elem_id="pnginfo_image", height=480)
         with gr.Column(variant="panel"):
             info_html = gr.HTML(elem_id="pnginfo_html")
             infotext = gr.Textbox(visible=False, elem_id="pnginfo_generation_info")
@@ -103,8 +108,11 @@ def build_tab(ui: UiBuild) -> None:
     def pick(path: str | None, text: str) -> tuple[Image.Image | None, str]:
         if not path:
             return None, ""
-        with Image.open(path) as im:
-            return im.convert("RGB"), text or ""
+        try:
+            with Image.open(path) as im:
+                return im.convert("RGB"), text or ""
+        except (UnidentifiedImageError, OSError):
+            return None, ""  # "There is no image to send."
 
     for target, button in sends.items():
         wire_send_button(ui, button, target, [image, infotext], status, pick)

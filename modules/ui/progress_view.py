@@ -5,7 +5,10 @@ Pure formatting (no gradio), so the wording users read is tested without a brows
 
 from __future__ import annotations
 
+import base64
 import html
+import io
+from typing import Any
 
 from modules.jobs.progress import ProgressSnapshot
 
@@ -67,3 +70,12 @@ def error_html(message: str) -> str:
 
 def notice_html(message: str) -> str:
     return f'<div class="sdui-notice">{html.escape(message)}</div>'
+
+
+def preview_html(image: Any) -> str:
+    """The live preview as an inline PNG; style.css scales it (smoothly) to fill the result area,
+    since a preview decoded from latents is 1/8 of the picture's size (8x8 for a 64x64 image)."""
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="PNG")
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<img class="sdui-preview-image" alt="Live preview" src="data:image/png;base64,{data}">'

@@ -30,11 +30,19 @@ def switch_checkpoint(runtime: Any, title: str | None) -> tuple[Any, str]:
         info = runtime.select_checkpoint(title)
     except Exception as e:  # noqa: BLE001 - a bad file must not take the UI down; say why instead
         log.warning("checkpoint switch to %s failed: %s", title, e)
-        previous = current_checkpoint_title(runtime)
-        return gr.update(value=previous), error_html(f"Could not load {title}: {e}. "
-                                                     f"Still using {previous or 'no checkpoint'}.")
+        return _failed_switch(runtime, title, e)
     titles = checkpoint_titles(runtime)
     return gr.update(choices=titles, value=info.title), notice_html(f"Loaded {info.title}")
+
+
+def _failed_switch(runtime: Any, title: str, error: Exception) -> tuple[Any, str]:
+    """The list goes back to the model that stays loaded (the load error names it), said once."""
+    kept = getattr(error, "kept", None) or current_checkpoint_title(runtime)
+    reason = str(error).strip().rstrip(".")
+    message = reason if reason.startswith("Could not load") else f"Could not load {title}: {reason}"
+    if "stays loaded" not in message:
+        message += f". Still using {kept or 'no checkpoint'}"
+    return gr.update(value=kept), error_html(message + ".")
 
 
 def refresh_checkpoints(runtime: Any) -> tuple[Any, str]:

@@ -15,6 +15,7 @@ import gradio as gr
 from PIL import Image
 
 from modules.ui.build_context import UiBuild
+from modules.ui.img2img_form import MASK_TABS
 from modules.ui.paste_wiring import paste_into
 from modules.ui.progress_view import error_html
 
@@ -28,6 +29,7 @@ class SendTarget:
     sub_tab_id: str
     input_tab_state: Any  # gr.State naming the active sub-tab (the request reads it)
     input_tab_name: str
+    inpaint_controls: Any = None  # shown only when the target sub-tab is an inpaint one
 
 
 def _editor_value(widget: Any, image: Image.Image) -> Any:
@@ -51,6 +53,8 @@ def send_updates(ui: UiBuild, target_name: str, image: Image.Image | None, text:
         target.input_tab_state: target.input_tab_name,
         ui.tabs: gr.Tabs(selected=SEND_TAB),
     })
+    if target.inpaint_controls is not None:
+        updates[target.inpaint_controls] = gr.update(visible=target.input_tab_name in MASK_TABS)
     return updates
 
 
@@ -64,6 +68,8 @@ def wire_send_button(ui: UiBuild, button: Any, target_name: str, inputs: list[An
             return
         outputs = [*ui.paste_targets[SEND_TAB].values(), ui.paste_logs[SEND_TAB], target.image,
                    target.mode_tabs, target.input_tab_state, ui.tabs, status]
+        if target.inpaint_controls is not None:
+            outputs.append(target.inpaint_controls)
 
         def send(*values: Any) -> dict[Any, Any]:
             image, text = pick(*values)

@@ -8,13 +8,13 @@ arrives. Interrupt and Skip act on this browser tab's own job, not on whoever ru
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import gradio as gr
 
 from modules.engine.request import GenerationResult
-from modules.engine.validation import InvalidRequestError, validate_request
+from modules.engine.validation import InvalidRequestError, steps_bound, validate_request
 from modules.jobs.queue import QueueFullError, new_task_id
 from modules.settings.schema import infotext_to_option_keys
 from modules.ui.build_context import UiBuild
@@ -30,10 +30,10 @@ from modules.ui.extra_networks_ui import build_extra_networks
 from modules.ui.generation_runner import RunUpdate, describe_error, follow_job, poll_interval
 from modules.ui.output_panel import OutputPanel, build_output_panel, infotext_html, selected_infotext
 from modules.ui.paste_wiring import wire_paste_button
-from modules.ui.progress_view import error_html, notice_html
+from modules.ui.progress_view import error_html, notice_html, preview_html
 from modules.ui.prompt_row import PromptRow, build_prompt_row
 from modules.ui.prompt_wiring import wire_prompt_tools
-from modules.ui.txt2img_form import Txt2ImgForm, to_request
+from modules.ui.txt2img_form import Txt2ImgForm, round_size_fields, to_request
 from modules.ui.txt2img_params import ParamsColumn, build_params_column
 
 TAB = "txt2img"
@@ -48,21 +48,26 @@ def submit_form(runtime: Any, form: Txt2ImgForm, task_id: str, scripts: dict[str
                      coerce_settings=runtime.settings.validate, task_id=task_id)
     if scripts:
         req = req.with_changes(**scripts)
-    validate_request(req)
+    validate_request(req, max_steps=steps_bound(runtime.settings))
     req = request_with_units(getattr(runtime, "controlnet", None), req, units or [])
     return runtime.submit(req)
 
 
-def final_outputs(runtime: Any, panel: OutputPanel, update: RunUpdate, elapsed: float) -> dict[Any, Any]:
-    done = {panel.progress: "", panel.preview: gr.update(value=None, visible=False)}
+def final_outputs(runtime: Any, panel: OutputPanel, update: RunUpdate, elapsed: float,
+                  notes: Sequence[str] = ()) -> dict[Any, Any]:
+    """The last update of a run; an error keeps the previous pictures (the gallery is not touched)."""
+    done = {panel.progress: "", panel.preview: ""}
     if update.error is not None:
         return {**done, panel.html_log: error_html(update.error)}
     result: GenerationResult = update.result  # type: ignore[assignment]
     images = [] if runtime.settings.get("do_not_show_images", False) else list(result.images)
-    note = notice_html("Interrupted: showing the images finished before it.") if result.interrupted else ""
+    said = list(notes)
+    if result.interrupted:
+        said.append("Interrupted: showing the images finished before it.")
     if not result.images:
-        note = notice_html("No image was finished.")
-    note += "".join(notice_html(comment) for comment in result.comments)  # e.g. a LoRA that was not found
+        said.append("No image was finished.")
+    said += list(result.comments)  # e.g. a LoRA that was not found
+    note = "".join(notice_html(n) for n in said)
     info = infotext_html(selected_infotext(result, None), f"Time taken: {elapsed:.1f} sec.")
     return {**done, panel.gallery: images, panel.html_info: info, panel.html_log: note, panel.result: result,
             panel.selected: None}
@@ -72,7 +77,7 @@ def progress_outputs(runtime: Any, panel: OutputPanel, update: RunUpdate) -> dic
     show_bar = runtime.settings.get("show_progressbar", True)
     out: dict[Any, Any] = {panel.progress: update.progress if show_bar else ""}
     if update.preview is not None and runtime.settings.get("live_previews_enable", True):
-        out[panel.preview] = gr.update(value=update.preview, visible=True)
+        out[panel.preview] = preview_html(update.preview)
     return out
 
 
@@ -82,17 +87,18 @@ def make_generate(runtime: Any, panel: OutputPanel) -> Any:
         values, units = split_unit_values(values)
         try:
             form_values, scripts = script_request_fields(values)
-            job = submit_form(runtime, Txt2ImgForm(**form_values), task_id or new_task_id(TAB), scripts, units)
+            form, notes = round_size_fields(Txt2ImgForm(**form_values))
+            job = submit_form(runtime, form, task_id or new_task_id(TAB), scripts, units)
         except (InvalidRequestError, QueueFullError, ValueError) as e:
             yield {panel.progress: "", panel.html_log: error_html(describe_error(e))}
             return
-        yield {panel.html_log: "", panel.download: gr.update(visible=False)}
+        yield {panel.html_log: "".join(notice_html(n) for n in notes), panel.download: gr.update(visible=False)}
         poll = poll_interval(runtime.settings.get("live_preview_refresh_period", 1000))
         for update in follow_job(job, runtime.queue, poll):
             if update.result is None and update.error is None:
                 yield progress_outputs(runtime, panel, update)
             else:
-                yield final_outputs(runtime, panel, update, time.perf_counter() - started)
+                yield final_outputs(runtime, panel, update, time.perf_counter() - started, notes)
 
     return generate
 
@@ -137,9 +143,13 @@ def wire_generation(runtime: Any, row: PromptRow, fields: dict[str, Any], panel:
     task = gr.State(None)
     outputs = [panel.progress, panel.preview, panel.gallery, panel.html_info, panel.html_log, panel.result,
                panel.selected, panel.download]
+    # While this tab's job waits or runs, Interrupt and Skip take Generate's place (A1111's swap), so a
+    # second click cannot be swallowed by gradio's one-run-per-trigger rule without a word.
+    row.generate.click(None, js=f"() => sduiJobStarted('{tab}')")
     row.generate.click(lambda: new_task_id(tab), outputs=task, queue=False, show_progress="hidden").then(
         generate, inputs_kwargs={"task_id": task, **fields}, outputs=outputs,
-        show_progress="hidden", concurrency_limit=None, api_visibility="private")
+        show_progress="hidden", concurrency_limit=None, api_visibility="private").then(
+        None, js=f"() => sduiJobEnded('{tab}')")
     row.interrupt.click(lambda t: interrupt_job(runtime, t), inputs=task, queue=False, show_progress="hidden")
     row.skip.click(lambda t: skip_image(runtime, t), inputs=task, queue=False, show_progress="hidden")
 

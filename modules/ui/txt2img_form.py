@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from modules.engine.request import GenerationRequest
@@ -120,6 +120,19 @@ def typed_overrides(entries: Iterable[str], option_keys: Mapping[str, str] | Non
         except ValueError as e:
             raise InvalidRequestError(f"override settings: {e}") from e
     return overrides
+
+
+def round_size_fields(form: Any) -> tuple[Any, list[str]]:
+    """Width and Height typed as a number that is not a multiple of 8 are rounded down, as A1111's
+    processing does (the latent is 1/8 of the size); the notes say so next to the result."""
+    changes: dict[str, int] = {}
+    notes: list[str] = []
+    for name in ("width", "height"):
+        value = as_int(name, getattr(form, name))
+        if value % 8 and value > 8:
+            changes[name] = value - value % 8
+            notes.append(f"{LABELS[name]} {value} was rounded down to {changes[name]}: sizes are multiples of 8.")
+    return (replace(form, **changes) if changes else form), notes
 
 
 def shared_request_fields(form: Any, size: tuple[int, int] | None = None) -> dict[str, Any]:

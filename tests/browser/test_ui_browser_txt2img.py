@@ -97,7 +97,7 @@ def test_save_button_writes_log_images_and_offers_the_file(page: Any, app_server
     log_dir = app_server.data_dir / "log" / "images"
     assert len(list(log_dir.glob("00000-*.png"))) == 1 and (log_dir / "log.csv").is_file()
     title = page.get_attribute("#txt2img_send_to_extras", "title") or ""
-    assert title.startswith("Not available yet") and page.is_disabled("#txt2img_send_to_extras")
+    assert title.startswith("Not available") and page.is_disabled("#txt2img_send_to_extras")
     assert not page.is_disabled("#txt2img_send_to_img2img")
 
 
