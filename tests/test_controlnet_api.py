@@ -115,7 +115,7 @@ def test_txt2img_unit_round_trips_through_the_infotext(client: httpx.Client) -> 
     ({"model": "no_such_model"}, ("unit 0 'model'", "no_such_model")),
     ({"module": "no_such_module"}, ("module", "no_such_module")),
     ({"weight": 3}, ("weight",)),
-    ({"image": "bm90IGFuIGltYWdl"}, ("image", "not a readable image")),
+    ({"image": "bm90IGFuIGltYWdl"}, ("image", "not an image")),
     ({"image": None}, ("'image' is missing",)),
 ])
 def test_bad_units_are_422_naming_the_problem(client: httpx.Client, unit: dict[str, Any], needles) -> None:

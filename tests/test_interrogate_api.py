@@ -77,7 +77,7 @@ def test_a1111_interrogate_returns_a_caption(client: httpx.Client) -> None:
 
 @pytest.mark.parametrize(("path", "body", "status", "needles"), [
     ("/interrogator/prompt", {"image": "%%%", "clip_model_name": CLIP, "mode": "fast"}, 400, ["base64"]),
-    ("/interrogator/prompt", {"image": "aGVsbG8gd29ybGQ=", "clip_model_name": CLIP}, 400, ["not a readable"]),
+    ("/interrogator/prompt", {"image": "aGVsbG8gd29ybGQ=", "clip_model_name": CLIP}, 400, ["not an image"]),
     ("/interrogator/prompt", {"image": "PNG", "clip_model_name": CLIP, "mode": "poem"}, 422,
      ["poem", "best, fast, classic, negative, caption"]),
     ("/interrogator/prompt", {"image": "PNG", "clip_model_name": "ViT-L-14/openai", "mode": "fast"}, 404,
