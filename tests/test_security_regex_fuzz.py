@@ -59,7 +59,6 @@ def cpu_time(fn: Callable[[str], object], text: str) -> float:
     """CPU time of one call, with the garbage collector paused: in the full suite the process holds
     models and tensors from earlier tests, and a full collection triggered by the reader's
     allocations (up to ~1 s there) measures that heap, not the reader."""
-    gc.collect()
     gc.disable()
     start = time.thread_time()
     try:
