@@ -163,7 +163,7 @@ def test_a_file_of_another_network_is_a_clear_error(tmp_path: Path) -> None:
         PreprocessorRegistry(tmp_path).run("normal_bae", _photo(), processor_res=64)
 
 
-@pytest.mark.slow  # writes and reads ~250 MB of random DPT-Hybrid weights (~15 s on 2 cores)
+@pytest.mark.slow  # writes and reads ~250 MB of random DPT-Hybrid weights (30 s on 2 cores)
 def test_midas_depth_and_normal_from_dpt_hybrid(tmp_path: Path) -> None:
     from controlnet_aux.midas.midas.dpt_depth import DPTDepthModel
 
@@ -180,7 +180,7 @@ def test_midas_depth_and_normal_from_dpt_hybrid(tmp_path: Path) -> None:
     assert call.threshold_a == 0.4 and not (normal[..., 0] == normal[..., 2]).all()  # a colour map
 
 
-@pytest.mark.slow  # ~230 MB of random ResNeXt-101 weights (~25 s)
+@pytest.mark.slow  # ~230 MB of random ResNeXt-101 weights (13 s)
 def test_leres_with_its_thresholds(tmp_path: Path) -> None:
     from controlnet_aux.leres.leres.multi_depth_model_woauxi import RelDepthModel
 
@@ -196,7 +196,31 @@ def test_leres_with_its_thresholds(tmp_path: Path) -> None:
     assert changed.any() and (near_removed[changed] == 255).all()  # the near part is cut to white (after the invert)
 
 
-@pytest.mark.slow  # ~700 MB of random BEiT-L ZoeDepth weights and a 384x512 forward pass (~60 s)
+@pytest.mark.slow  # ResNeXt-101 + the 1024 px merge U-Net, random weights (41 s)
+def test_leres_boost_reads_both_files(tmp_path: Path) -> None:
+    from controlnet_aux.leres.leres.multi_depth_model_woauxi import RelDepthModel
+
+    torch.manual_seed(0)
+    (tmp_path / "leres").mkdir()
+    state = {"module." + k: v for k, v in _half(RelDepthModel(backbone="resnext101").state_dict()).items()}
+    torch.save({"depth_model": state}, tmp_path / "leres" / "res101.pth")
+    torch.save(_half(_pix2pix_state()), tmp_path / "leres" / "latest_net_G.pth")
+    reg = PreprocessorRegistry(tmp_path)
+    boosted, _ = reg.run("depth_leres++", _photo(), processor_res=128)  # padded to 192 px: boosting runs
+    _assert_map(boosted, (128, 181))
+    plain, _ = reg.run("depth_leres", _photo(), processor_res=128)
+    assert (boosted != plain).any()  # the merge network changed the map
+    small, _ = reg.run("depth_leres++", _photo(), processor_res=64)  # too small to boost: plain LeReS
+    assert (small == reg.run("depth_leres", _photo(), processor_res=64)[0]).all()
+
+
+def _pix2pix_state() -> dict[str, torch.Tensor]:
+    from controlnet_aux.leres.pix2pix.models import networks
+
+    return networks.define_G(2, 1, 64, "unet_1024", "none", False, "normal", 0.02, []).state_dict()
+
+
+@pytest.mark.slow  # ~700 MB of random BEiT-L ZoeDepth weights and a 384x512 forward pass (93 s)
 def test_zoe_depth_from_zoed_m12_n(tmp_path: Path) -> None:
     from modules.controlnet.preprocessors.depth_annotators import _zoe_network
 
@@ -261,7 +285,7 @@ def test_openpose_detect_returns_poses_in_openpose_json(tmp_path: Path, monkeypa
     assert "poses" not in plain
 
 
-@pytest.mark.slow  # ~100 MB of random body weights through the real estimator (~15 s)
+# ~100 MB of random body weights through the real estimator (5 s on 2 cores)
 def test_openpose_from_random_body_weights_answers_the_json_shape(tmp_path: Path) -> None:
     from controlnet_aux.open_pose.body import bodypose_model
 

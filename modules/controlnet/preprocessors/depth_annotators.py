@@ -154,7 +154,7 @@ def _pad64(image: np.ndarray) -> np.ndarray:
     return np.pad(image, ((0, -h % 64), (0, -w % 64), (0, 0)), mode="edge")
 
 
-def _padded_runner(annotator: Annotator, options: Callable[[ProcessorCall], dict[str, Any]],
+def _padded_runner(annotator: Annotator, options: Callable[[ProcessorCall, int], dict[str, Any]],
                    pick: int | None = None) -> Callable[[AnnotatorStore], Callable[..., np.ndarray]]:
     """Run a controlnet-aux detector on the padded image at its own size and crop the map back, so
     the map has exactly the size of the (resolution-scaled) input."""
@@ -165,7 +165,7 @@ def _padded_runner(annotator: Annotator, options: Callable[[ProcessorCall], dict
             padded = _pad64(image)
             side = min(padded.shape[:2])
             out = detector(padded, detect_resolution=side, image_resolution=side, output_type="np",
-                           **options(call))
+                           **options(call, max(padded.shape[:2])))
             if pick is not None:
                 out = out[pick]
             return hwc3(np.asarray(out))[:h, :w]
@@ -173,6 +173,7 @@ def _padded_runner(annotator: Annotator, options: Callable[[ProcessorCall], dict
     return bind
 
 
+_LERES_FIELD = 448  # LeReS's receptive field, the smallest size LeReS++ works at
 _REMOVE_NEAR = Slider("Remove Near %", 0, 0, 100, 0.1)
 _REMOVE_BACKGROUND = Slider("Remove Background %", 0, 0, 100, 0.1)
 _NORMAL_BACKGROUND = Slider("Normal Background Threshold", 0.4, 0.0, 1.0, 0.01)
@@ -180,22 +181,26 @@ _NORMAL_BACKGROUND = Slider("Normal Background Threshold", 0.4, 0.0, 1.0, 0.01)
 
 def depth_preprocessors(store: AnnotatorStore) -> list[Preprocessor]:
     """Depth and normal maps; names, aliases, sliders and tags as the extension has them."""
-    def leres(call: ProcessorCall, boost: bool) -> dict[str, Any]:
-        return {"thr_a": call.threshold_a, "thr_b": call.threshold_b, "boost": boost}
+    def leres(call: ProcessorCall, side: int, boost: bool) -> dict[str, Any]:
+        # LeReS++ picks its working sizes between the 448 px receptive field and 3x the image; an
+        # image under 150 px leaves no size to pick (controlnet-aux then fails), and boosting
+        # such a small map adds nothing: it gets plain LeReS.
+        return {"thr_a": call.threshold_a, "thr_b": call.threshold_b, "boost": boost and 3 * side > _LERES_FIELD}
 
     def make(name: str, alias: str | None, tag: str, annotator: Annotator, run: Any,
              **sliders: Slider) -> Preprocessor:
         return Preprocessor(name, run(store), (tag,), alias=alias, annotator_files=annotator.files, **sliders)
 
     return [
-        make("depth", "depth_midas", "Depth", MIDAS, _padded_runner(MIDAS, lambda c: {})),
-        make("depth_leres", None, "Depth", LERES, _padded_runner(LERES, lambda c: leres(c, False)),
+        make("depth", "depth_midas", "Depth", MIDAS, _padded_runner(MIDAS, lambda c, side: {})),
+        make("depth_leres", None, "Depth", LERES, _padded_runner(LERES, lambda c, side: leres(c, side, False)),
              threshold_a=_REMOVE_NEAR, threshold_b=_REMOVE_BACKGROUND),
-        make("depth_leres++", None, "Depth", LERES_BOOST, _padded_runner(LERES_BOOST, lambda c: leres(c, True)),
+        make("depth_leres++", None, "Depth", LERES_BOOST,
+             _padded_runner(LERES_BOOST, lambda c, side: leres(c, side, True)),
              threshold_a=_REMOVE_NEAR, threshold_b=_REMOVE_BACKGROUND),
-        make("depth_zoe", None, "Depth", ZOE, _padded_runner(ZOE, lambda c: {})),
+        make("depth_zoe", None, "Depth", ZOE, _padded_runner(ZOE, lambda c, side: {})),
         make("normal_map", "normal_midas", "NormalMap", MIDAS,
-             _padded_runner(MIDAS, lambda c: {"depth_and_normal": True, "bg_th": c.threshold_a}, pick=1),
+             _padded_runner(MIDAS, lambda c, side: {"depth_and_normal": True, "bg_th": c.threshold_a}, pick=1),
              threshold_a=_NORMAL_BACKGROUND),
-        make("normal_bae", None, "NormalMap", NORMAL_BAE, _padded_runner(NORMAL_BAE, lambda c: {})),
+        make("normal_bae", None, "NormalMap", NORMAL_BAE, _padded_runner(NORMAL_BAE, lambda c, side: {})),
     ]
