@@ -120,7 +120,8 @@ def test_missing_model_names_file_and_folder(tmp_path: Path) -> None:
     folder = tmp_path / "models" / "torch_deepdanbooru"
     with pytest.raises(DeepBooruModelMissingError) as err:
         find_model_file(folder)
-    assert MODEL_NAME in str(err.value) and str(folder) in str(err.value) and "models/torch_deepdanbooru" in str(err.value)
+    message = str(err.value)
+    assert MODEL_NAME in message and str(folder) in message and "models/torch_deepdanbooru" in message
 
 
 def test_colour_network_sees_the_picture_in_rgb_order(tmp_path: Path) -> None:
@@ -171,3 +172,31 @@ def test_options_from_settings_use_a1111_keys_and_defaults() -> None:
     changed = TagOptions.from_settings({**defaults, "deepbooru_sort_alpha": False, "deepbooru_filter_tags": "x"})
     assert changed == TagOptions(sort_alpha=False, filter_tags="x")
     assert json.dumps(defaults)  # plain JSON values, as /sdapi/v1/options returns them
+
+
+class _RecordingPlacer:
+    def __init__(self) -> None:
+        self.moves: list[tuple[str, str]] = []
+
+    def move(self, key: str, modules: list, device: torch.device) -> None:
+        self.moves.append((key, torch.device(device).type))
+
+
+@pytest.mark.parametrize(("flags", "leaves_device"), [({"medvram": True}, True), ({}, False)])
+def test_model_is_a_cache_handle_that_leaves_the_device_under_medvram(tmp_path: Path, flags: dict,
+                                                                      leaves_device: bool) -> None:
+    from modules.interrogate.placement import CachePlacement
+    from modules.models.cache import ModelCache
+    from modules.models.memory import MemoryPolicy
+
+    placer = _RecordingPlacer()
+    cache = ModelCache(MemoryPolicy.from_flags(device="cuda", **flags), placer=placer)
+    placement = CachePlacement(cache)
+    tagger = DeepBooruTagger(tmp_path, placement)
+    write_tiny_deepbooru(tmp_path)
+    assert tagger.tag(Image.new("RGB", (32, 32))).startswith("1girl, ")
+    key = f"interrogate/deepbooru/{MODEL_NAME}"
+    assert cache.handle(key).kind == "interrogator" and placement.loaded() == [key]
+    assert placer.moves == [(key, "cuda")] + ([(key, "cpu")] if leaves_device else [])
+    placement.unload()  # the Interrogate tab's Unload
+    assert not cache.handle(key).loaded

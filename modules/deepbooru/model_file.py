@@ -120,9 +120,10 @@ def load_deepbooru(path: Path) -> DeepDanbooruNet:
     tag_count = _shape_of(weights, f"{head}.weight", path)[0]
     if len(tags) != tag_count:
         raise DeepBooruLoadError(f"'{path}' scores {tag_count} tags but its tag list names {len(tags)}.")
-    net = DeepDanbooruNet(width, tag_count)
+    with torch.device("meta"):  # no random init of 161M numbers only to overwrite them
+        net = DeepDanbooruNet(width, tag_count)
     try:
-        net.load_state_dict({k: v.float() for k, v in weights.items()}, strict=True)
+        net.load_state_dict({k: v.float() for k, v in weights.items()}, strict=True, assign=True)
     except RuntimeError as err:
         raise DeepBooruLoadError(f"'{path}' does not match the resnet_custom_v3 layout ({str(err)[:300]}); "
                                  f"use A1111's {MODEL_NAME}.") from err
