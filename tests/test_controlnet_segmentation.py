@@ -108,6 +108,18 @@ def test_the_extension_names_and_control_type(tmp_path: Path) -> None:
         "default_model": "control_v11p_sd15_seg [e1f51eb9]"}
 
 
+def test_the_ui_control_type_lists_them_with_the_seg_models(tmp_path: Path) -> None:
+    from modules.ui.controlnet_units import model_choices, module_choices
+
+    (tmp_path / "control_v11p_sd15_seg.safetensors").write_bytes(b"listed by name only")
+    (tmp_path / "control_v11p_sd15_canny.safetensors").write_bytes(b"listed by name only")
+    service = ControlNetService([tmp_path], tmp_path / "annotator")
+    assert module_choices(service, "Segmentation") == [
+        ("none", "none"), ("seg_ofade20k", "oneformer_ade20k"), ("seg_ofcoco", "oneformer_coco"),
+        ("seg_upernet_ade20k", "seg_upernet_ade20k"), ("seg_segformer_ade20k", "seg_segformer_ade20k")]
+    assert [t.split(" [")[0] for t in model_choices(service, "Segmentation")] == ["None", "control_v11p_sd15_seg"]
+
+
 def test_uniformer_is_refused_naming_the_alternative(tmp_path: Path) -> None:
     reg = PreprocessorRegistry(tmp_path)
     for name in ("seg_ufade20k", "uniformer"):

@@ -121,7 +121,8 @@ def load_seg_model(folder: Path, network: SegNetwork) -> SegModel:
             f"The folder '{folder}' holds a {config.model_type} network with {config.num_labels} classes; "
             f"the preprocessor needs {network.title} with {classes} classes (e.g. {network.usual_repo})")
     try:
-        return SegModel(network, _load_weights(folder, network, config).eval(), _load_processor(folder, network, config))
+        model = _load_weights(folder, network, config).eval()
+        return SegModel(network, model, _load_processor(folder, network, config))
     except (OSError, ValueError, KeyError, RuntimeError) as err:
         raise AnnotatorLoadError(f"The folder '{folder}' could not be loaded as {network.title} ({err})") from err
 
