@@ -35,12 +35,14 @@ def detected_map_images(runtime: Any, req: Any) -> list[str]:
     extension does (not with the `control_net_no_detectmap` setting, nor for `save_detected_map: false`)."""
     import base64
 
-    from modules.controlnet.feature import detected_maps
+    from modules.controlnet.feature import IGNORE_NONINPAINT_MASK, detected_maps
     from modules.images.codec import encode_image_bytes
 
     service = getattr(runtime, "controlnet", None)
     if service is None or SCRIPT_KEY not in req.alwayson_scripts:
         return []
-    if runtime.settings.view(req.override_settings).get("control_net_no_detectmap", False):
+    settings = runtime.settings.view(req.override_settings)
+    if settings.get("control_net_no_detectmap", False):
         return []
-    return [base64.b64encode(encode_image_bytes(image, "png")).decode() for image in detected_maps(service, req)]
+    maps = detected_maps(service, req, bool(settings.get(IGNORE_NONINPAINT_MASK, False)))
+    return [base64.b64encode(encode_image_bytes(image, "png")).decode() for image in maps]

@@ -4,6 +4,8 @@ Per pass it preprocesses each enabled unit's image (the unit's own, else the img
 fits the detected map to the pass's size with the unit's resize mode (pixel perfect picks the
 processor resolution), registers the unit's model as a cache handle placed beside the UNet, and
 writes the unit's `ControlNet N` infotext entry. `hr_option` decides which passes a unit joins.
+A unit's effective region mask limits where its residuals apply; a Low VRAM unit's model is not
+placed beside the UNet for the pass but borrowed onto the device for each of its calls.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from modules.controlnet.injection import ActiveUnit, ControlNetWrapper
 from modules.controlnet.model_files import is_none_model
 from modules.controlnet.service import ControlNetService
 from modules.controlnet.unit import ControlNetUnit, HiresOption, parse_units
+from modules.controlnet.unit_masks import is_inpaint_module, region_mask_tensor, scribble_input
 
 SCRIPT_KEY = "controlnet"
+IGNORE_NONINPAINT_MASK = "controlnet_ignore_noninpaint_mask"  # the extension's setting
 
 
 def request_units(req: Any, service: ControlNetService) -> list[ControlNetUnit]:
@@ -60,9 +64,13 @@ class PreparedUnit:
     threshold_b: float
 
 
-def unit_image(unit: ControlNetUnit, req: Any, index: int) -> Image.Image:
+def unit_image(unit: ControlNetUnit, req: Any, index: int, ignore_noninpaint_mask: bool = False) -> Image.Image:
+    """The unit's control input: its image (for a non-inpaint unit, a drawn mask replaces it, as
+    the extension's canvas scribble does), else the img2img input image."""
     if unit.image is not None:
-        return unit.image
+        if ignore_noninpaint_mask or is_inpaint_module(unit.module):
+            return unit.image
+        return scribble_input(unit.image, unit.mask)
     init = tuple(getattr(req, "init_images", ()) or ())
     if init:
         return init[0]
@@ -71,9 +79,9 @@ def unit_image(unit: ControlNetUnit, req: Any, index: int) -> Image.Image:
 
 
 def prepare_unit(service: ControlNetService, unit: ControlNetUnit, req: Any, index: int, width: int,
-                 height: int) -> PreparedUnit:
+                 height: int, ignore_noninpaint_mask: bool = False) -> PreparedUnit:
     """Run the unit's preprocessor (pixel perfect resolves the resolution from the target size)."""
-    image = unit_image(unit, req, index)
+    image = unit_image(unit, req, index, ignore_noninpaint_mask)
     res = unit.processor_res
     if unit.pixel_perfect:
         res = pixel_perfect_resolution((image.height, image.width), (height, width), unit.resize_mode)
@@ -102,8 +110,10 @@ class ControlNetFeature:
             return None
         contribution = Contribution()
         active = []
+        ignore_mask = bool(setup.settings.get(IGNORE_NONINPAINT_MASK, False))
         for index, unit in units:
-            prepared = prepare_unit(self.service, unit, setup.req, index, pass_.spec.width, pass_.spec.height)
+            prepared = prepare_unit(self.service, unit, setup.req, index, pass_.spec.width, pass_.spec.height,
+                                    ignore_mask)
             if pass_.index == 0 and unit.save_detected_map and unit.module != "none" and bool(
                     setup.settings.get("control_net_detectmap_autosaving", False)):
                 self.service.save_detected_map(unit.module, prepared.detected)
@@ -122,20 +132,30 @@ class ControlNetFeature:
                 contribution: Any) -> ActiveUnit:
         unit = prepared.unit
         cache = setup.models
+        placement = None
         if cache is not None:
             key = self.service.register_handle(cache, entry, pass_.model)
             cache.module(key)  # load now: a wrong-family model fails before sampling starts
-            contribution.models.append(key)
+            if unit.low_vram:
+                placement = lambda: cache.borrow(key)  # noqa: E731  (on the device per call only)
+            elif key not in contribution.models:
+                contribution.models.append(key)
             net_of = lambda: cache.module(key)  # noqa: E731
         else:
             net = self.service.load_direct(entry, pass_.model)
             net_of = lambda: net  # noqa: E731
-        detected = inpaint_crop(prepared.detected, unit, setup.req, pass_.spec.width, pass_.spec.height)
-        hints = hint_tensor(detected, pass_.spec.width, pass_.spec.height, unit.resize_mode)
+        width, height = pass_.spec.width, pass_.spec.height
+        crop = inpaint_region(setup.req, width, height) if unit.inpaint_crop_input_image else None
+        detected = inpaint_crop(prepared.detected, unit, setup.req, width, height)
+        hints = hint_tensor(detected, width, height, unit.resize_mode)
+        region = None
+        if unit.effective_region_mask is not None:
+            region = region_mask_tensor(unit.effective_region_mask, width, height, crop).to(setup.device)
         return ActiveUnit(index=index, net=net_of, hints=hints.to(setup.device), weight=unit.weight,
                           guidance_start=unit.guidance_start, guidance_end=unit.guidance_end,
                           control_mode=unit.control_mode,
-                          global_pooling=bool(getattr(net_of(), "controlnet_global_pooling", False)))
+                          global_pooling=bool(getattr(net_of(), "controlnet_global_pooling", False)),
+                          region_mask=region, placement=placement)
 
 
 def inpaint_region(req: Any, width: int, height: int) -> tuple[tuple[int, int], tuple[int, int, int, int]] | None:
@@ -167,12 +187,13 @@ def inpaint_crop(detected: np.ndarray, unit: ControlNetUnit, req: Any, width: in
     return fit_to_size(np.ascontiguousarray(whole[top:bottom, left:right]), width, height, ResizeMode.RESIZE_AND_FILL)
 
 
-def detected_maps(service: ControlNetService, req: Any) -> list[Image.Image]:
+def detected_maps(service: ControlNetService, req: Any, ignore_noninpaint_mask: bool = False) -> list[Image.Image]:
     """The detected maps of the enabled units that keep them (returned beside the images)."""
     maps = []
     for index, unit in enumerate(request_units(req, service)):
         if unit.enabled and unit.save_detected_map and unit.module != "none":
-            prepared = prepare_unit(service, unit, req, index, int(req.width), int(req.height))
+            prepared = prepare_unit(service, unit, req, index, int(req.width), int(req.height),
+                                    ignore_noninpaint_mask)
             maps.append(Image.fromarray(prepared.detected))
     return maps
 
