@@ -144,7 +144,8 @@ def test_a_drawn_mask_is_the_control_input_of_a_non_inpaint_unit(ctx, service):
     # the extension's setting turns the rule off
     from modules.settings.store import SettingsView
 
-    ignoring = dataclasses.replace(ctx, settings=SettingsView(ctx.settings, {"controlnet_ignore_noninpaint_mask": True}))
+    ignore = {"controlnet_ignore_noninpaint_mask": True}
+    ignoring = dataclasses.replace(ctx, settings=SettingsView(ctx.settings, ignore))
     assert np.array_equal(_run(ignoring, service, [_unit(mask=mask)]), image_only)
 
 

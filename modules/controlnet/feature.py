@@ -16,10 +16,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from modules.controlnet.control_image import hint_tensor, pixel_perfect_resolution
+from modules.controlnet.control_image import fit_to_size, hint_tensor, pixel_perfect_resolution
 from modules.controlnet.infotext import unit_infotext
 from modules.controlnet.injection import ActiveUnit, ControlNetWrapper
 from modules.controlnet.model_files import is_none_model
+from modules.controlnet.result_maps import NO_DETECTMAP, ResultMaps
 from modules.controlnet.service import ControlNetService
 from modules.controlnet.unit import ControlNetUnit, HiresOption, parse_units
 from modules.controlnet.unit_masks import is_inpaint_module, region_mask_tensor, scribble_input
@@ -99,10 +100,13 @@ class ControlNetFeature:
 
     def __init__(self, service: ControlNetService) -> None:
         self.service = service
+        self.result_maps = ResultMaps()  # appended to the result by the `after_job` hook (register.py)
 
     def contribute(self, setup: Any, pass_: Any) -> Any:
         from modules.engine.features import Contribution
 
+        if pass_.index == 0:
+            self.result_maps.start(setup.req, wanted=not setup.settings.get(NO_DETECTMAP, False))
         units = [(i, u) for i, u in enumerate(request_units(setup.req, self.service)) if u.enabled]
         has_hires = bool(getattr(setup.req, "enable_hr", False))
         units = [(i, u) for i, u in units if unit_joins_pass(u, pass_.index, pass_.spec.name, has_hires)]
@@ -117,20 +121,24 @@ class ControlNetFeature:
             if pass_.index == 0 and unit.save_detected_map and unit.module != "none" and bool(
                     setup.settings.get("control_net_detectmap_autosaving", False)):
                 self.service.save_detected_map(unit.module, prepared.detected)
+            width, height = pass_.spec.width, pass_.spec.height
+            fitted = fit_to_size(inpaint_crop(prepared.detected, unit, setup.req, width, height), width, height,
+                                 unit.resize_mode)
+            if unit.save_detected_map:
+                self.result_maps.put(setup.req, index, fitted)
             title = "None"
             if not is_none_model(unit.model):
                 entry = self.service.find_model(unit.model)
                 title = entry.title
-                active.append(self._active(setup, pass_, index, prepared, entry, contribution))
+                active.append(self._active(setup, pass_, index, unit, fitted, entry, contribution))
             contribution.infotext[f"ControlNet {index}"] = unit_infotext(
                 unit, title, prepared.processor_res, prepared.threshold_a, prepared.threshold_b)
         if active:
             contribution.unet_wrappers.append(ControlNetWrapper(active, pass_.model.latent_channels))
         return contribution
 
-    def _active(self, setup: Any, pass_: Any, index: int, prepared: PreparedUnit, entry: Any,
+    def _active(self, setup: Any, pass_: Any, index: int, unit: ControlNetUnit, fitted: np.ndarray, entry: Any,
                 contribution: Any) -> ActiveUnit:
-        unit = prepared.unit
         cache = setup.models
         placement = None
         if cache is not None:
@@ -146,8 +154,7 @@ class ControlNetFeature:
             net_of = lambda: net  # noqa: E731
         width, height = pass_.spec.width, pass_.spec.height
         crop = inpaint_region(setup.req, width, height) if unit.inpaint_crop_input_image else None
-        detected = inpaint_crop(prepared.detected, unit, setup.req, width, height)
-        hints = hint_tensor(detected, width, height, unit.resize_mode)
+        hints = hint_tensor(fitted, width, height, unit.resize_mode)
         region = None
         if unit.effective_region_mask is not None:
             region = region_mask_tensor(unit.effective_region_mask, width, height, crop).to(setup.device)
@@ -185,16 +192,3 @@ def inpaint_crop(detected: np.ndarray, unit: ControlNetUnit, req: Any, width: in
     (w, h), (left, top, right, bottom) = found
     whole = fit_to_size(detected, w, h, unit.resize_mode)
     return fit_to_size(np.ascontiguousarray(whole[top:bottom, left:right]), width, height, ResizeMode.RESIZE_AND_FILL)
-
-
-def detected_maps(service: ControlNetService, req: Any, ignore_noninpaint_mask: bool = False) -> list[Image.Image]:
-    """The detected maps of the enabled units that keep them (returned beside the images)."""
-    maps = []
-    for index, unit in enumerate(request_units(req, service)):
-        if unit.enabled and unit.save_detected_map and unit.module != "none":
-            prepared = prepare_unit(service, unit, req, index, int(req.width), int(req.height),
-                                    ignore_noninpaint_mask)
-            maps.append(Image.fromarray(prepared.detected))
-    return maps
-
-
