@@ -171,6 +171,7 @@ def test_detected_maps_follow_the_images_unless_told_not_to(client: httpx.Client
             "alwayson_scripts": {"controlnet": {"args": [unit]}}}
     assert len(client.post("/sdapi/v1/txt2img", json=body).json()["images"]) == 1
     hires = {**TINY, "enable_hr": True, "hr_scale": 2, "hr_upscaler": "Latent", "denoising_strength": 0.6,
-             "hr_second_pass_steps": 1, "alwayson_scripts": {"controlnet": {"args": [unit, {**unit, "module": "none"}]}}}
+             "hr_second_pass_steps": 1,
+             "alwayson_scripts": {"controlnet": {"args": [unit, {**unit, "module": "none"}]}}}
     images = client.post("/sdapi/v1/txt2img", json=hires).json()["images"]
     assert [decode_b64_image(i).size for i in images] == [(128, 128)] * 3  # the picture, then both maps at hires size
