@@ -14,7 +14,8 @@ from modules.controlnet.infotext import units_from_infotext
 
 UNIT_FIELDS = ("enabled", "image", "module", "model", "weight", "guidance_start", "guidance_end",
                "control_mode", "resize_mode", "pixel_perfect", "processor_res", "threshold_a", "threshold_b",
-               "low_vram", "hr_option")
+               "low_vram", "hr_option", "mask", "effective_region_mask")
+IMAGE_FIELDS = ("image", "mask", "effective_region_mask")  # never in an infotext, so never pasted
 PREFIX = "controlnet_"
 PASTE_BODY, PASTE_ACCORDION = "controlnet_body", "controlnet_accordion"  # paste targets, not form fields
 
@@ -81,7 +82,7 @@ def paste_values(params: Mapping[str, Any], unit_count: int,
         for field, value in unit.items():
             if field == "model" and resolve_model is not None:
                 value = resolve_model(str(value))
-            if field in UNIT_FIELDS and field != "image":
+            if field in UNIT_FIELDS and field not in IMAGE_FIELDS:
                 out[field_name(index, field)] = value
     for index in range(unit_count):
         out.setdefault(field_name(index, "enabled"), False)
