@@ -145,7 +145,7 @@ def test_hires_fix_with_a_unit_and_its_hr_option(client: httpx.Client) -> None:
     hires = {"enable_hr": True, "hr_scale": 2, "hr_upscaler": "Latent", "denoising_strength": 0.6,
              "hr_second_pass_steps": 2}
     pictures = {}
-    for option in ("Both", "Low res only"):
+    for option in ("Both", "Low res only", "High res only"):
         unit = {"enabled": True, "module": "none", "model": "control_tiny_canny", "image": _square_b64(),
                 "hr_option": option}
         body = {**TINY, **hires, "alwayson_scripts": {"controlnet": {"args": [unit]}}}
@@ -156,7 +156,9 @@ def test_hires_fix_with_a_unit_and_its_hr_option(client: httpx.Client) -> None:
         params = parse_generation_parameters(picture.info["parameters"])
         assert "Hires upscale" in params and "ControlNet 0" in params
         pictures[option] = np.asarray(picture, np.int16)
-    assert np.abs(pictures["Both"] - pictures["Low res only"]).mean() > 0.5  # the hires pass saw the unit or not
+    differ = lambda a, b: np.abs(pictures[a] - pictures[b]).mean() > 0.5  # noqa: E731
+    assert differ("Both", "Low res only")  # the hires pass saw the unit or not
+    assert differ("Both", "High res only") and differ("Low res only", "High res only")  # the first pass: or not
 
 
 def test_detected_maps_follow_the_images_unless_told_not_to(client: httpx.Client) -> None:

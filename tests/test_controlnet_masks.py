@@ -242,3 +242,20 @@ def test_borrow_leaves_an_already_placed_model_where_it_is(tiny_sd1: Path, tmp_p
     with pytest.raises(ValueError, match="Unknown model component"):
         with cache.borrow("unet"):
             pass
+
+
+def test_only_masked_inpaint_with_a_region_mask(ctx, service):
+    """End to end: "Only masked" crops the control map and the region mask alike; a region mask that
+    is black over the repainted area leaves the inpaint as it is without the unit."""
+    mask = Image.new("L", (64, 64), 0)
+    mask.paste(255, (8, 8, 40, 40))
+    init = Image.fromarray(np.full((64, 64, 3), 90, np.uint8))
+    common = dict(mode="img2img", init_images=[init], mask=mask, inpaint_full_res=True, denoising_strength=0.9,
+                  mask_blur_x=0, mask_blur_y=0, inpaint_full_res_padding=0)
+    plain = _run(ctx, service, [], **common)
+    controlled = _run(ctx, service, [_unit()], **common)
+    region = Image.new("L", (64, 64), 255)
+    region.paste(0, (0, 0, 48, 48))  # black over the repainted square (and its crop), white elsewhere
+    shielded = _run(ctx, service, [_unit(effective_region_mask=region)], **common)
+    assert np.abs(controlled - plain).mean() > 1.0
+    assert np.array_equal(shielded, plain)
