@@ -259,3 +259,45 @@ def test_only_masked_inpaint_with_a_region_mask(ctx, service):
     shielded = _run(ctx, service, [_unit(effective_region_mask=region)], **common)
     assert np.abs(controlled - plain).mean() > 1.0
     assert np.array_equal(shielded, plain)
+
+
+def test_inpaint_unit_hint_is_minus_one_where_its_mask_says_repaint(service):
+    import torch
+
+    from modules.controlnet.feature import control_of, prepare_unit
+    from modules.controlnet.unit import parse_unit
+
+    assert service.preprocessors.canonical("inpaint_global_harmonious") == "inpaint"
+    image = Image.new("RGB", (64, 64), (255, 128, 0))
+    unit = parse_unit({"enabled": True, "module": "inpaint_global_harmonious", "image": image,
+                       "mask": _half_mask(left=True)}, known_modules=service.preprocessors.canonical)
+    req = GenerationRequest(prompt="x", width=64, height=64)
+    shown, hint = control_of(prepare_unit(service, unit, req, 0, 64, 64), req, 64, 64)
+    assert hint.shape == (1, 3, 64, 64)
+    assert torch.all(hint[..., :32] == -1)
+    assert torch.allclose(hint[0, :, :, 32:].mean(dim=(1, 2)), torch.tensor([1.0, 128 / 255, 0.0]))
+    assert shown.shape == (64, 64, 4) and shown[0, 0, 3] == 128 and shown[0, 63, 3] == 255  # repaint: see-through
+    no_mask = control_of(prepare_unit(service, unit.with_changes(mask=None), req, 0, 64, 64), req, 64, 64)[1]
+    assert no_mask.min() >= 0  # without a mask nothing is to be repainted
+
+
+def test_inpaint_unit_without_image_takes_the_jobs_inpaint_mask(service):
+    from modules.controlnet.feature import control_of, prepare_unit
+    from modules.controlnet.unit import parse_unit
+
+    unit = parse_unit({"enabled": True, "module": "inpaint"}, known_modules=service.preprocessors.canonical)
+    job_mask = _half_mask(left=False)
+    req = GenerationRequest(prompt="x", mode="img2img", init_images=[Image.new("RGB", (64, 64), "white")],
+                            mask=job_mask, mask_blur_x=0, mask_blur_y=0, width=64, height=64)
+    hint = control_of(prepare_unit(service, unit, req, 0, 64, 64), req, 64, 64)[1]
+    assert (hint[..., 32:] == -1).all() and (hint[..., :32] == 1).all()
+    inverted = req.with_changes(inpainting_mask_invert=1)
+    hint = control_of(prepare_unit(service, unit, inverted, 0, 64, 64), inverted, 64, 64)[1]
+    assert (hint[..., :32] == -1).all() and (hint[..., 32:] == 1).all()
+
+
+def test_inpaint_unit_mask_changes_the_picture(ctx, service):
+    base = _unit(module="inpaint", image=Image.new("RGB", (64, 64), (200, 60, 60)))
+    without = _run(ctx, service, [base])
+    masked = _run(ctx, service, [{**base, "mask": _half_mask(left=True)}])
+    assert np.abs(without - masked).mean() > 1.0

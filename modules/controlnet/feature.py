@@ -23,7 +23,15 @@ from modules.controlnet.model_files import is_none_model
 from modules.controlnet.result_maps import NO_DETECTMAP, ResultMaps
 from modules.controlnet.service import ControlNetService
 from modules.controlnet.unit import ControlNetUnit, HiresOption, parse_units
-from modules.controlnet.unit_masks import is_inpaint_module, region_mask_tensor, scribble_input
+from modules.controlnet.unit_masks import (
+    fit_inpaint_mask,
+    inpaint_hint,
+    inpaint_mask,
+    is_inpaint_module,
+    region_mask_tensor,
+    scribble_input,
+    visible_inpaint_map,
+)
 
 SCRIPT_KEY = "controlnet"
 IGNORE_NONINPAINT_MASK = "controlnet_ignore_noninpaint_mask"  # the extension's setting
@@ -60,6 +68,7 @@ class PreparedUnit:
 
     unit: ControlNetUnit
     detected: np.ndarray
+    source: Image.Image  # the control input the preprocessor ran on
     processor_res: int
     threshold_a: float
     threshold_b: float
@@ -89,7 +98,7 @@ def prepare_unit(service: ControlNetService, unit: ControlNetUnit, req: Any, ind
     seed = int(getattr(req, "seed", 0) or 0) & 0xFFFFFFFF
     detected, call = service.detect(unit.module, image, res, unit.threshold_a, unit.threshold_b, seed)
     pre = service.preprocessors.get(unit.module)
-    return PreparedUnit(unit, detected, call.resolution if pre.uses_resolution else -1,
+    return PreparedUnit(unit, detected, image, call.resolution if pre.uses_resolution else -1,
                         call.threshold_a, call.threshold_b)
 
 
@@ -121,23 +130,21 @@ class ControlNetFeature:
             if pass_.index == 0 and unit.save_detected_map and unit.module != "none" and bool(
                     setup.settings.get("control_net_detectmap_autosaving", False)):
                 self.service.save_detected_map(unit.module, prepared.detected)
-            width, height = pass_.spec.width, pass_.spec.height
-            fitted = fit_to_size(inpaint_crop(prepared.detected, unit, setup.req, width, height), width, height,
-                                 unit.resize_mode)
+            shown, hints = control_of(prepared, setup.req, pass_.spec.width, pass_.spec.height)
             if unit.save_detected_map:
-                self.result_maps.put(setup.req, index, fitted)
+                self.result_maps.put(setup.req, index, shown)
             title = "None"
             if not is_none_model(unit.model):
                 entry = self.service.find_model(unit.model)
                 title = entry.title
-                active.append(self._active(setup, pass_, index, unit, fitted, entry, contribution))
+                active.append(self._active(setup, pass_, index, unit, hints, entry, contribution))
             contribution.infotext[f"ControlNet {index}"] = unit_infotext(
                 unit, title, prepared.processor_res, prepared.threshold_a, prepared.threshold_b)
         if active:
             contribution.unet_wrappers.append(ControlNetWrapper(active, pass_.model.latent_channels))
         return contribution
 
-    def _active(self, setup: Any, pass_: Any, index: int, unit: ControlNetUnit, fitted: np.ndarray, entry: Any,
+    def _active(self, setup: Any, pass_: Any, index: int, unit: ControlNetUnit, hints: Any, entry: Any,
                 contribution: Any) -> ActiveUnit:
         cache = setup.models
         placement = None
@@ -154,7 +161,6 @@ class ControlNetFeature:
             net_of = lambda: net  # noqa: E731
         width, height = pass_.spec.width, pass_.spec.height
         crop = inpaint_region(setup.req, width, height) if unit.inpaint_crop_input_image else None
-        hints = hint_tensor(fitted, width, height, unit.resize_mode)
         region = None
         if unit.effective_region_mask is not None:
             region = region_mask_tensor(unit.effective_region_mask, width, height, crop).to(setup.device)
@@ -163,6 +169,19 @@ class ControlNetFeature:
                           control_mode=unit.control_mode,
                           global_pooling=bool(getattr(net_of(), "controlnet_global_pooling", False)),
                           region_mask=region, placement=placement)
+
+
+def control_of(prepared: PreparedUnit, req: Any, width: int, height: int) -> tuple[np.ndarray, Any]:
+    """(the map shown after the pictures, the hint tensor) at the pass's size. An inpaint unit's
+    hint is -1 where its mask says to repaint, and its map shows that area half transparent."""
+    unit = prepared.unit
+    fitted = fit_to_size(inpaint_crop(prepared.detected, unit, req, width, height), width, height, unit.resize_mode)
+    if not is_inpaint_module(unit.module):
+        return fitted, hint_tensor(fitted, width, height, unit.resize_mode)
+    crop = inpaint_region(req, width, height) if unit.inpaint_crop_input_image else None
+    mask = inpaint_mask(unit.mask, req, prepared.source, unit.image is not None)
+    fitted_mask = fit_inpaint_mask(mask, width, height, unit.resize_mode, crop)
+    return visible_inpaint_map(fitted, fitted_mask), inpaint_hint(fitted, fitted_mask)
 
 
 def inpaint_region(req: Any, width: int, height: int) -> tuple[tuple[int, int], tuple[int, int, int, int]] | None:

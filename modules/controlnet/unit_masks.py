@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -68,3 +70,44 @@ def apply_region_mask(residual: torch.Tensor, mask: torch.Tensor | None) -> torc
     resized = F.interpolate(mask.to(residual.device, torch.float32), size=tuple(residual.shape[-2:]),
                             mode="bilinear", align_corners=False)
     return residual * resized.to(residual.dtype)
+
+
+def inpaint_mask(mask: Image.Image | None, req: Any, image: Image.Image, own_image: bool) -> np.ndarray:
+    """(H, W) uint8 at the control image's size, 255 = repaint: the unit's mask; for a unit that uses
+    the img2img input, the job's inpaint mask (inverted and blurred as the job reads it); else none."""
+    size = image.size
+    if mask is not None:
+        return first_channel(mask.resize(size, Image.NEAREST) if mask.size != size else mask)
+    job_mask = getattr(req, "mask", None)
+    if own_image or job_mask is None:
+        return np.zeros((size[1], size[0]), np.uint8)
+    from modules.engine.masks import blur_mask, read_mask
+
+    read = read_mask(job_mask, size, bool(getattr(req, "inpainting_mask_invert", 0)))
+    return np.array(blur_mask(read, getattr(req, "mask_blur_x", 0), getattr(req, "mask_blur_y", 0)))
+
+
+def fit_inpaint_mask(mask: np.ndarray, width: int, height: int, mode: ResizeMode, crop: Crop | None) -> np.ndarray:
+    """The mask fitted like the control map; Resize and Fill's padding is to be painted (outpainting)."""
+    stacked = np.stack([mask] * 3, axis=2)
+    if crop is not None:
+        (w, h), (left, top, right, bottom) = crop
+        whole = fit_to_size(stacked, w, h, mode, fill=np.full(3, 255, np.uint8))
+        stacked = np.ascontiguousarray(whole[top:bottom, left:right])
+        mode = ResizeMode.RESIZE_AND_FILL
+    fitted = fit_to_size(stacked, width, height, mode, fill=np.full(3, 255, np.uint8))[:, :, 0]
+    return np.where(fitted > 127, 255, 0).astype(np.uint8)
+
+
+def inpaint_hint(fitted: np.ndarray, mask: np.ndarray) -> torch.Tensor:
+    """(1, 3, H, W): the picture in [0, 1] with -1 where it is to be repainted (the extension's
+    inpaint protocol, `colour * (1 - m) - m`)."""
+    colour = torch.from_numpy(np.ascontiguousarray(fitted[:, :, :3])).float().div(255.0).permute(2, 0, 1)
+    m = torch.from_numpy(mask > 127).float()[None]
+    return (colour * (1 - m) - m).unsqueeze(0)
+
+
+def visible_inpaint_map(fitted: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The map shown after the pictures: RGBA, the area to repaint half transparent (as the extension
+    shows inpaint maps)."""
+    return np.dstack([fitted[:, :, :3], (255 - mask // 2).astype(np.uint8)])

@@ -24,6 +24,7 @@ CONTROL_TYPES: dict[str, tuple[tuple[str, ...], str]] = {
     "Scribble/Sketch": (("scribble", "sketch"), "scribble_xdog"),
     "Shuffle": (("shuffle",), "shuffle"),
     "Tile/Blur": (("tile", "blur"), "tile_resample"),
+    "Inpaint": (("inpaint",), "inpaint"),
     "Recolor": (("recolor",), "recolor_luminance"),
     "T2I-Adapter": (("t2i", "t2ia"), "color"),
 }
