@@ -57,26 +57,13 @@ def test_ui_units_are_checked_before_queueing(tmp_path):
     assert done.alwayson_scripts["controlnet"]["args"][0].module == "canny"
 
 
-def test_unit_masks_travel_from_the_widgets_into_the_unit():
-    mask, region = Image.new("L", (8, 8), 255), Image.new("L", (8, 8), 0)
+def test_the_unit_mask_widget_is_the_region_mask_or_the_inpaint_mask():
+    mask = Image.new("L", (8, 8), 255)
     values = {field_name(0, "enabled"): True, field_name(0, "image"): Image.new("RGB", (8, 8)),
-              field_name(0, "mask"): mask, field_name(0, "effective_region_mask"): region}
+              field_name(0, "module"): "canny", field_name(0, "mask"): mask,
+              field_name(1, "enabled"): True, field_name(1, "image"): Image.new("RGB", (8, 8)),
+              field_name(1, "module"): "inpaint", field_name(1, "mask"): mask}
     _, units = split_unit_values(values)
-    unit = parse_units(with_units({}, units)["controlnet"])[0]
-    assert unit.mask is mask and unit.effective_region_mask is region
-
-
-def test_preview_runs_on_the_drawn_mask_of_a_non_inpaint_unit(tmp_path):
-    import numpy as np
-
-    from modules.controlnet.service import ControlNetService
-    from modules.ui.controlnet_units import preview_map
-
-    service = ControlNetService([tmp_path], tmp_path / "annotator")
-    image = Image.new("RGB", (64, 64), "black")
-    drawing = Image.new("L", (64, 64), 0)
-    drawing.paste(255, (0, 0, 32, 64))
-    shown = np.asarray(preview_map(service, image, "invert", 64, -1, -1, drawing)["value"])
-    assert shown[:, :30].max() == 0 and shown[:, 34:].min() == 255  # the inverted drawing, not the black image
-    plain = np.asarray(preview_map(service, image, "invert", 64, -1, -1, drawing, ignore_mask=True)["value"])
-    assert plain.min() == 255
+    canny, inpaint = parse_units(with_units({}, units)["controlnet"])
+    assert canny.effective_region_mask is mask and canny.mask is None
+    assert inpaint.mask is mask and inpaint.effective_region_mask is None

@@ -4,8 +4,8 @@ Each unit: Enable, its image (drag and drop; empty in img2img = the input image)
 (filters the preprocessor and model lists), preprocessor with a 💥 preview of the detected map,
 model (🔄 rescans the folder), weight, start/end, control mode, resize mode, pixel perfect,
 processor resolution and the preprocessor's own thresholds (shown only when it has them), and
-under "Masks" the unit's mask and its effective region mask (see modules/controlnet/unit_masks.py).
-The 💥 preview runs the preprocessor on what the unit would use (a drawn mask included); after
+under "Mask" one optional mask: the unit's effective region (the control applies only where it is
+white), or for an inpaint preprocessor the area to repaint (controlnet_form.py routes it). After
 Generate the gallery shows the detected maps after the pictures, as the API's images do.
 """
 
@@ -79,15 +79,9 @@ def slider_updates(service: Any, module: str) -> tuple[Any, Any, Any]:
     return out[0], out[1], out[2]
 
 
-def preview_map(service: Any, image: Any, module: str, res: float, a: float, b: float, mask: Any = None,
-                ignore_mask: bool = False) -> Any:
-    """The detected map of the unit's input (for a non-inpaint unit a drawn mask is the input)."""
-    from modules.controlnet.unit_masks import is_inpaint_module, scribble_input
-
+def preview_map(service: Any, image: Any, module: str, res: float, a: float, b: float) -> Any:
     if image is None:
         raise gr.Error("Upload a control image to the unit first, then press 💥 to preview the detected map.")
-    if not ignore_mask and not is_inpaint_module(module):
-        image = scribble_input(image, mask)
     try:
         detected, _ = service.detect(module, image, int(res), float(a), float(b))
     except (KeyError, FileNotFoundError, ValueError) as err:
@@ -95,7 +89,7 @@ def preview_map(service: Any, image: Any, module: str, res: float, a: float, b: 
     return gr.update(value=detected, visible=True)
 
 
-def _unit(service: Any, settings: Any, tab: str, index: int) -> UnitWidgets:
+def _unit(service: Any, tab: str, index: int) -> UnitWidgets:
     w = UnitWidgets()
     name = lambda f: field_name(index, f)  # noqa: E731
     elem = f"{tab}_controlnet_{index}"
@@ -135,13 +129,10 @@ def _unit(service: Any, settings: Any, tab: str, index: int) -> UnitWidgets:
                                              label="Resize Mode")
     w.fields[name("hr_option")] = gr.Radio([m.value for m in HiresOption], value=HiresOption.BOTH.value,
                                            label="Hires fix: apply to")
-    with gr.Accordion("Masks", open=False, elem_id=f"{elem}_masks"), gr.Row():
-        mask = w.fields[name("mask")] = gr.Image(
-            label="Mask (inpaint: the area to repaint; others: a drawing that becomes the input)", type="pil",
+    with gr.Accordion("Mask", open=False, elem_id=f"{elem}_masks"):
+        w.fields[name("mask")] = gr.Image(
+            label="Mask: the control applies only where it is white (inpaint: the area to repaint)", type="pil",
             sources=["upload", "clipboard"], image_mode="L", elem_id=f"{elem}_mask", height=200)
-        w.fields[name("effective_region_mask")] = gr.Image(
-            label="Effective Region Mask (the control applies only where it is white)", type="pil",
-            sources=["upload", "clipboard"], image_mode="L", elem_id=f"{elem}_effective_region_mask", height=200)
 
     def on_type(tag: str) -> tuple[Any, Any]:
         default = CONTROL_TYPES[tag][1]
@@ -153,9 +144,8 @@ def _unit(service: Any, settings: Any, tab: str, index: int) -> UnitWidgets:
     module.change(lambda m: slider_updates(service, m), inputs=module, outputs=[res, a, b], show_progress="hidden")
     refresh.click(lambda tag: gr.update(choices=model_choices(service, tag, refresh=True)), inputs=control_type,
                   outputs=model, show_progress="hidden")
-    ignore = lambda: bool(settings.get("controlnet_ignore_noninpaint_mask", False))  # noqa: E731
-    run.click(lambda img, m, r, ta, tb, mk: preview_map(service, img, m, r, ta, tb, mk, ignore()),
-              inputs=[w.fields[name("image")], module, res, a, b, mask], outputs=detected, show_progress="minimal")
+    run.click(lambda img, m, r, ta, tb: preview_map(service, img, m, r, ta, tb),
+              inputs=[w.fields[name("image")], module, res, a, b], outputs=detected, show_progress="minimal")
     return w
 
 
@@ -172,7 +162,7 @@ def build_controlnet_accordion(runtime: Any, tab: str) -> ControlNetAccordion:
         with gr.Column(visible=False) as body, gr.Tabs():
             for index in range(count):
                 with gr.Tab(f"ControlNet Unit {index}", elem_id=f"{tab}_controlnet_unit_{index}_tab"):
-                    unit = _unit(service, runtime.settings, tab, index)
+                    unit = _unit(service, tab, index)
                     built.units.append(unit)
                     built.fields.update(unit.fields)
     accordion.expand(lambda: gr.update(visible=True), outputs=body, queue=False, show_progress="hidden")
