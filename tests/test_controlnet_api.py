@@ -117,6 +117,8 @@ def test_txt2img_unit_round_trips_through_the_infotext(client: httpx.Client) -> 
     ({"weight": 3}, ("weight",)),
     ({"image": "bm90IGFuIGltYWdl"}, ("image", "not an image")),
     ({"image": None}, ("'image' is missing",)),
+    ({"effective_region_mask": "bm90IGFuIGltYWdl"}, ("effective_region_mask", "not an image")),
+    ({"mask_image": 7}, ("mask", "base64 image")),
 ])
 def test_bad_units_are_422_naming_the_problem(client: httpx.Client, unit: dict[str, Any], needles) -> None:
     base = {"enabled": True, "module": "none", "model": "control_tiny_canny", "image": _square_b64()}
