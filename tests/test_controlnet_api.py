@@ -179,3 +179,10 @@ def test_detected_maps_follow_the_images_unless_told_not_to(client: httpx.Client
              "alwayson_scripts": {"controlnet": {"args": [unit, {**unit, "module": "none"}]}}}
     images = client.post("/sdapi/v1/txt2img", json=hires).json()["images"]
     assert [decode_b64_image(i).size for i in images] == [(128, 128)] * 3  # the picture, then both maps at hires size
+
+
+def test_low_vram_unit_gives_the_same_picture(client: httpx.Client) -> None:
+    unit = {"enabled": True, "module": "none", "model": "control_tiny_canny", "image": _square_b64()}
+    normal = _txt2img(client, unit).json()["images"][0]
+    low = _txt2img(client, {**unit, "low_vram": True}).json()["images"][0]
+    assert np.array_equal(np.asarray(decode_b64_image(normal)), np.asarray(decode_b64_image(low)))
