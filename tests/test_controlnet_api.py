@@ -186,3 +186,15 @@ def test_low_vram_unit_gives_the_same_picture(client: httpx.Client) -> None:
     normal = _txt2img(client, unit).json()["images"][0]
     low = _txt2img(client, {**unit, "low_vram": True}).json()["images"][0]
     assert np.array_equal(np.asarray(decode_b64_image(normal)), np.asarray(decode_b64_image(low)))
+
+
+def test_inpaint_only_in_an_inpaint_job_is_the_inpaint_unit(client: httpx.Client) -> None:
+    unit = {"enabled": True, "module": "inpaint_only", "model": "control_tiny_canny"}
+    body = {**TINY, "init_images": [_square_b64()], "mask": _square_b64(), "denoising_strength": 0.8,
+            "alwayson_scripts": {"controlnet": {"args": [unit]}}}
+    response = client.post("/sdapi/v1/img2img", json=body)
+    assert response.status_code == 200, response.text
+    picture = decode_b64_image(response.json()["images"][0])
+    assert parse_generation_parameters(picture.info["parameters"])["ControlNet 0"].startswith("Module: inpaint,")
+    no_mask = {key: value for key, value in body.items() if key != "mask"}
+    assert_error_shape(client.post("/sdapi/v1/img2img", json=no_mask), 422, "inpaint_only")

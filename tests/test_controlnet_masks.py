@@ -301,3 +301,17 @@ def test_inpaint_unit_mask_changes_the_picture(ctx, service):
     without = _run(ctx, service, [base])
     masked = _run(ctx, service, [{**base, "mask": _half_mask(left=True)}])
     assert np.abs(without - masked).mean() > 1.0
+
+
+def test_inpaint_only_falls_back_to_inpaint_in_an_inpaint_job(ctx, service):
+    mask = Image.new("L", (64, 64), 0)
+    mask.paste(255, (8, 8, 40, 40))
+    init = Image.fromarray(np.full((64, 64, 3), 90, np.uint8))
+    common = dict(mode="img2img", init_images=[init], mask=mask, denoising_strength=0.9)
+    unit = {"enabled": True, "model": "control_tiny_a"}
+    only = _run(ctx, service, [{**unit, "module": "inpaint_only"}], **common)
+    assert np.array_equal(only, _run(ctx, service, [{**unit, "module": "inpaint"}], **common))
+    from modules.engine.unet_call import FeatureError
+
+    with pytest.raises(FeatureError, match="inpaint_only"):  # without an inpaint job it is not available
+        _run(ctx, service, [{**unit, "module": "inpaint_only", "image": _control_image()}])

@@ -25,6 +25,7 @@ def controlnet_units(values: dict[str, Any], runtime: Any, mode: str) -> list[Co
         return None
     has_init = mode == "img2img" and bool(values.get("init_images"))
     try:
-        return validate_units(runtime.controlnet, payload, has_init)
+        return validate_units(runtime.controlnet, payload, has_init,
+                              inpaints_masked=mode == "img2img" and bool(values.get("mask")))
     except UnitError as err:
         raise ApiError(422, f"alwayson_scripts.controlnet: {err}") from err

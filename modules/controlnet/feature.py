@@ -32,6 +32,7 @@ from modules.controlnet.unit_masks import (
     scribble_input,
     visible_inpaint_map,
 )
+from modules.controlnet.validation import module_resolver
 
 SCRIPT_KEY = "controlnet"
 IGNORE_NONINPAINT_MASK = "controlnet_ignore_noninpaint_mask"  # the extension's setting
@@ -42,7 +43,8 @@ def request_units(req: Any, service: ControlNetService) -> list[ControlNetUnit]:
     payload = _script_payload(getattr(req, "alwayson_scripts", {}) or {})
     if payload is None:
         return []
-    return parse_units(payload, service.preprocessors.canonical)
+    masked = getattr(req, "mode", "") == "img2img" and getattr(req, "mask", None) is not None
+    return parse_units(payload, module_resolver(service, masked))
 
 
 def _script_payload(scripts: Any) -> Any:

@@ -104,7 +104,8 @@ def request_with_units(service: Any, req: Any, units: list[dict[str, Any]]) -> A
     if service is None or not any(u.get("enabled") for u in units):
         return req
     try:
-        parsed = validate_units(service, {"args": units}, has_init_image=bool(req.init_images))
+        parsed = validate_units(service, {"args": units}, has_init_image=bool(req.init_images),
+                                inpaints_masked=req.mode == "img2img" and req.mask is not None)
     except UnitError as err:
         raise InvalidRequestError(str(err)) from err
     scripts = {**req.alwayson_scripts, "controlnet": {"args": parsed}}  # typed units: images decoded once
