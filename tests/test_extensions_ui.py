@@ -81,13 +81,33 @@ def test_after_component_gets_our_widgets_by_a1111_element_ids(page: Page) -> No
         assert grabber.prompt.elem_id == f"{tab}_prompt"
         assert [c.elem_id for c in grabber.generate_seen] == [f"{tab}_generate"]  # on_after_component(elem_id=)
     assert page.script("Grabber", "img2img").after_ids.count("img2img_denoising_strength") == 1
-    seen = page.runtime.extensions  # the global callbacks hear every tab, PNG Info included
-    module = next(e.script for e in seen.entries if e.title == "Grabber").__class__.__module__
-    import sys
-
-    globals_seen = vars(sys.modules[module])["seen"]
+    globals_seen = global_seen(page)  # the global callbacks hear every tab, PNG Info included
     assert {"txt2img_prompt", "img2img_prompt", "pnginfo_send_txt2img"} <= set(globals_seen["global_after"])
     assert "txt2img_prompt" in globals_seen["global_before"]
+
+
+def global_seen(page: Page) -> dict[str, list[Any]]:
+    script = next(e.script for e in page.runtime.extensions.entries if e.title == "Grabber")
+    return type(script).after_component.__globals__["seen"]  # this load's module (not a later one's)
+
+
+def test_settings_widgets_reach_the_global_callbacks_when_the_tab_opens(tmp_path: Path) -> None:
+    import gradio as gr
+
+    write_extension(tmp_path / "extensions" / "grabber", {"scripts/grabber.py": GRABBER})
+    runtime = build_runtime(parse_args(["--data-dir", str(tmp_path), "--no-demo-model", "--no-hashing",
+                                        "--skip-install"], environ={}))
+    load_extensions(runtime)
+    demo = create_blocks(runtime, tabs=[t for t in default_tabs() if t.id == "settings"])
+    page = Page(runtime, demo, None)
+    seen = global_seen(page)["global_after"]
+    assert "setting_samples_format" not in seen  # the sections are built when the tab is opened
+    tab = page.by_id("tab_settings")
+    render = next(f for f in page.events() if any(t[0] == tab._id for t in f.targets)).renderable
+    with gr.Blocks():
+        render.fn()  # what opening the tab runs
+    assert {"setting_samples_format", "settings_submit"} <= set(seen)
+    runtime.shutdown()
 
 
 def test_an_event_wired_in_ui_to_a_grabbed_widget_is_on_the_page(page: Page) -> None:
