@@ -71,8 +71,13 @@ def registry_functions(runtime: Any, owner: str) -> list[Any]:
                     options: dict[str, Any] | None = None) -> None:
         """`fn(model, x, sigmas, *, extra_args, callback, noise_sampler, options) -> x` (k-diffusion
         convention: `model(x, sigma_batch)` returns the denoised latent; sigmas end with 0)."""
+        from modules.samplers.schedulers import SCHEDULERS
         from modules.samplers.spec import SamplerSpec
 
+        builtin = [s.name for s in SCHEDULERS[1:]]
+        if scheduler is not None and scheduler not in builtin:
+            raise ExtensionApiError(f"extension '{owner}': sampler '{name}' names schedule type {scheduler!r} as its "
+                                    f"default; use one of the built-in ones ({', '.join(builtin)}) or None")
         runtime.samplers.add(SamplerSpec(name=name, aliases=tuple(aliases), default_scheduler=scheduler, fn=fn,
                                          options=dict(options or {}, **({"scheduler": scheduler} if scheduler else {})),
                                          kind=kind, second_order=second_order,
