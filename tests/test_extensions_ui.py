@@ -149,6 +149,21 @@ def test_every_paste_event_can_fill_the_script_widgets(page: Page) -> None:
         assert any(strength in f.outputs for f in events), button.elem_id
 
 
+def test_send_to_img2img_copies_the_paste_field_names_widgets(page: Page) -> None:
+    from modules.engine.request import GenerationResult
+
+    button = page.by_id("txt2img_send_to_img2img")
+    event = next(f for f in page.events() if any(t[0] == button._id for t in f.targets) and f.outputs)
+    source = {f.component.label: f.component for f in page.ui.script_paste["txt2img"]}
+    target = {f.component.label: f.component for f in page.ui.script_paste["img2img"]}
+    assert event.inputs[2:] == [source["Grab strength"]]  # only the key named in paste_field_names
+    result = GenerationResult([Image.new("RGB", (64, 64))], ["a cat\nSteps: 4, Sampler: Euler, Size: 64x64"],
+                              [1], [1], ["a cat"], [""])
+    updates = event.fn(result, None, 0.55)
+    assert updates[target["Grab strength"]] == 0.55 and target["Grab enabled"] not in updates
+    assert updates[page.ui.paste_targets["img2img"]["steps"]] == 4  # the infotext is pasted as well
+
+
 def test_selectable_scripts_are_in_both_script_dropdowns(page: Page) -> None:
     for elem_id in ("script_list", "img2img_script_list"):
         choices = [c[0] for c in page.by_id(elem_id).choices]

@@ -28,11 +28,13 @@ class ScriptPasteField:
     owner: str  # "<extension>/<script title>", for messages
     component: Any
     source: Any  # an infotext key (str) or a callable taking the parsed parameters
+    copied: bool = False  # its key is in the script's `paste_field_names`: "Send to" copies the widget
 
 
 def paste_fields_of(owner: str, script: Any) -> list[ScriptPasteField]:
     """The script's `infotext_fields`; an InputAccordion stands for its checkbox (its value)."""
     found = []
+    copied = set(getattr(script, "paste_field_names", None) or [])
     for pair in getattr(script, "infotext_fields", None) or []:
         try:
             component, source = pair
@@ -41,7 +43,7 @@ def paste_fields_of(owner: str, script: Any) -> list[ScriptPasteField]:
             continue
         component = getattr(component, "checkbox", component) if type(component).__name__ == "InputAccordion" \
             else component
-        found.append(ScriptPasteField(owner, component, source))
+        found.append(ScriptPasteField(owner, component, source, isinstance(source, str) and source in copied))
     return found
 
 
@@ -89,3 +91,10 @@ def paste_targets(fields: Sequence[ScriptPasteField]) -> dict[str, Any]:
     paste event of that tab)."""
     unique = list(dict.fromkeys(f.component for f in fields))
     return {f"{TARGET_PREFIX}{i}": component for i, component in enumerate(unique)}
+
+
+def copy_pairs(source: Sequence[ScriptPasteField], target: Sequence[ScriptPasteField]) -> list[tuple[Any, Any]]:
+    """(source widget, target widget) for A1111's `paste_field_names`: a gallery's "Send to" copies those
+    widgets of the source tab's scripts into the target tab's widgets of the same infotext key."""
+    by_key = {f.source: f.component for f in target if isinstance(f.source, str)}
+    return [(f.component, by_key[f.source]) for f in source if f.copied and f.source in by_key]
