@@ -17,21 +17,8 @@ from modules.face_restoration.models import FaceModels, FaceRestorationError
 from modules.face_restoration.paste import FACE_TEMPLATE, descriptor_restore, paste_faces
 from modules.face_restoration.run import restore_faces
 from modules.upscalers.catalog import UpscalerCatalog
+from tests.fixtures.tiny_faces import write_tiny_restoreformer
 from tests.fixtures.tiny_upscalers import write_tiny_esrgan
-
-
-def write_tiny_restoreformer(path: Path) -> Path:
-    """RestoreFormer with 32 channels and a 32-entry codebook (spandrel reads the sizes from the weights)."""
-    import torch
-    from safetensors.torch import save_file
-    from spandrel.architectures.RestoreFormer import RestoreFormer
-
-    torch.manual_seed(0)
-    model = RestoreFormer(n_embed=32, embed_dim=32, ch=32, ch_mult=(1, 1, 1, 1, 1, 1), num_res_blocks=1,
-                          z_channels=32)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
-    return path
 
 
 class FixedFaces:

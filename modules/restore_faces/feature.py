@@ -2,7 +2,7 @@
 
 A job feature adds `Face restoration: <model>` to the infotext when the request (or the setting
 `face_restoration`) asks for it; an `after_image` hook then restores the faces of each picture
-with the model named by `face_restoration_model`, before it is shown and saved.
+with the model named by `face_restoration_model` (CodeFormer with `code_former_weight`), before it is shown and saved.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ def register(runtime: Any) -> None:
         if runtime.faces is None or not wants_restoration(payload.req, settings):
             return
         name = str(settings.get("face_restoration_model", "CodeFormer"))
-        payload.image = restore_faces(payload.image, name, runtime.faces)
+        weight = float(settings.get("code_former_weight", 0.5))
+        payload.image = restore_faces(payload.image, name, runtime.faces, weight=weight)
 
     runtime.features.register(RestoreFacesFeature())
     runtime.hooks.register("after_image", after_image, owner="face restoration")
