@@ -96,6 +96,7 @@ def test_extras_gfpgan_visibility_then_upscale(models: FaceModels, tmp_path: Pat
 def test_restore_faces_in_txt2img_over_the_api(tmp_path: Path, tiny_sd1: Path) -> None:
     import base64
     import io
+    import json
 
     from tests.test_api_harness import start_live_server
 
@@ -114,6 +115,9 @@ def test_restore_faces_in_txt2img_over_the_api(tmp_path: Path, tiny_sd1: Path) -
         a, b = (np.asarray(Image.open(io.BytesIO(base64.b64decode(r["images"][0]))).convert("RGB"), dtype=int)
                 for r in (plain, restored))
         assert "Face restoration: GFPGAN" in restored["info"] and "Face restoration" not in plain["info"]
+        info, plain_info = json.loads(restored["info"]), json.loads(plain["info"])
+        assert (info["restore_faces"], info["face_restoration_model"]) == (True, "GFPGAN")
+        assert (plain_info["restore_faces"], plain_info["face_restoration_model"]) == (False, None)
         assert np.array_equal(a[50:, :], b[50:, :])  # below the face frame (rows 6..47): untouched
         assert np.abs(a[20:30, 15:30] - b[20:30, 15:30]).mean() > 5  # the face itself was restored
     finally:
