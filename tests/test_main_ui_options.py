@@ -64,3 +64,14 @@ def test_pasted_face_restoration_ticks_the_checkbox_or_becomes_an_override(runti
     typed = typed_overrides(without["value"], infotext_to_option_keys(runtime.settings.schema),
                             runtime.settings.validate)
     assert typed == {"face_restoration": True}
+
+
+def test_ticking_restore_faces_without_the_model_is_refused_before_the_job(runtime: SimpleNamespace,
+                                                                          tmp_path: Path) -> None:
+    from modules.face_restoration.models import FaceModels, FaceRestorationError
+
+    runtime.faces = FaceModels({"CodeFormer": tmp_path / "Codeformer", "GFPGAN": tmp_path / "GFPGAN"},
+                               tmp_path / "face_detection")
+    with pytest.raises(FaceRestorationError, match=r"no CodeFormer model; put one into .*Codeformer"):
+        apply_main_ui_options(runtime, GenerationRequest(), {"face_restoration": True})
+    assert apply_main_ui_options(runtime, GenerationRequest(), {"face_restoration": False}).restore_faces is False

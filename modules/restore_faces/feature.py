@@ -19,6 +19,24 @@ def wants_restoration(req: Any, settings: Mapping[str, Any]) -> bool:
     return bool(settings.get("face_restoration", False)) if value is None else bool(value)
 
 
+def check_restorer_ready(req: Any, settings: Mapping[str, Any], faces: Any) -> None:
+    """With restoration asked for, the chosen restorer's file and the face detector must be installed;
+    else a FaceRestorationError naming the file and folder (before the job is queued)."""
+    from modules.face_restoration.models import FaceRestorationError
+
+    if faces is None or not wants_restoration(req, settings):
+        return
+    name = str(settings.get("face_restoration_model", "CodeFormer"))
+    if name not in faces.folders:
+        raise FaceRestorationError(f"face_restoration_model {name!r} is not a face restorer; choose one of "
+                                   f"{', '.join(faces.folders)}")
+    if faces.restorer_file(name) is None:
+        raise FaceRestorationError(f"restore_faces: no {name} model; put one into {faces.folders[name]} "
+                                   "or choose another face_restoration_model")
+    if faces.detector is None:
+        faces.detector_file()
+
+
 class RestoreFacesFeature:
     name = "Restore faces"
 

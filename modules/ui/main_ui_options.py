@@ -64,7 +64,16 @@ def split_main_ui_options(values: dict[str, Any]) -> tuple[dict[str, Any], dict[
 
 
 def apply_main_ui_options(runtime: Any, req: GenerationRequest, options: Mapping[str, Any]) -> GenerationRequest:
-    """`req` with the tab's shown settings applied to this generation only."""
+    """`req` with the tab's shown settings applied to this generation only; restoring faces without the
+    restorer or the detector installed is refused here (a message naming the file and folder)."""
+    from modules.restore_faces.feature import check_restorer_ready
+
+    req = _with_options(runtime, req, options)
+    check_restorer_ready(req, runtime.settings.view(req.override_settings), getattr(runtime, "faces", None))
+    return req
+
+
+def _with_options(runtime: Any, req: GenerationRequest, options: Mapping[str, Any]) -> GenerationRequest:
     if not options:
         return req
     try:
