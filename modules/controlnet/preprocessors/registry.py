@@ -54,6 +54,16 @@ class PreprocessorRegistry:
             if p.alias:
                 self._by_name.setdefault(p.alias.lower(), p)
 
+    def add(self, pre: Preprocessor) -> None:
+        """Add an extension's preprocessor (listed after the built-ins); a clash is an error."""
+        for name in filter(None, (pre.name, pre.alias)):
+            if name.lower() in self._by_name:
+                raise ValueError(f"A preprocessor named {name!r} is already registered")
+        self._all.append(pre)
+        self._by_name[pre.name.lower()] = pre
+        if pre.alias:
+            self._by_name[pre.alias.lower()] = pre
+
     def all(self) -> list[Preprocessor]:
         return list(self._all)
 
