@@ -30,6 +30,7 @@ CONTROL_TYPES: dict[str, tuple[tuple[str, ...], str]] = {
     "Segmentation": (("seg",), "none"),  # no segmentation preprocessor here: maps come ready-made
     "Shuffle": (("shuffle",), "shuffle"),
     "Tile/Blur": (("tile", "blur"), "tile_resample"),
+    "Inpaint": (("inpaint",), "inpaint"),
     "Recolor": (("recolor",), "recolor_luminance"),
     "T2I-Adapter": (("t2i", "t2ia"), "color"),
 }
