@@ -7,7 +7,7 @@ import dataclasses
 from modules.api.infotext_fill import request_values
 from modules.api.models import Img2ImgBody, Txt2ImgBody
 from modules.engine.request import GenerationRequest
-from modules.engine.request_fields import REQUEST_FIELDS, RequestField
+from modules.engine.request_fields import REQUEST_FIELDS, RequestField, ui_paste_fields
 from modules.ui.infotext_paste import TXT2IMG_PASTE_FIELDS, paste_values
 
 BODIES = {"txt2img": Txt2ImgBody, "img2img": Img2ImgBody}
@@ -21,11 +21,12 @@ def test_every_api_row_is_a_field_of_that_modes_api_model():
 
 def test_ui_rows_are_request_attributes():
     attrs = {f.name for f in dataclasses.fields(GenerationRequest)}
-    assert [f.attr for f in REQUEST_FIELDS if f.ui_tabs and f.attr not in attrs] == []
+    pasted = {f for tab in ("txt2img", "img2img") for f in ui_paste_fields(tab)}
+    assert [f.attr for f in pasted if f.attr not in attrs] == []
 
 
 def test_infotext_keys_are_unique():
-    keys = [f.infotext for f in REQUEST_FIELDS]
+    keys = [f.infotext for f in REQUEST_FIELDS if f.infotext]
     assert len(keys) == len(set(keys))
 
 

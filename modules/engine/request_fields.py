@@ -62,7 +62,7 @@ class RequestField:
     default: Any = None  # the API default (A1111's API, not its UI)
     bodies: frozenset[str] = BOTH  # API request bodies (modes) that carry the field
     nullable: bool | None = None  # the API accepts null; None: when the default is None
-    mode_defaults: Mapping[str, Any] = field(default_factory=dict)  # a mode's own API default
+    mode_defaults: Mapping[str, Any] = field(default_factory=dict, hash=False)  # a mode's own API default
     rules: tuple[Rule, ...] = ()  # allowed values, checked in this order
     description: str | None = None  # shown in /docs
 
