@@ -120,7 +120,8 @@ REQUEST_FIELDS: tuple[RequestField, ...] = (
                  rules=(Range(low=0, high=100, message="CFG scale must be between 0 and 100, got {value}"),)),
     RequestField("width", "Size-1", "int", "Width", default=512, rules=_size_rules()),
     RequestField("height", "Size-2", "int", "Height", default=512, rules=_size_rules()),
-    RequestField("restore_faces", "Face restoration", "bool", ui_tabs=NONE, convert=lambda v: True),
+    RequestField("restore_faces", "Face restoration", "bool", "Restore faces", ui_tabs=BOTH,
+                 convert=lambda v: True),  # the value is the restorer's name: present = on
     RequestField("tiling", "Tiling", "bool", "Tiling", api_modes=NONE),
     RequestField("do_not_save_samples", None, "bool", default=False),
     RequestField("do_not_save_grid", None, "bool", default=False),

@@ -22,6 +22,7 @@ SECTIONS: dict[str, str] = {
     "img2img": "img2img",
     "infotext": "Infotext",
     "ui": "User interface",
+    "settings-in-ui": "Settings in UI",
     "live-previews": "Live previews",
     "sampler-params": "Sampler parameters",
     "system": "System",
@@ -254,16 +255,28 @@ _INTERROGATE: dict[str, OptionInfo] = {
                                               "empty: the first installed)", "interrogate", "textbox"),
     "interrogate_caption_model_name": OptionInfo("", "Caption model for Interrogate (folder in models/BLIP; "
                                                  "empty: the first installed)", "interrogate", "textbox"),
+    "interrogate_return_ranks": OptionInfo(False, "Include ranks of model tags matches in results (DeepBooru: "
+                                           "each tag as (tag:score))", "interrogate"),
+    "interrogate_deepbooru_score_threshold": _slider(0.5, "deepbooru: score threshold", "interrogate",
+                                                     0.0, 1.0, 0.01),
+    "deepbooru_sort_alpha": OptionInfo(True, "deepbooru: sort tags alphabetically (if not: by score)",
+                                       "interrogate"),
+    "deepbooru_use_spaces": OptionInfo(True, "deepbooru: use spaces in tags (if not: underscores)", "interrogate"),
+    "deepbooru_escape": OptionInfo(True, "deepbooru: escape (\\) brackets (so they are literal brackets, not "
+                                   "emphasis)", "interrogate"),
+    "deepbooru_filter_tags": OptionInfo("", "deepbooru: filter out those tags (separate by comma)", "interrogate",
+                                        "textbox"),
 }
 
 
 def default_schema() -> dict[str, OptionInfo]:
     """All built-in options; a fresh dict each call so extensions can add to their copy."""
     schema: dict[str, OptionInfo] = {}
+    from modules.settings.main_ui_options import MAIN_UI_OPTIONS
     from modules.settings.upscaling_options import UPSCALING_OPTIONS
 
     for part in (_SAVING, _PATHS, _SD, _INFOTEXT_UI, _PREVIEWS, _SAMPLER_PARAMS, _SYSTEM, UPSCALING_OPTIONS,
-                 _EXTRA_NETWORKS, _INTERROGATE, _CONTROLNET, _EXTENSIONS):
+                 _EXTRA_NETWORKS, _INTERROGATE, _CONTROLNET, _EXTENSIONS, MAIN_UI_OPTIONS):
         schema.update(part)
     return schema
 

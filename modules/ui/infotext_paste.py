@@ -25,11 +25,12 @@ class PasteField:
     field: str
     key: str
     kind: str  # "str" | "int" | "float" | "bool" | "list"
+    convert: Callable[[Any], Any] | None = None  # the field table's own conversion, when it has one
 
 
 def paste_fields(tab: str, fields: tuple[RequestField, ...] | None = None) -> tuple[PasteField, ...]:
     """The paste button's fields of `tab`, from the field table (the built-in one when None)."""
-    return tuple(PasteField(f.attr, str(f.infotext), f.kind) for f in ui_paste_fields(tab, fields))
+    return tuple(PasteField(f.attr, str(f.infotext), f.kind, f.convert) for f in ui_paste_fields(tab, fields))
 
 
 # From the one request-field table (modules/engine/request_fields.py).
@@ -108,7 +109,8 @@ def paste_values(params: Mapping[str, Any], *, fields: Sequence[PasteField] = TX
         if f.key not in params:
             continue
         try:
-            result.values[f.field] = convert(f.kind, params[f.key])
+            raw = params[f.key]
+            result.values[f.field] = f.convert(raw) if f.convert is not None else convert(f.kind, raw)
         except (TypeError, ValueError):
             result.warnings.append(f"{f.key}: {params[f.key]!r} is not a valid {f.kind}; left unchanged")
     _sampler_fields(params, resolve_sampler, result)

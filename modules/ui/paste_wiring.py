@@ -21,6 +21,10 @@ ACCORDION_FIELDS = {
     "variation_accordion": ("subseed", "subseed_strength", "seed_resize_from_w", "seed_resize_from_h"),
 }
 
+# Request fields that are also settings: pasted into a tab that does not show their widget, they
+# become an Override-settings entry instead (infotext key of the setting).
+SETTING_OF_FIELD = {"restore_faces": "Face restoration"}
+
 
 def field_updates(plan: PastePlan, targets: dict[str, Any]) -> dict[Any, Any]:
     """`{component: new value}` for every field the infotext names; others stay untouched."""
@@ -36,9 +40,11 @@ def field_updates(plan: PastePlan, targets: dict[str, Any]) -> dict[Any, Any]:
     if PASTE_BODY in targets and any(str(n).startswith(UNIT_PREFIX) for n in plan.values):
         updates[targets[PASTE_BODY]] = gr.update(visible=True)
         updates[targets[PASTE_ACCORDION]] = gr.update(open=True)
+    overrides = list(plan.overrides) + [f"{label}: {plan.values[name]}" for name, label in SETTING_OF_FIELD.items()
+                                        if name in plan.values and name not in targets]
     if "override_settings" in targets:
-        updates[targets["override_settings"]] = gr.update(choices=plan.overrides, value=plan.overrides,
-                                                          visible=bool(plan.overrides))
+        updates[targets["override_settings"]] = gr.update(choices=overrides, value=overrides,
+                                                          visible=bool(overrides))
     return updates
 
 
