@@ -23,6 +23,7 @@ from modules.engine.request_fields import (
     REQUEST_FIELDS,
     RequestField,
     api_paste_fields,
+    extend_fields,
     ui_paste_fields,
 )
 from modules.engine.validation import InvalidRequestError, check_fields, validate_request
@@ -122,6 +123,21 @@ def test_checks_come_from_the_table_with_their_messages() -> None:
     validate_request(base.with_changes(hr_scale=9.0))  # hires rules only while hires fix is on
 
 
+def test_every_api_default_passes_its_own_rules() -> None:
+    for mode, body in BODIES.items():
+        defaults = body().model_dump()
+        check_fields(defaults.get, mode)  # raises with the field's message if the table contradicts itself
+
+
+def test_extending_the_table_refuses_ambiguous_rows() -> None:
+    with pytest.raises(ValueError, match="'steps' is already in the table"):
+        extend_fields(REQUEST_FIELDS, RequestField("steps", None, "int"))
+    with pytest.raises(ValueError, match="infotext key 'Seed' is already used"):
+        extend_fields(REQUEST_FIELDS, RequestField("my_seed", "Seed", "int"))
+    with pytest.raises(ValueError, match="kind must be one of"):
+        extend_fields(REQUEST_FIELDS, RequestField("my_thing", None, "tensor"))
+
+
 # (b) a throwaway row added to a copy of the table reaches everything
 
 NEW_ROW = RequestField("clip_guidance", "Clip guidance", "float", "CLIP guidance", default=0.25,
@@ -130,7 +146,7 @@ NEW_ROW = RequestField("clip_guidance", "Clip guidance", "float", "CLIP guidance
 LOOSE_ROW = RequestField("guidance_rescale", "Guidance rescale", "float", "Guidance rescale", default=0.0,
                          bodies=frozenset({"txt2img"}), api_modes=frozenset({"txt2img"}),
                          rules=(Range(low=0, high=1, message="{name} must be between 0 and 1, got {value}"),))
-TABLE = (*REQUEST_FIELDS, NEW_ROW, LOOSE_ROW)
+TABLE = extend_fields(REQUEST_FIELDS, NEW_ROW, LOOSE_ROW)
 
 
 def test_a_new_row_reaches_the_api_model_schema_and_defaults() -> None:

@@ -204,3 +204,21 @@ def body_fields(mode: str | None, fields: tuple[RequestField, ...] | None = None
     if mode is None:
         return tuple(f for f in rows if f.bodies == BOTH)
     return tuple(f for f in rows if mode in f.bodies and f.bodies != BOTH)
+
+
+def extend_fields(table: tuple[RequestField, ...], *rows: RequestField) -> tuple[RequestField, ...]:
+    """`table` plus `rows`, refusing a row that would make the table ambiguous (an API name or an
+    infotext key used twice, a kind the API models cannot type)."""
+    names = {f.attr for f in table}
+    keys = {f.infotext for f in table if f.infotext}
+    for row in rows:
+        if row.kind not in KIND_TYPES:
+            raise ValueError(f"request field {row.attr!r}: kind must be one of {', '.join(KIND_TYPES)}")
+        if row.attr in names:
+            raise ValueError(f"request field {row.attr!r} is already in the table")
+        if row.infotext and row.infotext in keys:
+            raise ValueError(f"request field {row.attr!r}: infotext key {row.infotext!r} is already used")
+        names.add(row.attr)
+        if row.infotext:
+            keys.add(row.infotext)
+    return (*table, *rows)
