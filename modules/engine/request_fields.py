@@ -94,7 +94,6 @@ _HIRES_SIZE = Range(low=0, high=MAX_SIZE, message="{name} must be 0 (off) or up 
 _MASK_BLUR = Range(low=0, high=MAX_MASK_BLUR, message="{name} must be between 0 and {high} pixels, got {value}")
 _HIRES = dict(api_modes=TXT2IMG, bodies=TXT2IMG)
 _IMG2IMG = dict(api_modes=IMG2IMG, ui_tabs=NONE, bodies=IMG2IMG)
-_API_ONLY = dict(api_modes=NONE, ui_tabs=NONE)
 
 REQUEST_FIELDS: tuple[RequestField, ...] = (
     # shared by txt2img and img2img (A1111's StableDiffusionProcessing), in the API's order
