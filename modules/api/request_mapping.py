@@ -41,7 +41,6 @@ class PreparedJob:
     send_images: bool = True
     persist_settings: dict[str, Any] = field(default_factory=dict)
     model_defaults: dict[str, Any] = field(default_factory=dict)  # unsent fields the model's values filled
-    detected_maps: list[str] | None = None  # ControlNet maps (base64), computed once for the answer
 
 
 def effective_fields(body: GenerationBody, runtime: Runtime, mode: str,

@@ -224,6 +224,8 @@ _CONTROLNET: dict[str, OptionInfo] = {
                                       needs_restart=True),
     "control_net_no_detectmap": OptionInfo(False, "Do not append detectmap to output", "control_net"),
     "control_net_detectmap_autosaving": OptionInfo(False, "Allow detectmap auto saving", "control_net"),
+    "controlnet_ignore_noninpaint_mask": OptionInfo(
+        False, "Ignore mask on ControlNet input image if control type is not inpaint", "control_net"),
 }
 
 

@@ -24,11 +24,17 @@ from modules.ui.build_context import UiBuild
 from modules.ui.controlnet_form import PREFIX as UNIT_PREFIX
 from modules.ui.controlnet_form import request_with_units, split_unit_values
 from modules.ui.controlnet_units import build_controlnet_accordion
-from modules.ui.extension_scripts import build_script_uis, split_script_values
+from modules.ui.extension_scripts import (
+    build_script_uis,
+    build_selectable_uis,
+    extension_script_choice,
+    register_paste_targets,
+    split_script_values,
+)
 from modules.ui.extra_networks_ui import build_extra_networks
 from modules.ui.generation_runner import RunUpdate, describe_error, follow_job, poll_interval
 from modules.ui.img2img_batch import batch_requests, merge_results
-from modules.ui.img2img_form import MASK_TABS, PASTE_FIELDS, Img2ImgForm, to_request
+from modules.ui.img2img_form import MASK_TABS, PASTE_FIELDS, SCRIPTS, Img2ImgForm, to_request
 from modules.ui.img2img_inputs import Img2ImgInputs, build_input_tabs
 from modules.ui.img2img_params import TAB, Img2ImgParams, build_params_column
 from modules.ui.interrogate_tab import build_img2img_buttons, wire_img2img_buttons
@@ -97,11 +103,13 @@ def make_generate(runtime: Any, panel: OutputPanel) -> Callable[..., Iterator[di
         values, options = split_main_ui_options(values)
         try:
             values, alwayson = split_script_values(values)  # extension scripts' widgets (by name)
+            values, selected = extension_script_choice(values, SCRIPTS)
             form = Img2ImgForm.from_values(values)
             form, notes = round_size_fields(form) if form.size_tab != "Resize by" else (form, [])
             requests = plan_requests(runtime, form, task, units, options)
-            if alwayson:
-                requests = [r.with_changes(alwayson_scripts={**r.alwayson_scripts, **alwayson}) for r in requests]
+            if alwayson or selected:
+                requests = [r.with_changes(alwayson_scripts={**r.alwayson_scripts, **alwayson}, **selected)
+                            for r in requests]
         except (InvalidRequestError, ValueError) as e:
             yield {panel.progress: "", panel.html_log: error_html(describe_error(e))}
             return
@@ -181,12 +189,14 @@ def build_img2img_tab(ui: UiBuild) -> None:
             options = build_main_ui_options(ui, TAB)
             controlnet = build_controlnet_accordion(ui.runtime, TAB)
             script_fields = build_script_uis(ui, TAB)
+            script_fields.update(build_selectable_uis(ui, TAB, params.fields["script_name"]))
         with gr.Column(scale=1, elem_id=f"{TAB}_output_column"):
             panel = build_output_panel(ui, TAB)
     fields = {**inputs.fields, **params.fields, **controlnet.fields,
               "prompt": row.prompt, "negative_prompt": row.negative_prompt, "styles": row.styles}
     _register_targets(ui, fields, inputs, panel, params.inpaint_group)
     ui.paste_targets[TAB].update({**controlnet.paste_targets(), **paste_targets(options)})
+    register_paste_targets(ui, TAB)
     runtime = ui.runtime
     wire_generation(runtime, row, {**fields, **script_fields, **options}, panel, make_generate(runtime, panel), TAB)
     controlnet.wire_outputs(panel.result, panel.selected)

@@ -12,6 +12,7 @@ from modules.ui.controlnet_form import PASTE_ACCORDION, PASTE_BODY
 from modules.ui.controlnet_form import PREFIX as UNIT_PREFIX
 from modules.ui.paste_actions import PastePlan, plan_paste
 from modules.ui.progress_view import error_html, notice_html
+from modules.ui.script_paste import script_values
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +61,11 @@ def paste_into(ui: UiBuild, text: str, tab: str, log_box: Any) -> dict[Any, Any]
     except Exception as e:  # noqa: BLE001 - a strange infotext must not break the page
         log.warning("paste failed: %s", e)
         return {log_box: error_html(f"Could not read the generation parameters: {e}")}
+    scripts, problems = script_values(ui.script_paste.get(tab, []), plan.params)
+    plan.warnings.extend(problems)
     for warning in plan.warnings:
         gr.Warning(warning)
-    return {**field_updates(plan, targets), log_box: warnings_html(plan)}
+    return {**field_updates(plan, targets), **scripts, log_box: warnings_html(plan)}
 
 
 def last_generation_text(ui: UiBuild) -> str:

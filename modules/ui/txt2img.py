@@ -23,6 +23,7 @@ from modules.ui.controlnet_units import build_controlnet_accordion
 from modules.ui.extension_scripts import (
     build_script_uis,
     build_selectable_uis,
+    register_paste_targets,
     selected_script_args,
     split_script_values,
 )
@@ -194,6 +195,7 @@ def build_tab(ui: UiBuild) -> None:
     ui.paste_targets[TAB] = {**fields, "variation_accordion": params.variation_accordion,
                              **controlnet.paste_targets(), **paste_targets(options)}
     ui.paste_logs[TAB] = panel.html_log
+    register_paste_targets(ui, TAB)
     wire_generation(ui.runtime, row, {**fields, **script_fields, **options}, panel, make_generate(ui.runtime, panel))
     controlnet.wire_outputs(panel.result, panel.selected)
     _wire_seeds(params, fields, panel)
