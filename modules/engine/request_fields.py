@@ -85,6 +85,10 @@ REQUEST_FIELDS: tuple[RequestField, ...] = (
     RequestField("hr_prompt", "Hires prompt", "str", "Hires prompt", api_modes=TXT2IMG),
     RequestField("hr_negative_prompt", "Hires negative prompt", "str", "Hires negative prompt",
                  api_modes=TXT2IMG),
+    RequestField("hr_checkpoint_name", "Hires checkpoint", "str", "Hires checkpoint", api_modes=TXT2IMG),
+    # refiner (both modes); "Refiner" holds the short title "name [hash]", which names it again
+    RequestField("refiner_checkpoint", "Refiner", "str", "Checkpoint", ui_tabs=BOTH),
+    RequestField("refiner_switch_at", "Refiner switch at", "float", "Switch at", ui_tabs=BOTH),
     # img2img / inpainting
     RequestField("image_cfg_scale", "Image CFG scale", "float", "Image CFG Scale", api_modes=IMG2IMG, ui_tabs=NONE),
     RequestField("mask_blur", "Mask blur", "int", "Mask blur", api_modes=IMG2IMG, ui_tabs=NONE),
