@@ -169,8 +169,8 @@ class Runtime:
             model_hash=info.hash_short, settings=view, samplers=self.samplers, data_dir=self.paths.data_dir,
             device=self.device, styles=self.styles, version=self.version,
             preview_matrix=matrix, models=self.models, features=self.features.all(),
-            hooks=self.hooks, checkpoints=RuntimePassModels(self, info, model, view.get("sd_vae")), extras={"allowed_output_dirs": allowed_output_dirs(self.args),
-                                      "upscalers": self.upscalers},
+            hooks=self.hooks, checkpoints=RuntimePassModels(self, info, model, view.get("sd_vae")),
+            extras={"allowed_output_dirs": allowed_output_dirs(self.args), "upscalers": self.upscalers},
             vae_name=vae_name, vae_hash=vae_hash)
 
     def apply_vae_setting(self, model: Any, info: CheckpointInfo, setting: str | None) -> None:

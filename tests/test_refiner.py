@@ -7,7 +7,6 @@ each loaded UNet record which checkpoint each sampling step ran on.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -139,7 +138,8 @@ def test_hires_checkpoint_runs_the_second_pass_on_it(runtime: Any) -> None:
     result = _run(runtime, steps=3, enable_hr=True, hr_scale=2.0, hr_second_pass_steps=4, denoising_strength=0.5,
                   hr_checkpoint_name="b")
     assert result.images[0].size == (128, 128)
-    assert spy.calls[:3] == ["a"] * 3 and set(spy.calls[3:]) == {"b"} and len(spy.calls) == 3 + 3  # t_enc + 1 steps at strength 0.5
+    # t_enc + 1 = 3 steps at strength 0.5
+    assert spy.calls[:3] == ["a"] * 3 and set(spy.calls[3:]) == {"b"} and len(spy.calls) == 3 + 3
     assert f"Hires checkpoint: {runtime.checkpoints.find('b').short_title}" in result.infotexts[0]
     assert _selected_is_current(runtime)
     same = _run(runtime, steps=3, enable_hr=True, hr_scale=2.0, hr_second_pass_steps=4, denoising_strength=0.5,
@@ -243,7 +243,7 @@ def test_medvram_moves_the_first_model_aside_before_the_second_is_placed(runtime
                            owner="test")
     _run(runtime, steps=4, refiner_checkpoint="b", refiner_switch_at=0.5)
     assert [s for s, _, _ in seen] == ["a", "a", "b", "b"]
-    for stem, mine, other in seen:
+    for _stem, mine, other in seen:
         assert mine == "cuda", seen
         assert other in ("cpu", "-"), seen  # the other model is off the device while this one samples
     assert _selected_is_current(runtime)
@@ -274,3 +274,30 @@ def test_infotext_paste_restores_the_refiner(runtime: Any) -> None:
     assert np.array_equal(_pixels(first), _pixels(again))
     ui = paste_values(params).values
     assert ui["refiner_switch_at"] == 0.5 and ui["enable_refiner"] is True
+
+
+def test_ui_paste_and_form_round_trip(runtime: Any) -> None:
+    """The ↙️ paste fills the Refiner accordion with the dropdown's title; the form makes the request."""
+    from modules.ui.img2img_form import Img2ImgForm
+    from modules.ui.img2img_form import to_request as img2img_request
+    from modules.ui.paste_actions import plan_paste
+    from modules.ui.txt2img_form import Txt2ImgForm, to_request
+
+    title = runtime.checkpoints.find("b").title
+    text = (f"a cat\nSteps: 4, Sampler: Euler, Seed: 1, Size: 64x64, Refiner: {runtime.checkpoints.find('b').short_title}"
+            f", Refiner switch at: 0.7, Hires upscale: 2, Hires checkpoint: b, Denoising strength: 0.5")
+    plan = plan_paste(runtime, text)
+    assert plan.values["enable_refiner"] is True and plan.values["refiner_checkpoint"] == title
+    assert plan.values["refiner_switch_at"] == 0.7 and plan.values["hr_checkpoint_name"] == title
+    assert plan.values["enable_hr"] is True
+    plan = plan_paste(runtime, "a cat\nSteps: 4, Refiner: gone [0123456789], Refiner switch at: 0.7")
+    assert plan.values["enable_refiner"] is False and any("gone" in w for w in plan.warnings)
+    assert plan_paste(runtime, "a cat\nSteps: 4").values["enable_refiner"] is False
+    req = to_request(Txt2ImgForm(enable_refiner=True, refiner_checkpoint=title, refiner_switch_at=0.6))
+    assert (req.refiner_checkpoint, req.refiner_switch_at) == (title, 0.6)
+    assert to_request(Txt2ImgForm(enable_refiner=False, refiner_checkpoint=title)).refiner_checkpoint is None
+    from PIL import Image
+
+    form = Img2ImgForm(init_img=Image.new("RGB", (64, 64)), enable_refiner=True, refiner_checkpoint=title,
+                       refiner_switch_at=0.3)
+    assert img2img_request(form).refiner_switch_at == 0.3

@@ -22,8 +22,8 @@ from modules.engine.request import GenerationRequest
 from modules.engine.validation import InvalidRequestError, steps_bound, validate_request
 from modules.hires.params import validate_hires
 from modules.hooks.payloads import InfotextPaste
-from modules.refiner.switcher import check_request_checkpoints
 from modules.images.codec import InputImageTooLargeError, decode_image_b64
+from modules.refiner.switcher import check_request_checkpoints
 from modules.runtime import Runtime
 from modules.settings.store import SettingsError
 

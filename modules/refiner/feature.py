@@ -15,8 +15,8 @@ import math
 from typing import Any
 
 from modules.engine.features import Contribution, FeatureSetup, PassContext
-from modules.engine.passes import PassSpec
 from modules.engine.pass_models import SAME_CHECKPOINT
+from modules.engine.passes import PassSpec
 from modules.engine.validation import InvalidRequestError
 
 DEFAULT_SWITCH_AT = 0.8  # the UI slider's default; also used when an API request sends no value
