@@ -283,8 +283,8 @@ def test_ui_paste_and_form_round_trip(runtime: Any) -> None:
     from modules.ui.paste_actions import plan_paste
     from modules.ui.txt2img_form import Txt2ImgForm, to_request
 
-    title = runtime.checkpoints.find("b").title
-    text = (f"a cat\nSteps: 4, Sampler: Euler, Seed: 1, Size: 64x64, Refiner: {runtime.checkpoints.find('b').short_title}"
+    title, short = runtime.checkpoints.find("b").title, runtime.checkpoints.find("b").short_title
+    text = (f"a cat\nSteps: 4, Sampler: Euler, Seed: 1, Size: 64x64, Refiner: {short}"
             f", Refiner switch at: 0.7, Hires upscale: 2, Hires checkpoint: b, Denoising strength: 0.5")
     plan = plan_paste(runtime, text)
     assert plan.values["enable_refiner"] is True and plan.values["refiner_checkpoint"] == title
@@ -301,3 +301,37 @@ def test_ui_paste_and_form_round_trip(runtime: Any) -> None:
     form = Img2ImgForm(init_img=Image.new("RGB", (64, 64)), enable_refiner=True, refiner_checkpoint=title,
                        refiner_switch_at=0.3)
     assert img2img_request(form).refiner_switch_at == 0.3
+
+
+def test_sdxl_refiner_checkpoint_finishes_an_sdxl_job(tmp_path: Path) -> None:
+    """The SDXL refiner (OpenCLIP-G only, aesthetic-score time ids) in its original single-file layout."""
+    folder = tmp_path / "models" / "Stable-diffusion"
+    folder.mkdir(parents=True)
+    make_tiny_checkpoint(ModelFamily.SDXL, folder / "base.safetensors", seed=0)
+    make_tiny_checkpoint(ModelFamily.SDXL_REFINER, folder / "refiner.safetensors", seed=1)
+    rt = build_runtime(parse_args(["--data-dir", str(tmp_path), "--no-demo-model", "--cpu", "--skip-install",
+                                   "--no-hashing"], environ={}))
+    try:
+        rt.settings.update({"sd_model_checkpoint": "base.safetensors", "refiner_switch_by_sample_steps": True},
+                           save=False)
+        seen: list[tuple[str, int]] = []
+
+        def hook(payload: ModelLoaded) -> None:
+            stem = Path(payload.model.source_path).stem
+            if any(s == stem for s, _ in seen) or getattr(payload.model.unet, "_spied", False):
+                return
+            payload.model.unet._spied = True
+
+            def record(module: Any, args: Any, kwargs: dict) -> None:
+                seen.append((stem, int(kwargs["added_cond_kwargs"]["time_ids"].shape[-1])))
+
+            payload.model.unet.register_forward_pre_hook(record, with_kwargs=True)
+
+        rt.hooks.register("on_model_loaded", hook, owner="test")
+        result = _run(rt, steps=4, refiner_checkpoint="refiner", refiner_switch_at=0.5)
+        # base: 6 size/crop time ids; refiner: 5 (size, crop, aesthetic score), as SDXL's refiner is trained
+        assert seen == [("base", 6)] * 2 + [("refiner", 5)] * 2
+        assert "Refiner: refiner, Refiner switch at: 0.5" in result.infotexts[0]
+        assert Path(rt.models.current.source_path).stem == "base"
+    finally:
+        rt.shutdown()
