@@ -62,8 +62,10 @@ def resolve_checkpoint(runtime: Any, name: str, field: str) -> Any:
 class RuntimePassModels:
     """One job's view of the checkpoints: `selected` is the job's model (`model`)."""
 
-    def __init__(self, runtime: Any, selected_info: Any, model: Any, sd_vae: str | None = None) -> None:
+    def __init__(self, runtime: Any, selected_info: Any, model: Any, sd_vae: str | None = None,
+                 hash_names: bool = True) -> None:
         self.runtime, self.info, self.model, self.sd_vae = runtime, selected_info, model, sd_vae
+        self.hash_names = hash_names  # False when only checking a request (no file hashing in the handler)
         self._by_title: dict[str, Any] = {selected_info.title: selected_info}
 
     @property
@@ -86,7 +88,8 @@ class RuntimePassModels:
         info = resolve_checkpoint(self.runtime, str(name).strip(), field)
         if info is self.info or info.filename == self.info.filename:
             return None
-        self.runtime.checkpoints.ensure_hash(info)  # the short title in the infotext carries the hash
+        if self.hash_names:
+            self.runtime.checkpoints.ensure_hash(info)  # the short title in the infotext carries the hash
         family, selected = peek_family(info.filename), self.family
         if family is not None and selected is not None:
             check_same_latents(selected, family, field, self.info.title, info.title)
@@ -118,7 +121,7 @@ def check_request_checkpoints(runtime: Any, req: Any, selected_info: Any) -> Non
     the selected checkpoint's latents, and `refiner_switch_at` is in range."""
     from modules.refiner.feature import switch_at, wants_refiner
 
-    models = RuntimePassModels(runtime, selected_info, None)
+    models = RuntimePassModels(runtime, selected_info, None, hash_names=False)
     if getattr(req, "enable_hr", False) and req.mode == "txt2img":
         models.resolve(req.hr_checkpoint_name, "hr_checkpoint_name")
     if wants_refiner(req):
