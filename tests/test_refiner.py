@@ -335,3 +335,35 @@ def test_sdxl_refiner_checkpoint_finishes_an_sdxl_job(tmp_path: Path) -> None:
         assert Path(rt.models.current.source_path).stem == "base"
     finally:
         rt.shutdown()
+
+
+def test_ui_has_the_accordions_and_refuses_bad_names_beside_the_form(runtime: Any) -> None:
+    import dataclasses
+
+    import gradio as gr
+
+    from modules.ui.blocks import create_blocks
+    from modules.ui.output_panel import OutputPanel
+    from modules.ui.txt2img import make_generate
+
+    demo = create_blocks(runtime)
+    c = {x["props"]["elem_id"]: x["props"] for x in demo.config["components"] if x["props"].get("elem_id")}
+    titles = [i.title for i in runtime.checkpoints.list()]
+    for tab in ("txt2img", "img2img"):
+        assert c[f"script_{tab}_refiner_enable"]["label"] == "Refiner"
+        assert c[f"script_{tab}_refiner_checkpoint"]["label"] == "Checkpoint"
+        assert [x[1] for x in c[f"script_{tab}_refiner_checkpoint"]["choices"]] == ["", *titles]
+        switch = c[f"script_{tab}_refiner_switch_at"]
+        assert (switch["label"], switch["value"], switch["minimum"], switch["maximum"]) == (
+            "Switch at", 0.8, 0.01, 1)
+    hires = c["hr_checkpoint"]
+    assert hires["label"] == "Hires checkpoint"
+    assert [x[1] for x in hires["choices"]] == ["Use same checkpoint", *titles]
+    with gr.Blocks():
+        panel = OutputPanel(*[gr.HTML() for _ in dataclasses.fields(OutputPanel)])
+    outputs = list(make_generate(runtime, panel)("task(txt2img-REFINER1)", width=64, height=64, steps=2,
+                                                 enable_refiner=True, refiner_checkpoint="gone.safetensors"))
+    message = outputs[0][panel.html_log].replace("&#x27;", "'")
+    assert len(outputs) == 1 and "Refiner checkpoint: checkpoint 'gone.safetensors' not found" in message
+    assert "b.safetensors" in message and "choose one from the list" in message
+    assert runtime.queue.get("task(txt2img-REFINER1)") is None

@@ -50,12 +50,17 @@ def installed_titles(runtime: Any) -> str:
     return shown or "none"
 
 
-def resolve_checkpoint(runtime: Any, name: str, field: str) -> Any:
+API_HINT = " (GET /sdapi/v1/sd-models lists them)"
+UI_HINT = "; choose one from the list"
+UI_LABELS = {"refiner_checkpoint": "Refiner checkpoint", "hr_checkpoint_name": "Hires checkpoint"}
+
+
+def resolve_checkpoint(runtime: Any, name: str, field: str, hint: str = API_HINT) -> Any:
     """The CheckpointInfo a user's name means (name, name [hash], title, hash), or a 4xx-worthy error."""
     info = runtime.checkpoints.find(str(name))
     if info is None:
-        raise InvalidRequestError(f"{field}: checkpoint {name!r} not found; installed: {installed_titles(runtime)} "
-                                  "(GET /sdapi/v1/sd-models lists them)")
+        raise InvalidRequestError(f"{field}: checkpoint {name!r} not found; installed: {installed_titles(runtime)}"
+                                  f"{hint}")
     return info
 
 
@@ -63,8 +68,9 @@ class RuntimePassModels:
     """One job's view of the checkpoints: `selected` is the job's model (`model`)."""
 
     def __init__(self, runtime: Any, selected_info: Any, model: Any, sd_vae: str | None = None,
-                 hash_names: bool = True) -> None:
+                 hash_names: bool = True, hint: str = API_HINT) -> None:
         self.runtime, self.info, self.model, self.sd_vae = runtime, selected_info, model, sd_vae
+        self.hint = hint
         self.hash_names = hash_names  # False when only checking a request (no file hashing in the handler)
         self._by_title: dict[str, Any] = {selected_info.title: selected_info}
 
@@ -85,7 +91,7 @@ class RuntimePassModels:
     def resolve(self, name: str | None, field: str) -> CheckpointRef | None:
         if name is None or str(name).strip() in SAME_CHECKPOINT:
             return None
-        info = resolve_checkpoint(self.runtime, str(name).strip(), field)
+        info = resolve_checkpoint(self.runtime, str(name).strip(), field, self.hint)
         if info is self.info or info.filename == self.info.filename:
             return None
         if self.hash_names:
@@ -116,14 +122,16 @@ class RuntimePassModels:
                     self.runtime.load_checkpoint(self.info)
 
 
-def check_request_checkpoints(runtime: Any, req: Any, selected_info: Any) -> None:
+def check_request_checkpoints(runtime: Any, req: Any, selected_info: Any, ui: bool = False) -> None:
     """Before a job is queued (API 4xx, UI message): the hires and refiner checkpoints exist, have
-    the selected checkpoint's latents, and `refiner_switch_at` is in range."""
+    the selected checkpoint's latents, and `refiner_switch_at` is in range. `ui`: messages name the
+    widgets instead of the API fields."""
     from modules.refiner.feature import switch_at, wants_refiner
 
-    models = RuntimePassModels(runtime, selected_info, None, hash_names=False)
+    models = RuntimePassModels(runtime, selected_info, None, hash_names=False, hint=UI_HINT if ui else API_HINT)
+    label = (lambda f: UI_LABELS[f]) if ui else (lambda f: f)  # noqa: E731
     if getattr(req, "enable_hr", False) and req.mode == "txt2img":
-        models.resolve(req.hr_checkpoint_name, "hr_checkpoint_name")
+        models.resolve(req.hr_checkpoint_name, label("hr_checkpoint_name"))
     if wants_refiner(req):
         switch_at(req)
-        models.resolve(req.refiner_checkpoint, "refiner_checkpoint")
+        models.resolve(req.refiner_checkpoint, label("refiner_checkpoint"))

@@ -29,14 +29,15 @@ def build_refiner_accordion(ui: UiBuild, tab: str) -> dict[str, Any]:
     """The accordion's widgets by form field name (`enable_refiner`, `refiner_checkpoint`, `refiner_switch_at`)."""
     cfg = ui.ui_config
     titles = ["", *checkpoint_titles(ui.runtime)]
-    with gr.Accordion("Refiner", open=False, elem_id=f"{tab}_refiner"):
+    prefix = f"script_{tab}_refiner"  # A1111's built-in script ids (ScriptRefiner.elem_id)
+    with gr.Accordion("Refiner", open=False, elem_id=f"{prefix}_enable"):
         enable = ui.track(f"{tab}/Refiner/value", gr.Checkbox(
-            value=cfg.value(f"{tab}/Refiner/value", False), label="Refiner", elem_id=f"{tab}_enable_refiner"))
+            value=cfg.value(f"{tab}/Refiner/value", False), label="Refiner", elem_id=f"{prefix}_enable-checkbox"))
         with gr.Row():
             checkpoint = gr.Dropdown(titles, value="", label="Checkpoint", info="(use model of same architecture)",
-                                     elem_id=f"{tab}_refiner_checkpoint", allow_custom_value=True)
+                                     elem_id=f"{prefix}_checkpoint", allow_custom_value=True)
             switch = ui.track(f"{tab}/Switch at/value", gr.Slider(
-                label="Switch at", elem_id=f"{tab}_refiner_switch_at", info=SWITCH_INFO,
+                label="Switch at", elem_id=f"{prefix}_switch_at", info=SWITCH_INFO,
                 **cfg.slider(f"{tab}/Switch at", 0.8, 0.01, 1.0, 0.01)))
     return {"enable_refiner": enable, "refiner_checkpoint": checkpoint, "refiner_switch_at": switch}
 
@@ -50,4 +51,4 @@ def check_pass_checkpoints(runtime: Any, req: Any) -> None:
         selected = runtime.checkpoint_for((req.override_settings or {}).get("sd_model_checkpoint"))
     except (LookupError, RuntimeError):
         return  # no checkpoint at all: the job itself says so
-    check_request_checkpoints(runtime, req, selected)
+    check_request_checkpoints(runtime, req, selected, ui=True)
