@@ -367,3 +367,32 @@ def test_ui_has_the_accordions_and_refuses_bad_names_beside_the_form(runtime: An
     assert len(outputs) == 1 and "Refiner checkpoint: checkpoint 'gone.safetensors' not found" in message
     assert "b.safetensors" in message and "choose one from the list" in message
     assert runtime.queue.get("task(txt2img-REFINER1)") is None
+
+
+def test_job_features_contribute_for_the_model_of_each_pass(runtime: Any) -> None:
+    """A feature's patches (here a forward wrapper on the UNet, as LoRA's hook mode) reach the refiner's
+    UNet during its steps, and the feature saw the refiner's model for that pass."""
+    from modules.engine.features import Contribution
+    from modules.models.patches import ForwardWrapper, PatchSet
+
+    runtime.settings.update({"refiner_switch_by_sample_steps": True}, save=False)
+    seen: list[tuple[str, str]] = []
+    wrapped: list[str] = []
+
+    class Recorder:
+        name = "recorder"
+
+        def contribute(self, setup: Any, pass_: Any) -> Contribution:
+            stem = Path(pass_.model.source_path).stem
+            seen.append((pass_.spec.name, stem))
+
+            def wrap(original: Any, *args: Any, **kwargs: Any) -> Any:
+                wrapped.append(stem)
+                return original(*args, **kwargs)
+
+            return Contribution(patches=[PatchSet("spy", wrappers=(ForwardWrapper("unet", "", wrap),))])
+
+    runtime.features.register(Recorder())
+    _run(runtime, steps=4, refiner_checkpoint="b", refiner_switch_at=0.5, tiling=True)
+    assert seen == [("first", "a"), ("refiner", "b")]
+    assert wrapped == ["a", "a", "b", "b"]
