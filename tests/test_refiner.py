@@ -234,8 +234,9 @@ def test_medvram_moves_the_first_model_aside_before_the_second_is_placed(runtime
 
         def record(module: Any, args: Any) -> None:
             other = loaded["a" if stem == "b" else "b"] if len(loaded) > 1 else None
-            seen.append((stem, where.get(id(module), "cpu"),
-                         "-" if other is None else where.get(id(other.unet), "cpu")))
+            parts = [] if other is None else [other.unet, other.vae, *(t.model for t in other.text_encoders)]
+            places = {where.get(id(p), "cpu") for p in parts}
+            seen.append((stem, where.get(id(module), "cpu"), "-" if other is None else ",".join(sorted(places))))
 
         payload.model.unet.register_forward_pre_hook(record)
 
@@ -245,7 +246,7 @@ def test_medvram_moves_the_first_model_aside_before_the_second_is_placed(runtime
     assert [s for s, _, _ in seen] == ["a", "a", "b", "b"]
     for _stem, mine, other in seen:
         assert mine == "cuda", seen
-        assert other in ("cpu", "-"), seen  # the other model is off the device while this one samples
+        assert other in ("cpu", "-"), seen  # every part of the other model is off the device meanwhile
     assert _selected_is_current(runtime)
     assert runtime.models.kept_checkpoints() == []  # sd_checkpoints_limit 1: only the selected stays
 
