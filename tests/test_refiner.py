@@ -397,3 +397,29 @@ def test_job_features_contribute_for_the_model_of_each_pass(runtime: Any) -> Non
     _run(runtime, steps=4, refiner_checkpoint="b", refiner_switch_at=0.5, tiling=True)
     assert seen == [("first", "a"), ("refiner", "b")]
     assert wrapped == ["a", "a", "b", "b"]
+
+
+def test_cache_keeps_checkpoints_per_the_limit_and_pins_the_selected_one(checkpoints: Path) -> None:
+    from modules.models.cache import ModelCache
+    from modules.models.memory import MemoryPolicy
+
+    folder = checkpoints / "models" / "Stable-diffusion"
+    a, b = folder / "a.safetensors", folder / "b.safetensors"
+    limit = [1]
+    cache = ModelCache(MemoryPolicy.from_flags(device="cpu"), checkpoint_limit=lambda: limit[0],
+                       configs_dir=Path(__file__).resolve().parent.parent / "configs")
+    first_a = cache.get(a)
+    cache.get(b)
+    assert cache.kept_checkpoints() == [] and cache.get(a) is not first_a  # limit 1: read again
+    limit[0] = 2
+    model_a = cache.current
+    cache.get(b)
+    assert cache.kept_checkpoints() == [a] and cache.get(a) is model_a  # limit 2: kept in RAM
+    assert cache.kept_checkpoints() == [b]
+    limit[0] = 1
+    with cache.pinned(a):
+        cache.get(b)
+        assert cache.kept_checkpoints() == [a]  # pinned: kept although the limit is 1
+        assert cache.get(a) is model_a and cache.kept_checkpoints() == []
+        cache.get(b)
+    assert cache.kept_checkpoints() == []  # unpinned: the limit applies again
