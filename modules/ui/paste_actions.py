@@ -29,6 +29,7 @@ class PastePlan:
     values: dict[str, Any] = field(default_factory=dict)
     overrides: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    params: Mapping[str, Any] = field(default_factory=dict)  # the parsed infotext (extension scripts read it)
 
 
 def _style_extractor(runtime: Any) -> Any:
@@ -73,7 +74,7 @@ def plan_paste(runtime: Any, text: str) -> PastePlan:
     values = {**result.values, **controlnet_paste(runtime, params)}
     values["enable_refiner"] = "Refiner" in params  # A1111 unticks it when a whole infotext has no refiner
     warnings += checkpoint_choices(runtime, values)
-    return PastePlan(values, overrides, warnings)
+    return PastePlan(values, overrides, warnings, params)
 
 
 def checkpoint_choices(runtime: Any, values: dict[str, Any]) -> list[str]:

@@ -30,6 +30,7 @@ CONTROL_TYPES: dict[str, tuple[tuple[str, ...], str]] = {
     "Segmentation": (("seg",), "none"),  # no segmentation preprocessor here: maps come ready-made
     "Shuffle": (("shuffle",), "shuffle"),
     "Tile/Blur": (("tile", "blur"), "tile_resample"),
+    "Inpaint": (("inpaint",), "inpaint"),
     "Recolor": (("recolor",), "recolor_luminance"),
     "T2I-Adapter": (("t2i", "t2ia"), "color"),
 }
@@ -52,6 +53,16 @@ class PreprocessorRegistry:
             self._by_name[p.name.lower()] = p
             if p.alias:
                 self._by_name.setdefault(p.alias.lower(), p)
+
+    def add(self, pre: Preprocessor) -> None:
+        """Add an extension's preprocessor (listed after the built-ins); a clash is an error."""
+        for name in filter(None, (pre.name, pre.alias)):
+            if name.lower() in self._by_name:
+                raise ValueError(f"A preprocessor named {name!r} is already registered")
+        self._all.append(pre)
+        self._by_name[pre.name.lower()] = pre
+        if pre.alias:
+            self._by_name[pre.alias.lower()] = pre
 
     def all(self) -> list[Preprocessor]:
         return list(self._all)
