@@ -3,7 +3,7 @@
 Everything that can be refused is refused here, before the job is queued, so a client gets a
 422 naming the field at once instead of a failure after waiting its turn: unknown sampler,
 schedule type, style, checkpoint, setting or script, undecodable images, sizes out of range.
-Features that have not landed (hires fix, refiner, face restoration, scripts) answer 501.
+Features that have not landed (firstpass_image, latent_mask) answer 501.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from modules.engine.validation import InvalidRequestError, check_fields, steps_b
 from modules.hires.params import validate_hires
 from modules.hooks.payloads import InfotextPaste
 from modules.images.codec import InputImageTooLargeError, decode_image_b64
+from modules.refiner.switcher import check_request_checkpoints
 from modules.runtime import Runtime
 from modules.settings.store import SettingsError
 
@@ -89,8 +90,6 @@ def check_overrides(overrides: dict[str, Any], runtime: Runtime) -> dict[str, An
 
 def check_unsupported(values: dict[str, Any]) -> None:
     """501 for requests that need a feature this version does not have yet."""
-    if values.get("refiner_checkpoint") not in (None, "", "None"):
-        raise not_available("The SDXL refiner", "leave refiner_checkpoint out")
     if values.get("firstpass_image"):
         raise not_available("firstpass_image")
     if values.get("latent_mask"):
@@ -191,6 +190,7 @@ def base_request_fields(values: dict[str, Any], overrides: dict[str, Any], runti
         comments=comments_text(values.get("comments")), task_id=values.get("force_task_id") or None,
         script_name=values.get("script_name") or None, script_args=tuple(values.get("script_args") or ()),
         restore_faces=values.get("restore_faces"),
+        refiner_checkpoint=values.get("refiner_checkpoint") or None, refiner_switch_at=values.get("refiner_switch_at"),
         alwayson_scripts={k.strip().lower(): v for k, v in (values.get("alwayson_scripts") or {}).items()})
     return fields
 
@@ -292,6 +292,7 @@ def prepare(body: Txt2ImgBody | Img2ImgBody, runtime: Runtime, mode: str) -> Pre
                          prompt_limit=int(runtime.settings.get("prompt_max_chars") or 0) or None)
         check_table_values(values, mode)
         validate_hires(request, runtime.upscalers, runtime.samplers)
+        check_request_checkpoints(runtime, request, checkpoint)
         check_face_restoration(request, runtime)
         if mode == "img2img":
             from modules.engine.img2img import validate_img2img_request

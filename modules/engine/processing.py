@@ -7,6 +7,7 @@ skip between batches, decoding, infotexts, saving and the grid — is the same f
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,6 +55,20 @@ class ActivePass:
     contribution: Contribution
     params: dict[str, Any]  # where schedule/sampler infotext entries of this pass go
     step_offset: int = 0  # steps of the earlier passes (progress counts all passes)
+    model: Any = None  # the LoadedModel this pass samples with (a refiner's differs from the job's)
+    conditioner: Any = None  # PromptConditioner of that model's text encoders
+
+
+@dataclass
+class Handover:
+    """What a pass that stopped early leaves for the pass that continues its schedule (a refiner)."""
+
+    sigmas: torch.Tensor  # the remaining sigmas, starting at the switch
+    rng: Any  # the batch's ImageRNG (the noise continues)
+    full_sigmas: torch.Tensor
+    step_offset: int  # the schedule step the continuation starts at (prompt editing)
+    image_cond: torch.Tensor | None = None
+    blend: Any = None
 
 
 @dataclass
@@ -76,6 +91,16 @@ class JobState:
     contributions: list[Contribution] = field(default_factory=list)
     active: ActivePass | None = None  # type: ignore[assignment]
     pass_steps: list[int] = field(default_factory=list)  # steps each pass reports (progress)
+    setup: FeatureSetup | None = None
+    handover: Handover | None = None  # set by a pass that hands its schedule over (refiner)
+    switched: set[int] = field(default_factory=set)  # continuation passes that ran (infotext)
+    _built_for: dict[int, int] = field(default_factory=dict)  # pass -> id(model) its contribution is for
+    _conditioners: dict[int, Any] = field(default_factory=dict)  # id(model) -> (model, PromptConditioner)
+
+    @property
+    def model(self) -> Any:
+        """The model of the active pass (the job's selected model before any pass is entered)."""
+        return self.active.model if self.active is not None and self.active.model is not None else self.ctx.model
 
     @property
     def total_steps(self) -> int:
@@ -84,14 +109,61 @@ class JobState:
     def enter_pass(self, index: int) -> ActivePass:
         """Make pass `index` the active one (its sampler, contributions and progress offset)."""
         spec = self.passes[index]
+        model = self.pass_model(spec)
+        contribution = self.pass_contribution(index, spec, model)
         if index == 0:
             sampler, scheduler, params = self.sampler, self.scheduler, self.extra_params
         else:
             sampler, scheduler = self.ctx.samplers.resolve(spec.sampler_name, spec.scheduler)
             params = {}
-        self.active = ActivePass(index, spec, sampler, scheduler, self.contributions[index], params,
-                                 step_offset=sum(self.pass_steps[:index]))
+        self.active = ActivePass(index, spec, sampler, scheduler, contribution, params,
+                                 step_offset=sum(self.pass_steps[:index]), model=model,
+                                 conditioner=self.pass_conditioner(model, contribution))
         return self.active
+
+    def pass_model(self, spec: PassSpec) -> Any:
+        """The pass's model, made the cache's current one: another checkpoint when the pass names
+        one (a refiner, a hires checkpoint), else the job's selected model (switched back to)."""
+        ctx, switcher = self.ctx, self.ctx.checkpoints
+        if spec.checkpoint is None:
+            if switcher is not None and ctx.models is not None and ctx.models.current is not ctx.model:
+                switcher.activate(None)
+            return ctx.model
+        if switcher is None:
+            raise ValueError(f"pass '{spec.name}' names checkpoint {spec.checkpoint!r}: switching models "
+                             "needs the app's model cache (run the job through the Runtime)")
+        return switcher.activate(spec.checkpoint)
+
+    def pass_contribution(self, index: int, spec: PassSpec, model: Any) -> Contribution:
+        """Features contribute for the model the pass runs on (LoRA keys, embeddings, ControlNet
+        family); a pass on another checkpoint is collected when that model is loaded."""
+        built = self.contributions[index]
+        if built is not None and self._built_for.get(index, id(model)) == id(model):
+            return built
+        contribution = collect(self.ctx.features, self.setup, PassContext(index, spec, model))
+        if self.req.tiling:
+            contribution.patches.insert(0, tiling_patches(model.unet, model.vae))
+        self.contributions[index] = contribution
+        self._built_for[index] = id(model)
+        self.comments += [text for text in contribution.comments if text not in self.comments]
+        return contribution
+
+    def pass_conditioner(self, model: Any, contribution: Contribution) -> Any:
+        if model is self.ctx.model:
+            return self.conditioner
+        cached = self._conditioners.get(id(model))
+        if cached is None or cached[0] is not model:
+            embeddings = contribution.embeddings or self.ctx.embeddings
+            cached = (model, PromptConditioner(model, text_options(self.ctx), embeddings=embeddings,
+                                               check=self.control.check))
+            self._conditioners = {id(model): cached}  # one other model at a time: no stale weights kept
+        return cached[1]
+
+    def base_index(self, index: int) -> int:
+        """The pass whose schedule pass `index` belongs to (a refiner continues the one before it)."""
+        while index > 0 and self.passes[index].continues_at is not None:
+            index -= 1
+        return index
 
     def report_pass_steps(self, steps: int) -> None:
         """The active pass runs `steps` steps (known once its schedule is built): fix the total."""
@@ -104,9 +176,13 @@ class JobState:
         """The job's extra infotext entries: the first pass's, then each later pass's, once."""
         entries = dict(self.extra_params)
         for index, contribution in enumerate(self.contributions):
+            spec = self.passes[index]
+            if spec.continues_at is not None and index not in self.switched:
+                continue  # a refiner that never took over (switch at 1) writes nothing, as in A1111
             if index > 0:
-                entries.update(self.passes[index].infotext)
-            entries.update(contribution.infotext)
+                entries.update(spec.infotext)
+            if contribution is not None:
+                entries.update(contribution.infotext)
         return entries
 
 
@@ -127,21 +203,26 @@ def start_job(req: GenerationRequest, ctx: EngineContext, control: JobControl) -
     prompt, negative = apply_styles(req, ctx)
     sampler, scheduler = ctx.samplers.resolve(req.sampler_name, req.scheduler)
     _, networks = parse_prompt_extra_networks(prompt)
-    setup = FeatureSetup(req, prompt, negative, networks, ctx.settings, ctx.models, ctx.model, ctx.device)
+    setup = FeatureSetup(req, prompt, negative, networks, ctx.settings, ctx.models, ctx.model, ctx.device,
+                         checkpoints=ctx.checkpoints)
     passes = plan_passes(ctx.features, setup, [first_pass(req)])
-    contributions = [collect(ctx.features, setup, PassContext(i, spec, ctx.model))
-                     for i, spec in enumerate(passes)]
+    # Passes on another checkpoint are collected when that model is loaded (JobState.enter_pass).
+    contributions: list[Any] = [collect(ctx.features, setup, PassContext(i, spec, ctx.model))
+                                if spec.checkpoint is None else None for i, spec in enumerate(passes)]
     if req.tiling:
         tiling = tiling_patches(ctx.model.unet, ctx.model.vae)
         for c in contributions:
-            c.patches.insert(0, tiling)
+            if c is not None:
+                c.patches.insert(0, tiling)
     embeddings = contributions[0].embeddings or ctx.embeddings
     conditioner = PromptConditioner(ctx.model, text_options(ctx), embeddings=embeddings, check=control.check)
     state = JobState(req, ctx, control, job_seeds(req), prompt, negative, conditioner, sampler, scheduler,
-                     passes=passes, contributions=contributions, pass_steps=[p.steps for p in passes])
+                     passes=passes, contributions=contributions, pass_steps=[p.steps for p in passes],
+                     setup=setup)
     state.enter_pass(0)
-    handled = set().union(*(c.handled_networks for c in contributions))
-    for c in contributions:
+    built = [c for c in contributions if c is not None]
+    handled = set().union(*(c.handled_networks for c in built))
+    for c in built:
         state.comments += [text for text in c.comments if text not in state.comments]
     unhandled = [name for name in networks if name not in handled]
     if unhandled:
@@ -170,6 +251,19 @@ def plan_batch(state: JobState, index: int) -> BatchPlan:
 def run_job(req: GenerationRequest, ctx: EngineContext, control: JobControl, sample: BatchSampler,
             postprocess: PostProcess | None = None) -> GenerationResult:
     """Run every batch; Interrupt keeps what is finished, Skip drops only the current batch."""
+    with job_scope(ctx):
+        return _run_job(req, ctx, control, sample, postprocess)
+
+
+def job_scope(ctx: EngineContext) -> Any:
+    """The selected checkpoint stays in RAM while passes switch models, and is current at the end."""
+    if ctx.checkpoints is None:
+        return contextlib.nullcontext()
+    return ctx.checkpoints.job_scope()
+
+
+def _run_job(req: GenerationRequest, ctx: EngineContext, control: JobControl, sample: BatchSampler,
+             postprocess: PostProcess | None) -> GenerationResult:
     state = start_job(req, ctx, control)
     call_hooks(ctx, "before_job", BeforeJob(req))
     images: list[Image.Image] = []
@@ -177,7 +271,6 @@ def run_job(req: GenerationRequest, ctx: EngineContext, control: JobControl, sam
     saved: list[str] = []
     indices: list[int] = []
     interrupted = False
-    model = ctx.model
     for it in range(req.n_iter):
         try:
             control.check()
@@ -187,8 +280,8 @@ def run_job(req: GenerationRequest, ctx: EngineContext, control: JobControl, sam
                 state.enter_pass(0)
                 latents = sample(state, plan)
                 latents = run_later_passes(state, plan, latents)
-                with pass_stage(state, "vae"):
-                    decoded = to_pil(decode_latents(model, latents, ctx.settings))
+                with pass_stage(state, "vae"):  # the last pass's model decodes (A1111: the refiner's VAE)
+                    decoded = to_pil(decode_latents(state.model, latents, ctx.settings))
             if postprocess is not None:
                 decoded = postprocess(state, plan, decoded)
         except ImageSkipped:

@@ -116,6 +116,8 @@ def paste_values(params: Mapping[str, Any], *, fields: Sequence[PasteField] = TX
     _sampler_fields(params, resolve_sampler, result)
     if any(f.field == "hr_scale" for f in fields) and any(k in params for k in HIRES_KEYS):
         result.values["enable_hr"] = hires_used(params)
+    if any(f.field == "refiner_checkpoint" for f in fields) and "Refiner" in params:
+        result.values["enable_refiner"] = True
     return result
 
 
