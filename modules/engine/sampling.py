@@ -15,9 +15,9 @@ from modules.engine.batch_hooks import HIRES_PASS
 from modules.engine.denoiser import CFGDenoiser, DenoiserHooks, GuidanceInputs
 from modules.engine.guidance_hooks import StepInfo
 from modules.engine.preview import cheap_preview
-from modules.hooks.payloads import BeforeSampling
 from modules.engine.sdxl import sdxl_time_ids
 from modules.engine.stages import pass_stage
+from modules.hooks.payloads import BeforeSampling
 from modules.noise import ImageRNG
 from modules.samplers.discretization import DiscreteSchedule
 from modules.samplers.options import SamplerOptions, options_for
