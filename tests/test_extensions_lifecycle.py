@@ -270,4 +270,11 @@ def test_ui_generate_path_runs_the_same_lifecycle(live: LiveServer) -> None:
     assert all("Inverted: yes" in t for t in texts)
     with httpx.Client(base_url=live.url, timeout=120) as client:
         plain, _ = txt2img(client, prompt="a boat green")
-    assert np.abs(pixels(result.images[-1]) - (255 - pixels(plain[0]))).max() <= 2
+        assert np.abs(pixels(result.images[-1]) - (255 - pixels(plain[0]))).max() <= 2
+        recorded = {**values, "prompt": "a fox", "batch_count": 2, "script::prompt variants::0": "",
+                    "script::inverter::0": False, "script::lifecycle recorder::0": True,
+                    "script::lifecycle recorder::1": ""}
+        outputs = list(make_generate(live.runtime, panel)("task(txt2img-LIFECYCLE2)", **recorded))
+        result = outputs[-1][panel.result]
+        calls = client.get("/lifecycle/calls").json()["calls"]
+    assert calls == expected_order([100, 101, 102, 103], result.info["all_subseeds"], "a fox", len(result.images))
