@@ -10,6 +10,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from tests.fixtures.tiny_deepbooru import write_tiny_deepbooru
 from tests.fixtures.tiny_interrogate import short_term_lists, write_tiny_blip, write_tiny_clip
 from tests.test_api_harness import LiveServer, assert_error_shape, placeholder_checkpoint, start_live_server
 
@@ -21,6 +22,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     data = tmp_path_factory.mktemp("interrogate-api")
     write_tiny_clip(data / "models" / "CLIP")
     write_tiny_blip(data / "models" / "BLIP" / "tiny-blip")
+    write_tiny_deepbooru(data / "models" / "torch_deepdanbooru")
     server = start_live_server(data, "--nowebui", "--no-hashing", ckpt=placeholder_checkpoint(data))
     server.runtime.interrogator.term_lists = short_term_lists(data / "lists")
     yield server
@@ -87,7 +89,7 @@ def test_a1111_interrogate_returns_a_caption(client: httpx.Client) -> None:
     ("/interrogator/analyze", {"image": "", "clip_model_name": CLIP}, 400, ["empty"]),
     ("/interrogator/analyze", {"image": "PNG", "clip_model_name": "nope/x"}, 404, ["nope/x", CLIP]),
     ("/sdapi/v1/interrogate", {"image": "PNG", "model": "wd14"}, 422, ["wd14", "clip"]),
-    ("/sdapi/v1/interrogate", {"image": "PNG", "model": "deepdanbooru"}, 501, ["DeepBooru", "clip"]),
+    ("/sdapi/v1/interrogate", {"image": "%%%", "model": "deepdanbooru"}, 400, ["base64"]),
 ])
 def test_bad_requests_name_the_problem(client: httpx.Client, path: str, body: dict, status: int,
                                        needles: list[str]) -> None:
@@ -95,3 +97,34 @@ def test_bad_requests_name_the_problem(client: httpx.Client, path: str, body: di
         body = {**body, "image": png_b64()}
     assert_error_shape(client.post(path, json=body), status, *needles)
     assert client.get("/interrogator/models").status_code == 200
+
+
+def test_a1111_interrogate_deepdanbooru_returns_tags_with_the_settings(client: httpx.Client) -> None:
+    r = client.post("/sdapi/v1/interrogate", json={"image": png_b64(), "model": "deepdanbooru"})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"caption": r"1girl, back\\slash, blue sky, hat \(object\), long hair, smile"}
+    options = client.get("/sdapi/v1/options").json()
+    assert options["interrogate_deepbooru_score_threshold"] == 0.5 and options["deepbooru_sort_alpha"] is True
+    try:
+        assert client.post("/sdapi/v1/options", json={"interrogate_deepbooru_score_threshold": 0.7,
+                                                      "deepbooru_sort_alpha": False, "deepbooru_use_spaces": False,
+                                                      "deepbooru_filter_tags": "smile"}).status_code == 200
+        r = client.post("/sdapi/v1/interrogate", json={"image": png_b64(), "model": "deepdanbooru"})
+        assert r.json() == {"caption": r"1girl, back\\slash, long_hair"}
+    finally:
+        client.post("/sdapi/v1/options", json={"interrogate_deepbooru_score_threshold": 0.5,
+                                               "deepbooru_sort_alpha": True, "deepbooru_use_spaces": True,
+                                               "deepbooru_filter_tags": ""})
+
+
+def test_a1111_interrogate_deepdanbooru_without_the_model_says_what_to_install(live: LiveServer,
+                                                                               client: httpx.Client) -> None:
+    folder = live.runtime.paths.models_dir / "torch_deepdanbooru"
+    moved = folder.with_name("torch_deepdanbooru-away")
+    folder.rename(moved)
+    try:
+        r = client.post("/sdapi/v1/interrogate", json={"image": png_b64(), "model": "deepdanbooru"})
+        assert_error_shape(r, 404, "model-resnet_custom_v3.pt", "models/torch_deepdanbooru")
+    finally:
+        moved.rename(folder)
+    assert client.post("/sdapi/v1/interrogate", json={"image": png_b64(), "model": "deepdanbooru"}).status_code == 200

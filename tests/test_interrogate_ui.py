@@ -15,6 +15,7 @@ from modules.interrogate.batch import BatchPathError
 from modules.runtime import build_runtime
 from modules.storage.output_folders import OutsideDataFolderError
 from modules.ui import interrogate_actions as act
+from tests.fixtures.tiny_deepbooru import write_tiny_deepbooru
 from tests.fixtures.tiny_interrogate import short_term_lists, write_tiny_blip, write_tiny_clip
 
 CLIP = "tiny-vit/random"
@@ -25,6 +26,7 @@ def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     data = tmp_path_factory.mktemp("interrogate-ui")
     write_tiny_clip(data / "models" / "CLIP")
     write_tiny_blip(data / "models" / "BLIP" / "tiny-blip")
+    write_tiny_deepbooru(data / "models" / "torch_deepdanbooru")
     rt = build_runtime(parse_args(["--data-dir", str(data), "--no-demo-model", "--no-hashing"], environ={}))
     rt.interrogator.term_lists = short_term_lists(data / "lists")
     yield rt
@@ -88,7 +90,50 @@ def test_batch_refuses_folders_outside_and_empty_input(runtime: Any, tmp_path: P
         act.batch_spec(runtime, "Upload", "", [], "", "One text file", "", "", False)
 
 
-def test_deepbooru_button_says_what_is_missing() -> None:
-    from modules.ui.interrogate_tab import DEEPBOORU_MISSING
+TAGS = r"1girl, back\\slash, blue sky, hat \(object\), long hair, smile"
 
-    assert "DeepBooru" in DEEPBOORU_MISSING and "Interrogate CLIP" in DEEPBOORU_MISSING
+
+def _click_fn(demo: Any, elem_id: str) -> tuple[Any, list[str], list[str]]:
+    """The function behind a button's click, with the elem_ids of its inputs and outputs."""
+    config = demo.config
+    ids = {c["id"]: c["props"].get("elem_id") for c in config["components"]}
+    dep = next(d for d in config["dependencies"]
+               if any(ids.get(t) == elem_id and e == "click" for t, e in d["targets"]))
+    return demo.fns[dep["id"]].fn, [ids[i] for i in dep["inputs"]], [ids[i] for i in dep["outputs"]]
+
+
+def test_img2img_deepbooru_button_fills_the_prompt(runtime: Any) -> None:
+    from modules.ui.blocks import create_blocks
+
+    fn, inputs, outputs = _click_fn(create_blocks(runtime), "deepbooru")
+    assert inputs[1] == outputs[0] == "img2img_prompt"
+    picture = Image.new("RGB", (96, 64), (200, 180, 160))
+    assert fn(picture, "old prompt") == (TAGS, "")
+    text, status = fn(None, "old prompt")
+    assert text == "old prompt" and "Drop a picture" in status
+
+
+def test_deepbooru_mode_in_prompt_and_batch(runtime: Any) -> None:
+    picture = Image.new("RGB", (64, 64), (30, 170, 50))
+    assert act.run_prompt(runtime, picture, act.DEEPBOORU_MODE, CLIP, None) == (TAGS, "")
+    folder = runtime.paths.data_dir / "booru-set"
+    folder.mkdir(exist_ok=True)
+    for i in range(2):
+        Image.new("RGB", (64, 48), (40 * i, 90, 200)).save(folder / f"{i}.png")
+    spec = act.batch_spec(runtime, "Folder", "booru-set", None, "", "A .txt file per image", "", ", extra", False)
+    report = act.submit_batch(runtime, spec, act.DEEPBOORU_MODE, None, None).wait(120)
+    assert report.captioned == 2
+    assert (folder / "0.txt").read_text(encoding="utf-8") == TAGS + ", extra\n"
+
+
+def test_deepbooru_without_the_model_says_what_to_install(runtime: Any) -> None:
+    folder = runtime.paths.models_dir / "torch_deepdanbooru"
+    moved = folder.with_name("torch_deepdanbooru-away")
+    folder.rename(moved)
+    try:
+        assert not act.service(runtime).deepbooru.installed()
+        text, status = act.run_deepbooru(runtime, Image.new("RGB", (32, 32)))
+        assert text == "" and "model-resnet_custom_v3.pt" in status and "torch_deepdanbooru" in status
+    finally:
+        moved.rename(folder)
+    assert act.service(runtime).deepbooru.installed()

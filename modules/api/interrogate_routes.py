@@ -1,5 +1,8 @@
 """Interrogation over HTTP: A1111's `/sdapi/v1/interrogate` and clip-interrogator-ext's `/interrogator/*`.
 
+`/sdapi/v1/interrogate {image, model}`: "clip" -> the classic-mode prompt, "deepdanbooru" -> DeepBooru's
+tags with the DeepBooru settings (404 naming model-resnet_custom_v3.pt and its folder when missing).
+
 Request and response shapes are the extension's, so its clients work unchanged:
 `GET /interrogator/models` -> ["arch/tag", ...] (installed CLIP models);
 `POST /interrogator/prompt {image, clip_model_name, mode[, caption_model_name]}` -> {"prompt"};
@@ -47,6 +50,7 @@ def _model_problem(err: Exception) -> ApiError:
 
 def _call(runtime: Runtime, fn: Callable[[Any], Any]) -> Any:
     """Run on the job queue; model and mode problems become 4xx answers."""
+    from modules.deepbooru.model_file import DeepBooruLoadError
     from modules.interrogate.caption_loader import CaptionLoadError
     from modules.interrogate.clip_loader import ClipLoadError
     from modules.models.safe_unpickle import UnsafeCheckpointError
@@ -55,7 +59,7 @@ def _call(runtime: Runtime, fn: Callable[[Any], Any]) -> Any:
         return runtime.queue.run(lambda _control: fn(runtime.interrogator), kind="interrogate")
     except UnknownModeError as err:
         raise ApiError(422, str(err)) from err
-    except (LookupError, ClipLoadError, CaptionLoadError, UnsafeCheckpointError) as err:
+    except (LookupError, ClipLoadError, CaptionLoadError, DeepBooruLoadError, UnsafeCheckpointError) as err:
         raise _model_problem(err) from err
 
 
@@ -67,12 +71,11 @@ def _check_mode(mode: str) -> None:
 def sdapi_interrogate_router(runtime: Runtime) -> APIRouter:
     router = APIRouter()
 
-    @router.post("/interrogate", summary="Caption an image (A1111): model 'clip'")
+    @router.post("/interrogate", summary="Caption an image (A1111): model 'clip' or 'deepdanbooru' (tags)")
     def interrogate(body: InterrogateBody) -> dict[str, str]:
         image = decode_image(body.image, "image")
         if body.model == "deepdanbooru":
-            raise ApiError(501, "DeepBooru tagging is not built into this version; use model 'clip' "
-                                "(a CLIP model in models/CLIP and a caption model in models/BLIP)")
+            return {"caption": _call(runtime, lambda svc: svc.deepbooru.tag(image))}
         if body.model not in A1111_MODELS:
             raise ApiError(422, f"model '{body.model}' is unknown; use one of: {', '.join(A1111_MODELS)}")
         return {"caption": _call(runtime, lambda svc: svc.prompt(image, None, "classic", None))}

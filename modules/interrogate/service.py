@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
+from modules.deepbooru.service import DeepBooruTagger
 from modules.interrogate import modes
 from modules.interrogate.folders import InterrogateFolders
 from modules.interrogate.placement import ModelPlacement
@@ -40,6 +41,7 @@ class InterrogateService:
     default_clip: Callable[[], str] = lambda: ""
     default_caption: Callable[[], str] = lambda: ""
     term_lists: Path | None = None  # the package's data folder unless set (tests use short lists)
+    deepbooru: DeepBooruTagger | None = None  # tags from models/torch_deepdanbooru, same placement
     last_timing: TableTiming | None = None
     _interrogators: dict[str, LocalInterrogator] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
@@ -136,6 +138,9 @@ def build_interrogate_service(args: Any, paths: Any, settings: Any, hash_cache: 
     from modules.interrogate.placement import CachePlacement
 
     use_cpu = {x.lower() for x in getattr(args, "use_cpu", [])}
+    from modules.deepbooru.model_file import FOLDER_NAME
+    from modules.deepbooru.tags import TagOptions
+
     placement: Any
     if models is None or ("interrogate" in use_cpu and torch.device(device).type != "cpu"):
         placement = ModelPlacement(torch.device("cpu") if models is not None else torch.device(device))
@@ -147,4 +152,6 @@ def build_interrogate_service(args: Any, paths: Any, settings: Any, hash_cache: 
         placement=placement,
         file_hash=lambda name, path: hash_cache.get_or_compute("interrogate-clip", name, path),
         default_clip=lambda: str(settings.get("interrogate_clip_model_name") or ""),
-        default_caption=lambda: str(settings.get("interrogate_caption_model_name") or ""))
+        default_caption=lambda: str(settings.get("interrogate_caption_model_name") or ""),
+        deepbooru=DeepBooruTagger(paths.models_dir / FOLDER_NAME, placement,
+                                  lambda: TagOptions.from_settings(settings)))

@@ -254,6 +254,17 @@ _INTERROGATE: dict[str, OptionInfo] = {
                                               "empty: the first installed)", "interrogate", "textbox"),
     "interrogate_caption_model_name": OptionInfo("", "Caption model for Interrogate (folder in models/BLIP; "
                                                  "empty: the first installed)", "interrogate", "textbox"),
+    "interrogate_return_ranks": OptionInfo(False, "Include ranks of model tags matches in results (DeepBooru: "
+                                           "each tag as (tag:score))", "interrogate"),
+    "interrogate_deepbooru_score_threshold": _slider(0.5, "deepbooru: score threshold", "interrogate",
+                                                     0.0, 1.0, 0.01),
+    "deepbooru_sort_alpha": OptionInfo(True, "deepbooru: sort tags alphabetically (if not: by score)",
+                                       "interrogate"),
+    "deepbooru_use_spaces": OptionInfo(True, "deepbooru: use spaces in tags (if not: underscores)", "interrogate"),
+    "deepbooru_escape": OptionInfo(True, "deepbooru: escape (\\) brackets (so they are literal brackets, not "
+                                   "emphasis)", "interrogate"),
+    "deepbooru_filter_tags": OptionInfo("", "deepbooru: filter out those tags (separate by comma)", "interrogate",
+                                        "textbox"),
 }
 
 

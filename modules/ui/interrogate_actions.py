@@ -7,18 +7,20 @@ input or a missing model into a message for the status box next to the fields.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
 from modules.interrogate.batch import FORMATS, BatchPathError, BatchReport, BatchSpec, folder_images
-from modules.interrogate.modes import ANALYZE_TABLES
+from modules.interrogate.modes import ANALYZE_TABLES, MODES
 from modules.jobs.queue import Job
 from modules.ui.progress_view import error_html, notice_html
 
 USER_ERRORS: tuple[type[BaseException], ...] = (LookupError, ValueError, RuntimeError, OSError)
+DEEPBOORU_MODE = "deepbooru"  # the tab's extra mode: DeepBooru tags instead of a CLIP prompt
+TAB_MODES = (*MODES, DEEPBOORU_MODE)
 ANALYZE_TITLES = {"medium": "Medium", "artist": "Artist", "movement": "Movement", "trending": "Trending",
                   "flavor": "Flavor"}
 
@@ -27,14 +29,35 @@ def service(runtime: Any) -> Any:
     return runtime.interrogator
 
 
-def run_prompt(runtime: Any, image: Image.Image | None, mode: str, clip: str | None,
-               caption: str | None) -> tuple[str, str]:
-    """(prompt, status html)."""
+def caption_fn(runtime: Any, mode: str, clip: str | None, caption: str | None) -> Callable[[Image.Image], str]:
+    """What turns one picture into text in `mode`: a CLIP mode, or DeepBooru's tags."""
+    svc = service(runtime)
+    if mode == DEEPBOORU_MODE:
+        return lambda image: svc.deepbooru.tag(image)
+    return lambda image: svc.prompt(image, clip or None, mode, caption or None)
+
+
+def run_deepbooru(runtime: Any, image: Image.Image | None) -> tuple[str, str]:
+    """(tags, status html) for img2img's "Interrogate DeepBooru" and the DeepBooru mode."""
     if image is None:
         return "", error_html("Drop a picture into the image box first.")
     try:
-        text = runtime.queue.run(lambda _c: service(runtime).prompt(image, clip or None, mode, caption or None),
-                                 kind="interrogate")
+        text = runtime.queue.run(lambda _c: service(runtime).deepbooru.tag(image), kind="interrogate")
+    except USER_ERRORS as err:
+        return "", error_html(str(err))
+    return text, "" if text else notice_html("No tag scored above the DeepBooru score threshold (Settings).")
+
+
+def run_prompt(runtime: Any, image: Image.Image | None, mode: str, clip: str | None,
+               caption: str | None) -> tuple[str, str]:
+    """(prompt, status html)."""
+    if mode == DEEPBOORU_MODE:
+        return run_deepbooru(runtime, image)
+    if image is None:
+        return "", error_html("Drop a picture into the image box first.")
+    try:
+        fn = caption_fn(runtime, mode, clip, caption)
+        text = runtime.queue.run(lambda _c: fn(image), kind="interrogate")
     except USER_ERRORS as err:
         return "", error_html(str(err))
     timing = service(runtime).last_timing
@@ -95,10 +118,10 @@ def submit_batch(runtime: Any, spec: BatchSpec, mode: str, clip: str | None, cap
     """Queue the batch; the job's control carries progress and interrupt."""
     from modules.interrogate.batch import run_batch
 
-    svc = service(runtime)
+    fn = caption_fn(runtime, mode, clip, caption)
 
     def job(control: Any) -> BatchReport:
-        return run_batch(spec, lambda image: svc.prompt(image, clip or None, mode, caption or None), control)
+        return run_batch(spec, fn, control)
 
     return runtime.queue.submit(job, kind="interrogate-batch")
 

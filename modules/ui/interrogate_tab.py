@@ -14,14 +14,11 @@ import gradio as gr
 from PIL import Image
 
 from modules.interrogate.batch import FORMATS
-from modules.interrogate.modes import MODES
 from modules.ui import interrogate_actions as act
 from modules.ui.build_context import UiBuild
 from modules.ui.progress_view import error_html, running_html, starting_html
 
 POLL_S = 0.5
-DEEPBOORU_MISSING = ("DeepBooru tagging is not built into this version; use 'Interrogate CLIP' "
-                     "(a CLIP model in models/CLIP and a caption model in models/BLIP).")
 
 
 def _model_pickers(ui: UiBuild, prefix: str, with_caption: bool = True) -> tuple[Any, Any]:
@@ -45,7 +42,8 @@ def _prompt_tab(ui: UiBuild) -> None:
         with gr.Column():
             image = gr.Image(type="pil", label="Image", sources=["upload", "clipboard"], elem_id="interrogate_image",
                              height=360)
-            mode = gr.Radio(list(MODES), value="best", label="Mode", elem_id="interrogate_mode")
+            mode = gr.Radio(list(act.TAB_MODES), value="best", label="Mode", elem_id="interrogate_mode",
+                            info="deepbooru: tags from the DeepDanbooru model (models/torch_deepdanbooru)")
             clip, caption = _model_pickers(ui, "interrogate")
         with gr.Column():
             prompt = gr.Textbox(label="Prompt", lines=4, elem_id="interrogate_prompt", buttons=["copy"])
@@ -128,7 +126,8 @@ def _batch_tab(ui: UiBuild) -> None:
                 suffix = gr.Textbox(label="Suffix", elem_id="batch_suffix")
             skip = gr.Checkbox(label="Skip pictures that already have a caption", value=True, elem_id="batch_skip")
         with gr.Column():
-            mode = gr.Radio(list(MODES), value="caption", label="Mode", elem_id="batch_mode")
+            mode = gr.Radio(list(act.TAB_MODES), value="caption", label="Mode", elem_id="batch_mode",
+                            info="deepbooru: tag each picture with DeepDanbooru (booru-style training captions)")
             clip, caption = _model_pickers(ui, "batch")
             with gr.Row():
                 start = gr.Button("Start", variant="primary", elem_id="batch_start")
@@ -183,7 +182,8 @@ def build_img2img_buttons(ui: UiBuild) -> tuple[Any, Any]:
 
 
 def wire_img2img_buttons(ui: UiBuild, buttons: tuple[Any, Any], image: Any, prompt: Any, status: Any) -> None:
-    """CLIP fills the prompt with the classic-mode prompt of the init image; DeepBooru says what is missing."""
+    """CLIP fills the prompt with the classic-mode prompt of the init image, DeepBooru with its tags (or says
+    which model file to install)."""
     runtime = ui.runtime
     clip, booru = buttons
 
@@ -193,4 +193,8 @@ def wire_img2img_buttons(ui: UiBuild, buttons: tuple[Any, Any], image: Any, prom
         return (text or current), note
 
     clip.click(interrogate, inputs=[image, prompt], outputs=[prompt, status])
-    booru.click(lambda: error_html(DEEPBOORU_MISSING), outputs=status)
+    def tag(im: Any, current: str) -> tuple[str, str]:
+        text, note = act.run_deepbooru(runtime, im if isinstance(im, Image.Image) else None)
+        return (text or current), note
+
+    booru.click(tag, inputs=[image, prompt], outputs=[prompt, status])
