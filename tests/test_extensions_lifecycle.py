@@ -131,6 +131,27 @@ class Variants(scripts.Script):
         p.extra_generation_params["Variant"] = [words[i % len(words)] for i in range(len(p.all_prompts))]
 
 
+class ExtraPicture(scripts.Script):
+    """Adds a mirrored copy of the batch's first picture in postprocess_batch_list (A1111's contract:
+    update p.prompts/p.seeds with it)."""
+
+    def title(self):
+        return "Extra Picture"
+
+    def show(self, is_img2img):
+        return scripts.AlwaysVisible
+
+    def ui(self, is_img2img):
+        return [gr.Checkbox(value=False, label="Add")]
+
+    def postprocess_batch_list(self, p, pp, on, batch_number=None):
+        if on:
+            pp.images.append(pp.images[0].flip(-1))
+            p.prompts = [*p.prompts, p.prompts[0] + ", mirrored"]
+            p.negative_prompts = [*p.negative_prompts, p.negative_prompts[0]]
+            p.seeds, p.subseeds = [*p.seeds, p.seeds[0]], [*p.subseeds, p.subseeds[0]]
+
+
 seen_saved = []
 
 
@@ -249,6 +270,35 @@ def test_hires_prompts_follow_the_pictures_prompts(client: httpx.Client) -> None
     texts = info["infotexts"][info["index_of_first_image"]:]
     assert texts[0].startswith("a boat red\n") and texts[1].startswith("a boat green\n")
     assert all("Hires prompt" not in t for t in texts)  # the hires pass used each picture's own prompt
+
+
+def test_postprocess_batch_list_may_add_pictures(client: httpx.Client) -> None:
+    images, info = txt2img(client, prompt="a tree", alwayson_scripts={"extra picture": {"args": [True]}})
+    first = info["index_of_first_image"]
+    pictures, texts = images[first:], info["infotexts"][first:]
+    assert len(pictures) == 2
+    assert texts[1].startswith("a tree, mirrored\n") and "Seed: 100," in texts[1]
+    assert np.array_equal(pixels(pictures[1]), pixels(pictures[0])[:, ::-1])
+
+
+def test_img2img_runs_the_same_lifecycle(client: httpx.Client) -> None:
+    import base64
+    import io
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), (200, 40, 40)).save(buffer, format="PNG")
+    init = base64.b64encode(buffer.getvalue()).decode()
+    body = {**TINY, "prompt": "a fox", "init_images": [init], "denoising_strength": 0.5, "n_iter": 2,
+            "batch_size": 2, "alwayson_scripts": {"lifecycle recorder": {"args": [True, ""]},
+                                                  "inverter": {"args": [True]}}}
+    response = client.post("/sdapi/v1/img2img", json=body)
+    assert response.status_code == 200, response.text
+    info = json.loads(response.json()["info"])
+    calls = client.get("/lifecycle/calls").json()["calls"]
+    names = [c[0] for c in calls]
+    assert names == [c[0] for c in expected_order([100, 101, 102, 103], info["all_subseeds"], "a fox",
+                                                  len(response.json()["images"]))]
+    assert all("Inverted: yes" in t for t in info["infotexts"])
 
 
 def test_ui_generate_path_runs_the_same_lifecycle(live: LiveServer) -> None:
