@@ -285,7 +285,7 @@ def result_info(state: JobState, result: GenerationResult) -> dict[str, Any]:
         "seed_resize_from_w": req.seed_resize_from_w if req.seed_resize_from_w > 0 else -1,
         "seed_resize_from_h": req.seed_resize_from_h if req.seed_resize_from_h > 0 else -1,
         "denoising_strength": req.denoising_strength if req.mode == "img2img" else None,
-        "extra_generation_params": state.infotext_entries(),
+        "extra_generation_params": {**state.infotext_entries(), **(every[0].infotext if every else {})},
         "index_of_first_image": result.index_of_first_image,
         "infotexts": result.infotexts, "styles": list(req.styles), "job_timestamp": state.job_timestamp,
         "clip_skip": int(ctx.settings["CLIP_stop_at_last_layers"]),
