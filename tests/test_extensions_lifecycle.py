@@ -152,6 +152,32 @@ class ExtraPicture(scripts.Script):
             p.seeds, p.subseeds = [*p.seeds, p.seeds[0]], [*p.subseeds, p.subseeds[0]]
 
 
+class NoPaste(scripts.Script):
+    """Inpainting: records the picture moments and, in postprocess_maskoverlay, turns the paste off."""
+
+    def title(self):
+        return "No Paste"
+
+    def show(self, is_img2img):
+        return scripts.AlwaysVisible
+
+    def ui(self, is_img2img):
+        return [gr.Checkbox(value=False, label="Skip paste")]
+
+    def postprocess_image(self, p, pp, on):
+        if on:
+            calls.append(["postprocess_image", p.batch_index])
+
+    def postprocess_maskoverlay(self, p, ppmo, on):
+        if on:
+            calls.append(["postprocess_maskoverlay", ppmo.index, ppmo.mask_for_overlay.mode])
+            ppmo.overlay_image = None
+
+    def postprocess_image_after_composite(self, p, pp, on):
+        if on:
+            calls.append(["postprocess_image_after_composite", p.batch_index])
+
+
 seen_saved = []
 
 
@@ -299,6 +325,31 @@ def test_img2img_runs_the_same_lifecycle(client: httpx.Client) -> None:
     assert names == [c[0] for c in expected_order([100, 101, 102, 103], info["all_subseeds"], "a fox",
                                                   len(response.json()["images"]))]
     assert all("Inverted: yes" in t for t in info["infotexts"])
+
+
+def test_inpainting_calls_the_mask_overlay_step_before_the_paste(client: httpx.Client) -> None:
+    import base64
+    import io
+
+    def b64(image: Image.Image) -> str:
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        return base64.b64encode(buffer.getvalue()).decode()
+
+    mask = Image.new("L", (64, 64), 0)
+    mask.paste(255, (0, 0, 32, 64))
+    body = {**TINY, "prompt": "a fox", "init_images": [b64(Image.new("RGB", (64, 64), (200, 40, 40)))],
+            "mask": b64(mask), "mask_blur": 0, "denoising_strength": 0.9}
+    pasted = client.post("/sdapi/v1/img2img", json=body).json()["images"][0]
+    assert pixels(decode_b64_image(pasted))[:, 40:].tolist() == [[[200, 40, 40]] * 24] * 64  # kept exactly
+    client.post("/sdapi/v1/txt2img", json={**TINY, "alwayson_scripts": {"lifecycle recorder": {"args": [True, ""]}}})
+    response = client.post("/sdapi/v1/img2img", json={**body, "alwayson_scripts": {"no paste": {"args": [True]}}})
+    assert response.status_code == 200, response.text
+    unpasted = pixels(decode_b64_image(response.json()["images"][0]))
+    assert np.abs(unpasted[:, 40:] - np.array([200, 40, 40])).max() > 10  # the paste was turned off
+    calls = client.get("/lifecycle/calls").json()["calls"]
+    assert calls[-3:] == [["postprocess_image", 0], ["postprocess_maskoverlay", 0, "L"],
+                          ["postprocess_image_after_composite", 0]]
 
 
 def test_ui_generate_path_runs_the_same_lifecycle(live: LiveServer) -> None:

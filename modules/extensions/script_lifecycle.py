@@ -37,7 +37,9 @@ def job_hooks(p: Any, req: Any, host: Any) -> HookHost:
         hooks.register("before_sampling", lambda payload: _before_sampling(p, host, payload), owner=OWNER)
     if _overridden(p, "postprocess_batch", "postprocess_batch_list"):  # else the batch is not converted
         hooks.register("after_batch", lambda payload: _after_batch(p, host, payload), owner=OWNER)
-    hooks.register("after_image", lambda payload: _after_image(p, own, host, payload), owner=OWNER)
+    pasted: set[int] = set()  # pictures whose postprocess_image ran before img2img's paste
+    hooks.register("before_paste", lambda payload: _before_paste(p, host, pasted, payload), owner=OWNER)
+    hooks.register("after_image", lambda payload: _after_image(p, own, host, pasted, payload), owner=OWNER)
     return hooks
 
 
@@ -112,12 +114,29 @@ def _after_batch(p: Any, host: Any, payload: Any) -> None:
     payload.seeds, payload.subseeds = list(p.seeds), list(p.subseeds)
 
 
-def _after_image(p: Any, own: _Own, host: Any, payload: Any) -> None:
-    from modules.extensions.facades.script_api import PostprocessImageArgs
+def _before_paste(p: Any, host: Any, pasted: set[int], payload: Any) -> None:
+    """img2img with a mask: postprocess_image and postprocess_maskoverlay before the paste, as A1111."""
+    from modules.extensions.facades.script_api import PostprocessImageArgs, PostProcessMaskOverlayArgs
 
     p.batch_index = payload.index % max(int(p.batch_size), 1)
     pp = PostprocessImageArgs(payload.image)
     host._each(p, "postprocess_image", pp)
+    payload.image = pp.image
+    overlay = PostProcessMaskOverlayArgs(p.batch_index, payload.mask, payload.original)
+    host._each(p, "postprocess_maskoverlay", overlay)
+    payload.mask, payload.original = overlay.mask_for_overlay, overlay.overlay_image
+    pasted.add(payload.index)
+
+
+def _after_image(p: Any, own: _Own, host: Any, pasted: set[int], payload: Any) -> None:
+    from modules.extensions.facades.script_api import PostprocessImageArgs
+
+    p.batch_index = payload.index % max(int(p.batch_size), 1)
+    pp = PostprocessImageArgs(payload.image)
+    if payload.index in pasted:
+        pasted.discard(payload.index)
+    else:
+        host._each(p, "postprocess_image", pp)
     host._each(p, "postprocess_image_after_composite", pp)
     payload.image = pp.image
     index = payload.index if own.mine(payload) else None

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 HOOK_POINTS: dict[str, int] = {
     "before_job": 1, "after_job": 1, "pre_cfg": 1, "post_cfg": 1, "on_step": 1,
     "after_image": 1, "before_save": 1, "after_save": 1, "on_infotext_paste": 1, "on_model_loaded": 1,
-    "before_batch": 1, "before_sampling": 1, "after_batch": 1,
+    "before_batch": 1, "before_sampling": 1, "after_batch": 1, "before_paste": 1,
 }
 
 

@@ -58,6 +58,19 @@ class BeforeSampling:
 
 
 @dataclass
+class BeforePaste:
+    """img2img with a mask: before the generated picture is pasted back over the original.
+    A hook may replace `image`, `mask` (L, 0 keeps the original) and `original`; None for either
+    keeps the generated picture unpasted."""
+
+    req: Any
+    index: int
+    image: Any  # PIL, the generated picture
+    mask: Any
+    original: Any
+
+
+@dataclass
 class AfterBatch:
     """After a batch is decoded (before the mode's pasting-back, per-picture hooks and saving).
     `images` is (B, 3, H, W) float in [0, 1]; a hook may edit it or replace it with a tensor or a

@@ -85,6 +85,13 @@ class PostprocessBatchListArgs:
     images: list[Any]
 
 
+@dataclass
+class PostProcessMaskOverlayArgs:
+    index: int
+    mask_for_overlay: Any
+    overlay_image: Any
+
+
 class ScriptList:
     """`scripts.scripts_txt2img` / `scripts_img2img`: the loaded scripts of one tab."""
 
@@ -114,6 +121,7 @@ def build(host: Any, basedir: str) -> FacadeModule:
     module.AlwaysVisible = AlwaysVisible
     module.PostprocessImageArgs = PostprocessImageArgs
     module.PostprocessBatchListArgs = PostprocessBatchListArgs
+    module.PostProcessMaskOverlayArgs = PostProcessMaskOverlayArgs
     module.basedir = lambda: basedir
     module.scripts_txt2img = ScriptList(lambda: host.scripts_for("txt2img"))
     module.scripts_img2img = ScriptList(lambda: host.scripts_for("img2img"))
