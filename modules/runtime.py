@@ -282,7 +282,7 @@ def build_runtime(args: argparse.Namespace) -> Runtime:
         queue=JobQueue(preview_every=preview_every, per_client=args.queue_per_client), device=device,
         dtype=dtype, warnings=[],
         upscalers=UpscalerCatalog(upscaler_folders(args, paths.models_dir), device, cache=models),
-        faces=FaceModels.from_args(args, paths.models_dir), networks=build_network_services(
+        faces=FaceModels.from_args(args, paths.models_dir, cache=models), networks=build_network_services(
             [paths.lora_dir, *([paths.demo_model.parent / "Lora"] if paths.demo_model else [])], hash_cache,
             [paths.embeddings_dir], list(paths.vae_dirs),
             Path(args.vae_path).expanduser().resolve() if args.vae_path else None,

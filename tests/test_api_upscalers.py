@@ -47,7 +47,7 @@ def test_latent_modes_realesrgan_and_face_restorers(live: LiveServer) -> None:
 
 
 def test_face_restorers_lists_an_installed_model(live: LiveServer) -> None:
-    from tests.test_face_restoration import write_tiny_restoreformer
+    from tests.fixtures.tiny_faces import write_tiny_restoreformer
 
     folder = live.runtime.paths.models_dir / "GFPGAN"
     write_tiny_restoreformer(folder / "tiny.safetensors")

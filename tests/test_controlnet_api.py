@@ -117,6 +117,8 @@ def test_txt2img_unit_round_trips_through_the_infotext(client: httpx.Client) -> 
     ({"weight": 3}, ("weight",)),
     ({"image": "bm90IGFuIGltYWdl"}, ("image", "not an image")),
     ({"image": None}, ("'image' is missing",)),
+    ({"effective_region_mask": "bm90IGFuIGltYWdl"}, ("effective_region_mask", "not an image")),
+    ({"mask_image": 7}, ("mask", "base64 image")),
 ])
 def test_bad_units_are_422_naming_the_problem(client: httpx.Client, unit: dict[str, Any], needles) -> None:
     base = {"enabled": True, "module": "none", "model": "control_tiny_canny", "image": _square_b64()}
@@ -136,8 +138,8 @@ def test_img2img_unit_without_image_uses_the_init_image(client: httpx.Client) ->
     response = client.post("/sdapi/v1/img2img", json=body)
     assert response.status_code == 200, response.text
     images = response.json()["images"]
-    inverted = np.asarray(decode_b64_image(images[1]).convert("L"))  # the init image's map, at 512 px
-    assert inverted.shape == (512, 512) and inverted[0, 0] == 255 and inverted[256, 256] == 0
+    inverted = np.asarray(decode_b64_image(images[1]).convert("L"))  # the init image's map, fitted to 64 px
+    assert inverted.shape == (64, 64) and inverted[0, 0] == 255 and inverted[32, 32] == 0
     assert "controlnet" in client.get("/sdapi/v1/scripts").json()["txt2img"]
 
 
@@ -145,7 +147,7 @@ def test_hires_fix_with_a_unit_and_its_hr_option(client: httpx.Client) -> None:
     hires = {"enable_hr": True, "hr_scale": 2, "hr_upscaler": "Latent", "denoising_strength": 0.6,
              "hr_second_pass_steps": 2}
     pictures = {}
-    for option in ("Both", "Low res only"):
+    for option in ("Both", "Low res only", "High res only"):
         unit = {"enabled": True, "module": "none", "model": "control_tiny_canny", "image": _square_b64(),
                 "hr_option": option}
         body = {**TINY, **hires, "alwayson_scripts": {"controlnet": {"args": [unit]}}}
@@ -156,4 +158,43 @@ def test_hires_fix_with_a_unit_and_its_hr_option(client: httpx.Client) -> None:
         params = parse_generation_parameters(picture.info["parameters"])
         assert "Hires upscale" in params and "ControlNet 0" in params
         pictures[option] = np.asarray(picture, np.int16)
-    assert np.abs(pictures["Both"] - pictures["Low res only"]).mean() > 0.5  # the hires pass saw the unit or not
+    differ = lambda a, b: np.abs(pictures[a] - pictures[b]).mean() > 0.5  # noqa: E731
+    assert differ("Both", "Low res only")  # the hires pass saw the unit or not
+    assert differ("Both", "High res only") and differ("Low res only", "High res only")  # the first pass: or not
+
+
+def test_detected_maps_follow_the_images_unless_told_not_to(client: httpx.Client) -> None:
+    unit = {"enabled": True, "module": "canny", "model": "control_tiny_canny", "image": _square_b64(128)}
+    images = _txt2img(client, unit).json()["images"]
+    assert len(images) == 2
+    edges = np.asarray(decode_b64_image(images[1]).convert("L"))
+    assert edges.shape == (64, 64) and edges.max() > 30 and edges[32, 32] == 0  # fitted to the picture
+    assert "parameters" in decode_b64_image(images[0]).info  # the picture comes first, with its infotext
+    assert len(_txt2img(client, {**unit, "save_detected_map": False}).json()["images"]) == 1
+    body = {**TINY, "override_settings": {"control_net_no_detectmap": True},
+            "alwayson_scripts": {"controlnet": {"args": [unit]}}}
+    assert len(client.post("/sdapi/v1/txt2img", json=body).json()["images"]) == 1
+    hires = {**TINY, "enable_hr": True, "hr_scale": 2, "hr_upscaler": "Latent", "denoising_strength": 0.6,
+             "hr_second_pass_steps": 1,
+             "alwayson_scripts": {"controlnet": {"args": [unit, {**unit, "module": "none"}]}}}
+    images = client.post("/sdapi/v1/txt2img", json=hires).json()["images"]
+    assert [decode_b64_image(i).size for i in images] == [(128, 128)] * 3  # the picture, then both maps at hires size
+
+
+def test_low_vram_unit_gives_the_same_picture(client: httpx.Client) -> None:
+    unit = {"enabled": True, "module": "none", "model": "control_tiny_canny", "image": _square_b64()}
+    normal = _txt2img(client, unit).json()["images"][0]
+    low = _txt2img(client, {**unit, "low_vram": True}).json()["images"][0]
+    assert np.array_equal(np.asarray(decode_b64_image(normal)), np.asarray(decode_b64_image(low)))
+
+
+def test_inpaint_only_in_an_inpaint_job_is_the_inpaint_unit(client: httpx.Client) -> None:
+    unit = {"enabled": True, "module": "inpaint_only", "model": "control_tiny_canny"}
+    body = {**TINY, "init_images": [_square_b64()], "mask": _square_b64(), "denoising_strength": 0.8,
+            "alwayson_scripts": {"controlnet": {"args": [unit]}}}
+    response = client.post("/sdapi/v1/img2img", json=body)
+    assert response.status_code == 200, response.text
+    picture = decode_b64_image(response.json()["images"][0])
+    assert parse_generation_parameters(picture.info["parameters"])["ControlNet 0"].startswith("Module: inpaint,")
+    no_mask = {key: value for key, value in body.items() if key != "mask"}
+    assert_error_shape(client.post("/sdapi/v1/img2img", json=no_mask), 422, "inpaint_only")

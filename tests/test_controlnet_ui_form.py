@@ -55,3 +55,15 @@ def test_ui_units_are_checked_before_queueing(tmp_path):
     img2img = GenerationRequest(mode="img2img", init_images=[Image.new("RGB", (8, 8))])
     done = request_with_units(service, img2img, [{"enabled": True, "module": "canny"}])
     assert done.alwayson_scripts["controlnet"]["args"][0].module == "canny"
+
+
+def test_the_unit_mask_widget_is_the_region_mask_or_the_inpaint_mask():
+    mask = Image.new("L", (8, 8), 255)
+    values = {field_name(0, "enabled"): True, field_name(0, "image"): Image.new("RGB", (8, 8)),
+              field_name(0, "module"): "canny", field_name(0, "mask"): mask,
+              field_name(1, "enabled"): True, field_name(1, "image"): Image.new("RGB", (8, 8)),
+              field_name(1, "module"): "inpaint", field_name(1, "mask"): mask}
+    _, units = split_unit_values(values)
+    canny, inpaint = parse_units(with_units({}, units)["controlnet"])
+    assert canny.effective_region_mask is mask and canny.mask is None
+    assert inpaint.mask is mask and inpaint.effective_region_mask is None

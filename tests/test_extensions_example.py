@@ -35,6 +35,13 @@ def test_example_extension_tab_setting_route_and_step_hook(tmp_path: Path, tiny_
             body = {"prompt": "a cat", "width": 64, "height": 64, "steps": 3, "sampler_name": "Euler"}
             assert client.post("/sdapi/v1/txt2img", json=body).status_code == 200
             assert client.get("/example-extension/steps").json() == {"jobs": 1, "last_job_steps": 3}
+            # its own sampler and upscaler: listed, and a job runs with the sampler
+            assert "Example Midpoint" in [s["name"] for s in client.get("/sdapi/v1/samplers").json()]
+            assert "Example Box" in [u["name"] for u in client.get("/sdapi/v1/upscalers").json()]
+            response = client.post("/sdapi/v1/txt2img", json={**body, "sampler_name": "Example Midpoint"})
+            assert response.status_code == 200, response.text
+            assert "Sampler: Example Midpoint" in json.loads(response.json()["info"])["infotexts"][0]
+            assert client.get("/example-extension/steps").json() == {"jobs": 2, "last_job_steps": 3}
             options = client.get("/sdapi/v1/options").json()
             assert options["example_greeting"] == "Hello from the example extension"
             assert options["prompt_styler_default_on"] is True

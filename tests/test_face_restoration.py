@@ -17,21 +17,8 @@ from modules.face_restoration.models import FaceModels, FaceRestorationError
 from modules.face_restoration.paste import FACE_TEMPLATE, descriptor_restore, paste_faces
 from modules.face_restoration.run import restore_faces
 from modules.upscalers.catalog import UpscalerCatalog
+from tests.fixtures.tiny_faces import write_tiny_restoreformer
 from tests.fixtures.tiny_upscalers import write_tiny_esrgan
-
-
-def write_tiny_restoreformer(path: Path) -> Path:
-    """RestoreFormer with 32 channels and a 32-entry codebook (spandrel reads the sizes from the weights)."""
-    import torch
-    from safetensors.torch import save_file
-    from spandrel.architectures.RestoreFormer import RestoreFormer
-
-    torch.manual_seed(0)
-    model = RestoreFormer(n_embed=32, embed_dim=32, ch=32, ch_mult=(1, 1, 1, 1, 1, 1), num_res_blocks=1,
-                          z_channels=32)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
-    return path
 
 
 class FixedFaces:
@@ -109,6 +96,7 @@ def test_extras_gfpgan_visibility_then_upscale(models: FaceModels, tmp_path: Pat
 def test_restore_faces_in_txt2img_over_the_api(tmp_path: Path, tiny_sd1: Path) -> None:
     import base64
     import io
+    import json
 
     from tests.test_api_harness import start_live_server
 
@@ -127,6 +115,9 @@ def test_restore_faces_in_txt2img_over_the_api(tmp_path: Path, tiny_sd1: Path) -
         a, b = (np.asarray(Image.open(io.BytesIO(base64.b64decode(r["images"][0]))).convert("RGB"), dtype=int)
                 for r in (plain, restored))
         assert "Face restoration: GFPGAN" in restored["info"] and "Face restoration" not in plain["info"]
+        info, plain_info = json.loads(restored["info"]), json.loads(plain["info"])
+        assert (info["restore_faces"], info["face_restoration_model"]) == (True, "GFPGAN")
+        assert (plain_info["restore_faces"], plain_info["face_restoration_model"]) == (False, None)
         assert np.array_equal(a[50:, :], b[50:, :])  # below the face frame (rows 6..47): untouched
         assert np.abs(a[20:30, 15:30] - b[20:30, 15:30]).mean() > 5  # the face itself was restored
     finally:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from modules.engine.control import JobControl
 from modules.engine.features import Contribution
@@ -61,7 +62,7 @@ def catalog(tmp_path: Path) -> UpscalerCatalog:
 
 def _run(ctx: Any, catalog: UpscalerCatalog, spy: Spy | None = None, control: JobControl | None = None,
          **fields: Any) -> Any:
-    features = (HiresFeature(catalog, ctx.data_dir),) + ((SpyFeature(spy),) if spy else ())
+    features = (HiresFeature(catalog),) + ((SpyFeature(spy),) if spy else ())
     req = GenerationRequest(**{**BASE, **HIRES, **fields})
     return generate(req, dataclasses.replace(ctx, features=features), control)
 
@@ -149,13 +150,28 @@ def test_skip_during_the_hires_pass_moves_to_the_next_batch(ctx: Any, catalog: U
 
 def test_first_pass_picture_is_saved_when_the_setting_asks(tiny_sd1: Path, sd1_model: Any, tmp_path: Path,
                                                            catalog: UpscalerCatalog) -> None:
+    """Saved like A1111 (suffix `-before-highres-fix`) with each picture's own infotext, which PNG
+    Info reads back: first-pass Size, that picture's seed, and the hires keys of the job."""
+    from modules.images.pnginfo import read_info_from_image
+    from modules.infotext import parse_generation_parameters
     from tests.engine_helpers import engine_context
 
     ctx = engine_context(tiny_sd1, tmp_path, {"save_images_before_highres_fix": True}, model=sd1_model)
-    result = _run(ctx, catalog, save_images=True, steps=1, hr_second_pass_steps=1)
-    files = sorted(p.name for p in (tmp_path / "outputs" / "txt2img-images").rglob("*.png"))
-    assert len(files) == 2 and sum("-before-highres-fix" in f for f in files) == 1
-    assert result.images[0].size == (128, 128)
+    result = _run(ctx, catalog, save_images=True, steps=1, hr_second_pass_steps=1, batch_size=2,
+                  hr_upscaler="4x-tiny")
+    files = sorted((tmp_path / "outputs" / "txt2img-images").rglob("*.png"))
+    firsts = [f for f in files if "-before-highres-fix" in f.name]
+    assert len(files) == 4 and len(firsts) == 2
+    assert result.images[-1].size == (128, 128)
+    for index, path in enumerate(firsts):
+        with Image.open(path) as picture:
+            assert picture.size == (64, 64)
+            text, _ = read_info_from_image(picture)
+        assert text is not None
+        params = parse_generation_parameters(text)
+        assert params["Size-1"] == "64" and params["Size-2"] == "64"
+        assert str(params["Seed"]) == str(result.seeds[index])
+        assert params["Hires upscaler"] == "4x-tiny" and params["Prompt"] == "a red circle"
 
 
 @pytest.mark.parametrize("fields, needle", [

@@ -174,7 +174,7 @@ def test_lora_applies_in_both_hires_passes_and_weights_return(tiny_sd1, sd1, lor
     from modules.upscalers.catalog import UpscalerCatalog
 
     ctx, services = _ctx(tiny_sd1, sd1, tmp_path, lora_dir)
-    hires = HiresFeature(UpscalerCatalog({}), tmp_path)
+    hires = HiresFeature(UpscalerCatalog({}))
     ctx.features = (NetworksFeature(services), hires)
     before = _weights(sd1)
     fields = dict(SMALL, enable_hr=True, hr_scale=2.0, hr_second_pass_steps=2, denoising_strength=0.5)

@@ -25,22 +25,7 @@ def controlnet_units(values: dict[str, Any], runtime: Any, mode: str) -> list[Co
         return None
     has_init = mode == "img2img" and bool(values.get("init_images"))
     try:
-        return validate_units(runtime.controlnet, payload, has_init)
+        return validate_units(runtime.controlnet, payload, has_init,
+                              inpaints_masked=mode == "img2img" and bool(values.get("mask")))
     except UnitError as err:
         raise ApiError(422, f"alwayson_scripts.controlnet: {err}") from err
-
-
-def detected_map_images(runtime: Any, req: Any) -> list[str]:
-    """The enabled units' detected maps as base64 PNGs, appended to the answer's images as the
-    extension does (not with the `control_net_no_detectmap` setting, nor for `save_detected_map: false`)."""
-    import base64
-
-    from modules.controlnet.feature import detected_maps
-    from modules.images.codec import encode_image_bytes
-
-    service = getattr(runtime, "controlnet", None)
-    if service is None or SCRIPT_KEY not in req.alwayson_scripts:
-        return []
-    if runtime.settings.view(req.override_settings).get("control_net_no_detectmap", False):
-        return []
-    return [base64.b64encode(encode_image_bytes(image, "png")).decode() for image in detected_maps(service, req)]

@@ -14,7 +14,8 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from modules.api.errors import ApiError
-from modules.controlnet.preprocessors.annotators import AnnotatorMissingError
+from modules.controlnet.preprocessors.annotators import AnnotatorLoadError, AnnotatorMissingError
+from modules.controlnet.preprocessors.unsupported import unsupported_reason
 from modules.controlnet.service import API_VERSION, ControlNetService
 from modules.images.codec import decode_image_b64, encode_image_bytes
 from modules.runtime import Runtime
@@ -39,10 +40,13 @@ def _b64_png(array: Any) -> str:
 
 
 def detect(service: ControlNetService, body: DetectBody) -> dict[str, Any]:
-    """Run one preprocessor over every input image."""
+    """Run one preprocessor over every input image; OpenPose modules also answer the keypoints
+    (`poses`, one OpenPose JSON dict per image), as the extension does."""
     if service.preprocessors.canonical(body.controlnet_module) is None:
-        raise ApiError(422, f"Module not available: {body.controlnet_module!r}; "
-                            "GET /controlnet/module_list lists the preprocessors")
+        reason = unsupported_reason(body.controlnet_module)
+        raise ApiError(422, f"Module not available: {reason}" if reason else
+                       f"Module not available: {body.controlnet_module!r}; "
+                       "GET /controlnet/module_list lists the preprocessors")
     if not body.controlnet_input_images:
         raise ApiError(422, "No image selected: send base64 images in controlnet_input_images")
     images = []
@@ -51,15 +55,20 @@ def detect(service: ControlNetService, body: DetectBody) -> dict[str, Any]:
             images.append(decode_image_b64(text))
         except ValueError as err:
             raise ApiError(422, f"controlnet_input_images[{i}]: {err}") from err
-    out = []
+    out, poses = [], []
     for image in images:
         try:
-            detected, _ = service.detect(body.controlnet_module, image, body.controlnet_processor_res,
-                                         body.controlnet_threshold_a, body.controlnet_threshold_b)
+            detected, _ = service.preprocessors.run_detected(
+                body.controlnet_module, image, body.controlnet_processor_res,
+                body.controlnet_threshold_a, body.controlnet_threshold_b)
         except AnnotatorMissingError as err:
             raise ApiError(422, str(err)) from err
-        out.append(_b64_png(detected))
-    return {"info": "Success", "images": out}
+        except AnnotatorLoadError as err:
+            raise ApiError(500, str(err)) from err
+        out.append(_b64_png(detected.image))
+        if detected.pose is not None:
+            poses.append(detected.pose)
+    return {"info": "Success", **({"poses": poses} if poses else {}), "images": out}
 
 
 def controlnet_router(runtime: Runtime, service: ControlNetService) -> APIRouter:

@@ -38,7 +38,6 @@ class PreparedJob:
     send_images: bool = True
     persist_settings: dict[str, Any] = field(default_factory=dict)
     model_defaults: dict[str, Any] = field(default_factory=dict)  # unsent fields the model's values filled
-    detected_maps: list[str] | None = None  # ControlNet maps (base64), computed once for the answer
 
 
 def effective_fields(body: GenerationBody, runtime: Runtime, mode: str,
@@ -196,18 +195,10 @@ def base_request_fields(values: dict[str, Any], overrides: dict[str, Any], runti
 def check_face_restoration(request: GenerationRequest, runtime: Runtime) -> None:
     """With restore_faces, the chosen restorer and the face detector must be installed (else 422)."""
     from modules.face_restoration.models import FaceRestorationError
-    from modules.restore_faces.feature import wants_restoration
+    from modules.restore_faces.feature import check_restorer_ready
 
-    settings = runtime.settings.view(request.override_settings)
-    if runtime.faces is None or not wants_restoration(request, settings):
-        return
-    name = str(settings.get("face_restoration_model", "CodeFormer"))
     try:
-        if runtime.faces.restorer_file(name) is None:
-            raise FaceRestorationError(f"restore_faces: no {name} model; put one into {runtime.faces.folders[name]} "
-                                       "or choose another face_restoration_model")
-        if runtime.faces.detector is None:
-            runtime.faces.detector_file()
+        check_restorer_ready(request, runtime.settings.view(request.override_settings), runtime.faces)
     except FaceRestorationError as err:
         raise ApiError(422, str(err)) from err
 

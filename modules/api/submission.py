@@ -40,13 +40,7 @@ def submit_prepared(runtime: Runtime, prepared: PreparedJob, client: str | None 
 def build_response(runtime: Runtime, prepared: PreparedJob, result: GenerationResult) -> dict[str, Any]:
     """A1111's answer; `info` also carries `model_defaults` (the unsent fields the model's recommended
     values filled, e.g. the demo model's 64x64 / 20 steps) when there were any."""
-    from modules.api.controlnet_mapping import detected_map_images
-
     response = generation_response(result, prepared.parameters, prepared.send_images, runtime.settings.snapshot())
-    if prepared.send_images and result.images and prepared.request is not None:
-        if prepared.detected_maps is None:  # once: /jobs/v1 polls build the answer again and again
-            prepared.detected_maps = detected_map_images(runtime, prepared.request)
-        response["images"] += prepared.detected_maps
     if prepared.model_defaults:
         info = json.loads(response["info"])
         info["model_defaults"] = dict(prepared.model_defaults)

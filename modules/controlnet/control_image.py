@@ -36,8 +36,10 @@ def _border_colour(image: np.ndarray) -> np.ndarray:
     return np.median(edge, axis=0).astype(np.uint8)
 
 
-def fit_to_size(image: np.ndarray, width: int, height: int, mode: ResizeMode) -> np.ndarray:
-    """An (H, W, C) uint8 map resized to (height, width) the way the unit's resize mode says."""
+def fit_to_size(image: np.ndarray, width: int, height: int, mode: ResizeMode,
+                fill: np.ndarray | None = None) -> np.ndarray:
+    """An (H, W, C) uint8 map resized to (height, width) the way the unit's resize mode says.
+    `fill`: the padding colour of Resize and Fill (default: the map's own border colour)."""
     h, w = image.shape[:2]
     if mode is ResizeMode.JUST_RESIZE:
         return _resize(image, width, height)
@@ -50,7 +52,7 @@ def fit_to_size(image: np.ndarray, width: int, height: int, mode: ResizeMode) ->
     sw, sh = min(width, max(1, round(w * k))), min(height, max(1, round(h * k)))
     scaled = _resize(image, sw, sh)
     canvas = np.empty((height, width, image.shape[2]), dtype=image.dtype)
-    canvas[:] = _border_colour(scaled)
+    canvas[:] = _border_colour(scaled) if fill is None else fill
     top, left = (height - sh) // 2, (width - sw) // 2
     canvas[top:top + sh, left:left + sw] = scaled
     return canvas

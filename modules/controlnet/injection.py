@@ -8,17 +8,21 @@ Per call and unit: the unit is active only while `guidance_start <= step/total <
 - ControlNet is more important: soft injection applied to the prompt rows only, so classifier-free
   guidance pushes towards the control (the negative-prompt rows get none).
 Several units add up; residuals already on the call (another feature's) are kept.
+A unit's effective region mask multiplies each of its residuals (resized to the residual), and a
+Low VRAM unit's model is borrowed onto the device for each of its calls only (`placement`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from modules.controlnet.unit import ControlMode
+from modules.controlnet.unit_masks import apply_region_mask
 
 SOFT_INJECTION_BASE = 0.825
 
@@ -35,6 +39,12 @@ class ActiveUnit:
     guidance_end: float
     control_mode: ControlMode
     global_pooling: bool = False
+    region_mask: torch.Tensor | None = None  # (1, 1, h, w) in [0, 1]: the effective region mask
+    placement: Callable[[], AbstractContextManager[Any]] | None = None  # Low VRAM: on the device per call
+
+    def model_scope(self) -> AbstractContextManager[Any]:
+        """The model for one call: borrowed onto the device (Low VRAM), else already placed."""
+        return self.placement() if self.placement is not None else nullcontext(self.net())
 
     def active_at(self, step: int, total: int) -> bool:
         progress = step / float(max(1, total))
@@ -74,7 +84,10 @@ class ControlNetWrapper:
         return call_next(call)
 
     def _residuals(self, unit: ActiveUnit, call: Any) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
-        net = unit.net()
+        with unit.model_scope() as net:
+            return self._run(net, unit, call)
+
+    def _run(self, net: Any, unit: ActiveUnit, call: Any) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
         param = next(net.parameters())
         rows = call.image_index.clamp(max=unit.hints.shape[0] - 1).to(unit.hints.device)
         hint = unit.hints[rows].to(param.device, param.dtype)
@@ -91,9 +104,9 @@ class ControlNetWrapper:
             keep = (~call.is_uncond).to(param.device, param.dtype).reshape(-1, 1, 1, 1)
         scaled = []
         for out, scale in zip(outs, scales, strict=True):
+            out = apply_region_mask(out * scale, unit.region_mask)
             if unit.global_pooling:
                 out = out.mean(dim=(2, 3), keepdim=True)
-            out = out * scale
             if keep is not None:
                 out = out * keep
             scaled.append(out.to(call.x.dtype))

@@ -24,4 +24,6 @@ def register(runtime: Any) -> None:
     service = ControlNetService(model_dirs(runtime.paths), runtime.paths.annotator_dir,
                                 Path(runtime.paths.data_dir) / DETECTED_MAPS_DIR)
     runtime.controlnet = service
-    runtime.features.register(ControlNetFeature(service))
+    feature = ControlNetFeature(service)
+    runtime.features.register(feature)
+    runtime.hooks.register("after_job", feature.result_maps.append_to_result, owner="ControlNet")

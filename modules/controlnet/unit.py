@@ -65,7 +65,8 @@ class ControlNetUnit:
     model: str = "None"
     weight: float = 1.0
     image: Image.Image | None = None
-    mask: Image.Image | None = None
+    mask: Image.Image | None = None  # inpaint units: the area to repaint; others: a drawn scribble input
+    effective_region_mask: Image.Image | None = None  # the control applies only where this is white
     resize_mode: ResizeMode = ResizeMode.CROP_AND_RESIZE
     low_vram: bool = False
     processor_res: int = -1
@@ -199,6 +200,7 @@ def _parse(d: dict[str, Any], known_modules: Any) -> ControlNetUnit:
         weight=_number(d.get("weight", 1.0), "weight", 0.0, MAX_WEIGHT),
         image=image,
         mask=mask,
+        effective_region_mask=_one_image(d.get("effective_region_mask"), "effective_region_mask"),
         resize_mode=_enum_value(ResizeMode, d.get("resize_mode", ResizeMode.CROP_AND_RESIZE), "resize_mode",
                                 _OLD_RESIZE_NAMES),
         low_vram=_flag(d.get("low_vram", False), "low_vram"),

@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from modules.controlnet.model_files import is_none_model
 from modules.controlnet.service import ControlNetService, UnknownControlNetModelError
 from modules.controlnet.unit import ControlNetUnit, UnitError, parse_units
 
+INPAINT_ONLY = "inpaint_only"
 
-def validate_units(service: ControlNetService, payload: Any, has_init_image: bool) -> list[ControlNetUnit]:
+
+def module_resolver(service: ControlNetService, inpaints_masked: bool) -> Callable[[str], str | None]:
+    """Preprocessor name -> canonical name (None: unknown). As the extension does, `inpaint_only` in
+    an img2img inpaint job (one with a mask) falls back to `inpaint` (global harmonious): the job's
+    own inpainting already keeps the unmasked pixels."""
+
+    def resolve(name: str) -> str | None:
+        if inpaints_masked and str(name).strip().lower() == INPAINT_ONLY:
+            return "inpaint"
+        return service.preprocessors.canonical(name)
+
+    return resolve
+
+
+def validate_units(service: ControlNetService, payload: Any, has_init_image: bool,
+                   inpaints_masked: bool = False) -> list[ControlNetUnit]:
     """Parsed units; UnitError names the unit and field (unknown model/module, missing image, ...)."""
-    units = parse_units(payload, service.preprocessors.canonical)
+    units = parse_units(payload, module_resolver(service, inpaints_masked))
     for index, unit in enumerate(units):
         if not unit.enabled:
             continue

@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 DEFAULT_STRENGTH = 0.7  # A1111's hires-fix default
 
 
-def pass_output(state: "JobState", index: int, latents: torch.Tensor) -> PassOutput:
-    """The previous pass's latents, with VAE decode/encode that run inside this pass's vae scope."""
+def pass_output(state: "JobState", index: int, latents: torch.Tensor, plan: "BatchPlan | None" = None) -> PassOutput:
+    """The previous pass's latents, with VAE decode/encode that run inside this pass's vae scope,
+    and (with the batch `plan`) a saver for intermediate pictures such as hires fix's first pass."""
     model, device = state.ctx.model, state.ctx.device
 
     def decode(lat: torch.Tensor) -> torch.Tensor:
@@ -35,7 +36,18 @@ def pass_output(state: "JobState", index: int, latents: torch.Tensor) -> PassOut
         with pass_stage(state, "vae"):
             return encode_images(model, images, settings=state.ctx.settings).to(device)
 
-    return PassOutput(latents, state.passes[index - 1], decode, encode)
+    def save_intermediate(images: torch.Tensor, suffix: str) -> list[str]:
+        from modules.engine.decode import to_pil
+        from modules.engine.infotext_params import generation_infotext
+        from modules.engine.saving import save_sample
+
+        assert plan is not None
+        first = plan.index * state.req.batch_size
+        return [save_sample(state, picture, first + j, generation_infotext(state, first + j), suffix=suffix)
+                for j, picture in enumerate(to_pil(images.float().cpu()))]
+
+    saver = save_intermediate if plan is not None else None
+    return PassOutput(latents, state.passes[index - 1], decode, encode, saver)
 
 
 def run_later_pass(state: "JobState", plan: "BatchPlan", index: int, latents: torch.Tensor) -> torch.Tensor:
@@ -46,7 +58,7 @@ def run_later_pass(state: "JobState", plan: "BatchPlan", index: int, latents: to
     f = ctx.model.vae_downscale
     latent_hw = (spec.height // f, spec.width // f)
     source = spec.source or latent_upscale()
-    init = source(pass_output(state, index, latents), spec).to(ctx.device)
+    init = source(pass_output(state, index, latents, plan), spec).to(ctx.device)
     if tuple(init.shape[-2:]) != latent_hw:
         raise ValueError(f"pass '{spec.name}': its source made latents of {tuple(init.shape[-2:])}, "
                          f"the pass needs {latent_hw} for {spec.width}x{spec.height}")

@@ -27,6 +27,9 @@ class PassOutput:
     spec: "PassSpec"
     decode: Callable[[torch.Tensor], torch.Tensor]  # latents -> images in [-1, 1]
     encode: Callable[[torch.Tensor], torch.Tensor]  # images in [-1, 1] -> latents
+    # save pictures of this batch (images in [-1, 1]) as samples with a file-name suffix and each
+    # image's own infotext, through the job's saving path; returns the paths (None: not offered)
+    save_intermediate: Callable[[torch.Tensor, str], list[str]] | None = None
 
 
 PassSource = Callable[[PassOutput, "PassSpec"], torch.Tensor]

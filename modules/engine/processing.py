@@ -271,6 +271,8 @@ def result_info(state: JobState, result: GenerationResult) -> dict[str, Any]:
     """The dict behind A1111's `info` JSON string."""
     req, ctx, seeds = state.req, state.ctx, state.seeds
     every = [state.facts(i) for i in range(req.batch_size * req.n_iter)]
+    # A1111: p.restore_faces is the request's value, or the "face_restoration" setting when unset
+    restore = bool(ctx.settings.get("face_restoration", False)) if req.restore_faces is None else req.restore_faces
     return {
         "prompt": state.prompt, "all_prompts": [f.prompt for f in every],
         "negative_prompt": state.negative_prompt, "all_negative_prompts": [f.negative_prompt for f in every],
@@ -279,7 +281,8 @@ def result_info(state: JobState, result: GenerationResult) -> dict[str, Any]:
         "all_subseeds": [f.subseed for f in every], "subseed_strength": req.subseed_strength,
         "width": req.width, "height": req.height, "sampler_name": state.sampler.name,
         "cfg_scale": req.cfg_scale, "steps": req.steps, "batch_size": req.batch_size,
-        "restore_faces": False, "face_restoration_model": None,
+        "restore_faces": restore,
+        "face_restoration_model": ctx.settings.get("face_restoration_model") if restore else None,
         "sd_model_name": ctx.model_name, "sd_model_hash": ctx.model_hash,
         "sd_vae_name": ctx.vae_name, "sd_vae_hash": ctx.vae_hash,
         "seed_resize_from_w": req.seed_resize_from_w if req.seed_resize_from_w > 0 else -1,

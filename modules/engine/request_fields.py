@@ -72,7 +72,8 @@ REQUEST_FIELDS: tuple[RequestField, ...] = (
     RequestField("seed_resize_from_w", "Seed resize from-1", "int", "Resize seed from width"),
     RequestField("seed_resize_from_h", "Seed resize from-2", "int", "Resize seed from height"),
     RequestField("denoising_strength", "Denoising strength", "float", "Denoising strength"),
-    RequestField("restore_faces", "Face restoration", "bool", ui_tabs=NONE, convert=lambda v: True),
+    RequestField("restore_faces", "Face restoration", "bool", "Restore faces", ui_tabs=BOTH,
+                 convert=lambda v: True),  # the value is the restorer's name: present = on
     RequestField("tiling", "Tiling", "bool", "Tiling", api_modes=NONE),
     # hires fix (txt2img); "enable_hr" is set by the paste code when these keys are present
     RequestField("hr_scale", "Hires upscale", "float", "Upscale by", api_modes=TXT2IMG),

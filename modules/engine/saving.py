@@ -57,12 +57,14 @@ def filename_context(state: "JobState", index: int) -> FilenameContext:
         vae_file=ctx.vae_name)
 
 
-def save_sample(state: "JobState", image: Image.Image, index: int, infotext: str) -> str:
+def save_sample(state: "JobState", image: Image.Image, index: int, infotext: str, suffix: str = "") -> str:
+    """Save image `index` of the job with its infotext; `suffix` marks intermediates
+    ("-before-highres-fix", as A1111 names them)."""
     options = save_options(state)
     facts = state.facts(index)
     path, _ = save_image(image, samples_dir(state), "", seed=facts.seed, prompt=facts.prompt,
                          extension=options.samples_format, info=infotext, options=options,
-                         context=filename_context(state, index))
+                         context=filename_context(state, index), suffix=suffix)
     return str(path)
 
 

@@ -65,6 +65,7 @@ class ExtensionHost:
         self.entries: list[ScriptEntry] = []
         self.callbacks: dict[str, list[tuple[str, Callable[..., Any]]]] = {}
         self.errors: list[str] = []
+        self.reported: set[tuple[str, str]] = set()  # (extension, hook) failures already named on the page
         self.ui_inspector: Callable[[ScriptEntry], list[ArgSpec]] | None = None
         from modules.extensions.manage import ExtensionManager
 
@@ -171,6 +172,37 @@ class ExtensionHost:
                 log.error("%s", message, exc_info=True)
                 self.errors.append(message)
         return results
+
+    def component_event(self, when: str, component: Any, kwargs: dict[str, Any], tab: str | None) -> None:
+        """A page widget is about to be / was just built (`when`: "before"/"after"): the global
+        `on_<when>_component` callbacks, then, while a generation tab is built, that tab's scripts
+        (their `on_<when>_component(elem_id=...)` registrations, then `<when>_component`)."""
+        for owner, fn in self.callbacks.get(f"{when}_component", []):
+            self._component_call(owner, f"on_{when}_component", fn, component, **kwargs)
+        if tab is None:
+            return
+        elem_id = kwargs.get("elem_id")
+        for entry in self.scripts_for(tab):
+            script = entry.script
+            for wanted, fn in script.elem_id_callbacks(when) if elem_id else []:
+                if wanted == elem_id:
+                    self._component_call(entry.owner, f"on_{when}_component", fn,
+                                         script_api.OnComponent(component=component))
+            self._component_call(entry.owner, f"{when}_component", getattr(script, f"{when}_component"),
+                                 component, **kwargs)
+
+    def _component_call(self, owner: str, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """One isolated component callback: a failure is logged and named once per extension and hook
+        (on the page's banner), and the page goes on being built."""
+        try:
+            fn(*args, **kwargs)
+        except Exception as err:
+            message = f"Extension '{owner}' failed in {what} and was skipped: {type(err).__name__}: {err}"
+            if (owner, what) not in self.reported:  # once per build: it may fail for every widget
+                log.error("%s", message, exc_info=True)
+                self.reported.add((owner, what))
+                self.errors.append(message)
+                self.runtime.warnings.append(message)
 
     def unload(self) -> None:
         self.call("script_unloaded")

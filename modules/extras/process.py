@@ -44,7 +44,8 @@ def restore_for_extras(out: ExtrasOutput, p: ExtrasParams, faces: Any) -> None:
 
     for name, visibility in (("GFPGAN", p.gfpgan_visibility), ("CodeFormer", p.codeformer_visibility)):
         if visibility > 0:
-            out.image = restore_faces(out.image, name, faces, visibility)
+            weight = p.codeformer_weight if name == "CodeFormer" else 0.5
+            out.image = restore_faces(out.image, name, faces, visibility, weight=weight)
             out.info[f"{name} visibility"] = f"{visibility:g}"
             if name == "CodeFormer":
                 out.info["CodeFormer weight"] = f"{p.codeformer_weight:g}"

@@ -9,6 +9,7 @@ back and blended in with a mask that is 1 inside the face frame, eroded and blur
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -50,15 +51,33 @@ def paste_faces(rgb: np.ndarray, faces: Sequence[np.ndarray], restore: RestoreFn
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
-def descriptor_restore(descriptor: object, weight: float | None = None) -> RestoreFn:
-    """A RestoreFn running a spandrel face model on the CPU (or wherever it sits)."""
+def _run_model(descriptor: Any, x: Any, weight: float) -> Any:
+    """One face crop (1x3x512x512 in [0, 1]) through the restorer, back in [0, 1].
+
+    spandrel's own call normalises RestoreFormer's input but hands GFPGAN and CodeFormer the
+    [0, 1] picture, while both were trained on [-1, 1] (as A1111 and facexlib feed them); so those
+    two are called directly. CodeFormer's `weight` is its fidelity w (0: strongest restoration,
+    1: closest to the input). GFPGAN's StyleGAN noise is the model's stored noise, not fresh
+    random noise, so the same picture restores the same way every time.
+    """
+    arch = descriptor.architecture.id
+    if arch == "CodeFormer":
+        return (descriptor.model(x * 2 - 1, weight=float(weight))[0] + 1) / 2
+    if arch == "GFPGAN":
+        return (descriptor.model(x * 2 - 1, return_rgb=False, randomize_noise=False)[0] + 1) / 2
+    return descriptor(x)
+
+
+def descriptor_restore(descriptor: Any, weight: float = 0.5) -> RestoreFn:
+    """A RestoreFn running a spandrel face model wherever it sits (CPU or the compute device);
+    `weight` is CodeFormer's fidelity (ignored by the other architectures)."""
     import torch
 
     def run(face: np.ndarray) -> np.ndarray:
-        param = next(descriptor.model.parameters())  # type: ignore[attr-defined]
+        param = next(descriptor.model.parameters())
         x = torch.from_numpy(face).permute(2, 0, 1)[None].to(param.device, param.dtype) / 255.0
         with torch.inference_mode():
-            y = descriptor(x)  # type: ignore[operator]
+            y = _run_model(descriptor, x, weight)
         return (y[0].clamp(0, 1).permute(1, 2, 0).float().cpu().numpy() * 255.0).round().astype(np.uint8)
 
     return run

@@ -9,13 +9,12 @@ Infotext keys are A1111's; "Size" stays the first pass's size, as in A1111.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from modules.engine.features import Contribution, FeatureSetup, PassContext
-from modules.engine.passes import PassSpec
+from modules.engine.passes import PassOutput, PassSpec
 from modules.engine.validation import InvalidRequestError
 from modules.hires.params import SAME_CHECKPOINT, SAME_SAMPLER, SAME_SCHEDULER, hires_steps, hires_target
 from modules.hires.sources import image_source, latent_source
@@ -47,9 +46,8 @@ def hires_infotext(req: Any, sampler: str, scheduler: str, prompt: str, negative
 class HiresFeature:
     name = "Hires fix"
 
-    def __init__(self, upscalers: Any = None, data_dir: Path | None = None) -> None:
+    def __init__(self, upscalers: Any = None) -> None:
         self.upscalers = upscalers
-        self.data_dir = data_dir
 
     def plan(self, setup: FeatureSetup, passes: list[PassSpec]) -> list[PassSpec]:
         req = setup.req
@@ -87,22 +85,16 @@ class HiresFeature:
         return image_source(upscale, target, save_first)
 
     def _first_pass_saver(self, setup: FeatureSetup) -> Any:
+        """A1111's "Save a copy of image before applying highres fix": saved as a sample with the
+        `-before-highres-fix` suffix and the image's infotext (Size is the first pass's)."""
         settings: Mapping[str, Any] = setup.settings
         if not (setup.req.save_images and settings.get("samples_save", True)
-                and settings.get("save_images_before_highres_fix", False) and self.data_dir is not None):
+                and settings.get("save_images_before_highres_fix", False)):
             return None
-        from modules.engine.decode import to_pil
-        from modules.images.saving import SaveOptions, save_image
 
-        folder = Path(settings.get("outdir_samples") or settings.get("outdir_txt2img_samples")
-                      or "outputs/txt2img-images")
-        folder = folder if folder.is_absolute() else self.data_dir / folder
-
-        def save(images: torch.Tensor) -> None:
-            options = SaveOptions.from_settings(settings)
-            for picture in to_pil(images.float().cpu()):
-                save_image(picture, folder, "", extension=options.samples_format, options=options,
-                           suffix="-before-highres-fix", prompt=setup.prompt)
+        def save(prev: PassOutput, images: torch.Tensor) -> None:
+            if prev.save_intermediate is not None:
+                prev.save_intermediate(images, "-before-highres-fix")
 
         return save
 
@@ -111,4 +103,4 @@ class HiresFeature:
 
 
 def register(runtime: Any) -> None:
-    runtime.features.register(HiresFeature(runtime.upscalers, runtime.paths.data_dir))
+    runtime.features.register(HiresFeature(runtime.upscalers))

@@ -2,7 +2,8 @@
 space (the "Latent" modes), or its picture upscaled by an upscaler and encoded again.
 
 With "resize to" both sides, the upscaled result covers the box and its centre is cropped out.
-The first-pass picture can also be saved on the way (setting save_images_before_highres_fix).
+The first-pass picture can also be saved on the way (setting save_images_before_highres_fix),
+with its own infotext, through the job's saving path (`PassOutput.save_intermediate`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from modules.engine.decode import to_pil
 from modules.engine.passes import PassOutput, PassSpec
 from modules.hires.params import HiresTarget
 
-SaveFirstPass = Callable[[torch.Tensor], None]
+SaveFirstPass = Callable[[PassOutput, torch.Tensor], None]  # (previous pass, its decoded pictures)
 
 
 def _center_crop(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -29,7 +30,7 @@ def latent_source(mode: str, antialias: bool, target: HiresTarget, f: int,
                   save_first: SaveFirstPass | None = None) -> Callable[[PassOutput, PassSpec], torch.Tensor]:
     def source(prev: PassOutput, spec: PassSpec) -> torch.Tensor:
         if save_first is not None:
-            save_first(prev.decode(prev.latents))
+            save_first(prev, prev.decode(prev.latents))
         size = (target.cover_height // f, target.cover_width // f)
         aa = antialias and mode in ("bilinear", "bicubic")
         up = F.interpolate(prev.latents.float(), size=size, mode=mode, antialias=aa).to(prev.latents.dtype)
@@ -46,7 +47,7 @@ def image_source(upscale_picture: Callable[[Any, int, int], Any], target: HiresT
     def source(prev: PassOutput, spec: PassSpec) -> torch.Tensor:
         images = prev.decode(prev.latents)
         if save_first is not None:
-            save_first(images)
+            save_first(prev, images)
         pictures = [upscale_picture(p, target.cover_width, target.cover_height) for p in to_pil(images.cpu())]
         batch = _center_crop(from_pil(pictures), spec.height, spec.width)
         return prev.encode(batch.to(images.device))

@@ -307,6 +307,27 @@ class ModelCache:
                     self._place(keys)  # a swapped-in whole part (a VAE swap) must be placed as well
             yield self._part(keys[0]) if isinstance(parts, str) else {k: self._part(k) for k in keys}
 
+    @contextmanager
+    def borrow(self, key: str) -> Iterator[Any]:
+        """A handle's model on the compute device for this scope only, back on the CPU after.
+
+        For a model used briefly inside another stage's scope (a Low VRAM ControlNet unit, run
+        for one UNet call): unlike `use`, nothing else is moved off the device to make room, and
+        a model that was already placed (by `use`) stays where it is.
+        """
+        with self._lock:
+            self._require_handle(key)  # checkpoint parts are placed by `use` only
+            module = self.module(key)
+            placed_here = key not in self._on_device
+            if placed_here:
+                self.placer.move(key, self._modules_of(key), self.policy.compute_device)
+        try:
+            yield module
+        finally:
+            if placed_here:
+                with self._lock:
+                    self.placer.move(key, self._modules_of(key), torch.device("cpu"))
+
     @property
     def resident(self) -> str | None:
         """Under medvram/lowvram, the part(s) on the compute device now (None: none yet)."""

@@ -2,7 +2,7 @@
 
 A job feature adds `Face restoration: <model>` to the infotext when the request (or the setting
 `face_restoration`) asks for it; an `after_image` hook then restores the faces of each picture
-with the model named by `face_restoration_model`, before it is shown and saved.
+with the model named by `face_restoration_model` (CodeFormer with `code_former_weight`), before it is shown and saved.
 """
 
 from __future__ import annotations
@@ -17,6 +17,24 @@ def wants_restoration(req: Any, settings: Mapping[str, Any]) -> bool:
     """The request's `restore_faces`; None means the setting, as in A1111."""
     value = getattr(req, "restore_faces", None)
     return bool(settings.get("face_restoration", False)) if value is None else bool(value)
+
+
+def check_restorer_ready(req: Any, settings: Mapping[str, Any], faces: Any) -> None:
+    """With restoration asked for, the chosen restorer's file and the face detector must be installed;
+    else a FaceRestorationError naming the file and folder (before the job is queued)."""
+    from modules.face_restoration.models import FaceRestorationError
+
+    if faces is None or not wants_restoration(req, settings):
+        return
+    name = str(settings.get("face_restoration_model", "CodeFormer"))
+    if name not in faces.folders:
+        raise FaceRestorationError(f"face_restoration_model {name!r} is not a face restorer; choose one of "
+                                   f"{', '.join(faces.folders)}")
+    if faces.restorer_file(name) is None:
+        raise FaceRestorationError(f"restore_faces: no {name} model; put one into {faces.folders[name]} "
+                                   "or choose another face_restoration_model")
+    if faces.detector is None:
+        faces.detector_file()
 
 
 class RestoreFacesFeature:
@@ -36,7 +54,8 @@ def register(runtime: Any) -> None:
         if runtime.faces is None or not wants_restoration(payload.req, settings):
             return
         name = str(settings.get("face_restoration_model", "CodeFormer"))
-        payload.image = restore_faces(payload.image, name, runtime.faces)
+        weight = float(settings.get("code_former_weight", 0.5))
+        payload.image = restore_faces(payload.image, name, runtime.faces, weight=weight)
 
     runtime.features.register(RestoreFacesFeature())
     runtime.hooks.register("after_image", after_image, owner="face restoration")

@@ -221,6 +221,16 @@ class SamplerRegistry:
             raise ValueError(f"A sampler named {spec.name!r} is already registered")
         self._samplers.append(spec)
 
+    def add_scheduler(self, spec: SchedulerSpec) -> None:
+        """Add an extension's schedule type (after the built-ins); a clash with any existing label,
+        name or alias is an error."""
+        if spec.fn is None:
+            raise ValueError(f"Schedule type {spec.name!r} needs a function that makes the sigmas")
+        for key in _scheduler_keys(spec):
+            if self._find_scheduler(key) is not None:
+                raise ValueError(f"A schedule type named {key!r} is already registered")
+        self._schedulers.append(spec)
+
     def list(self, hidden: Iterable[str] = ()) -> list[SamplerSpec]:
         """Samplers in UI order, without those named in the `hide_samplers` setting."""
         hidden_set = set(hidden)

@@ -22,6 +22,7 @@ SECTIONS: dict[str, str] = {
     "img2img": "img2img",
     "infotext": "Infotext",
     "ui": "User interface",
+    "settings-in-ui": "Settings in UI",
     "live-previews": "Live previews",
     "sampler-params": "Sampler parameters",
     "system": "System",
@@ -223,6 +224,8 @@ _CONTROLNET: dict[str, OptionInfo] = {
                                       needs_restart=True),
     "control_net_no_detectmap": OptionInfo(False, "Do not append detectmap to output", "control_net"),
     "control_net_detectmap_autosaving": OptionInfo(False, "Allow detectmap auto saving", "control_net"),
+    "controlnet_ignore_noninpaint_mask": OptionInfo(
+        False, "Ignore mask on ControlNet input image if control type is not inpaint", "control_net"),
 }
 
 
@@ -271,10 +274,11 @@ _INTERROGATE: dict[str, OptionInfo] = {
 def default_schema() -> dict[str, OptionInfo]:
     """All built-in options; a fresh dict each call so extensions can add to their copy."""
     schema: dict[str, OptionInfo] = {}
+    from modules.settings.main_ui_options import MAIN_UI_OPTIONS
     from modules.settings.upscaling_options import UPSCALING_OPTIONS
 
     for part in (_SAVING, _PATHS, _SD, _INFOTEXT_UI, _PREVIEWS, _SAMPLER_PARAMS, _SYSTEM, UPSCALING_OPTIONS,
-                 _EXTRA_NETWORKS, _INTERROGATE, _CONTROLNET, _EXTENSIONS):
+                 _EXTRA_NETWORKS, _INTERROGATE, _CONTROLNET, _EXTENSIONS, MAIN_UI_OPTIONS):
         schema.update(part)
     return schema
 

@@ -26,6 +26,8 @@ UPSCALING_OPTIONS: dict[str, OptionInfo] = {
     "face_restoration": OptionInfo(False, "Restore faces", "face-restoration", infotext="Face restoration"),
     "face_restoration_model": OptionInfo("CodeFormer", "Face restoration model", "face-restoration", "radio",
                                          choices=("CodeFormer", "GFPGAN")),
+    "code_former_weight": _slider(0.5, "CodeFormer weight (0 = maximum effect, 1 = minimum effect)",
+                                  "face-restoration", 0, 1, 0.01),
     "tiled_vae": OptionInfo("Automatic", "Tiled VAE: Automatic decodes/encodes large images (and retries after "
                             "running out of memory) in tiles; Always and Never force it", "vae", "radio",
                             choices=("Automatic", "Always", "Never")),

@@ -87,7 +87,20 @@ def demo_model_defaults(runtime: Any) -> dict[str, Any]:
 
 def create_blocks(runtime: Any, tabs: Sequence[TabSpec] | None = None,
                   ui_config: UiConfig | None = None) -> gr.Blocks:
-    """The whole page for `runtime`; writes ui-config.json when it lacked keys (as A1111 does)."""
+    """The whole page for `runtime`; writes ui-config.json when it lacked keys (as A1111 does).
+    Extensions hear of every widget built (A1111's before/after_component callbacks)."""
+    from modules.ui.component_events import component_events
+
+    with component_events(getattr(runtime, "extensions", None)) as listener:
+        demo, ui = _build_page(runtime, tabs, ui_config, listener)
+    ui.ui_config.save_if_new_keys()
+    return demo
+
+
+def _build_page(runtime: Any, tabs: Sequence[TabSpec] | None, ui_config: UiConfig | None,
+                listener: Any) -> tuple[gr.Blocks, UiBuild]:
+    from modules.ui.component_events import scripts_of_tab
+
     ui = UiBuild(runtime, ui_config or UiConfig(runtime.paths.ui_config_file))
     ui.ui_config.transient_defaults.update(demo_model_defaults(runtime))
     if tabs is None:  # extensions' own tabs (on_ui_tabs) go before Settings, as in A1111
@@ -101,7 +114,8 @@ def create_blocks(runtime: Any, tabs: Sequence[TabSpec] | None = None,
         build_quicksettings(ui)
         with gr.Tabs(elem_id="tabs") as ui.tabs:
             for spec in tabs if tabs is not None else default_tabs():
-                with gr.Tab(spec.label, id=spec.id, elem_id=f"tab_{spec.id}") as tab:
+                with gr.Tab(spec.label, id=spec.id, elem_id=f"tab_{spec.id}") as tab, \
+                        scripts_of_tab(listener, spec.id):
                     ui.tab_items[spec.id] = tab
                     spec.build(ui)
         for hook in ui.after_build:
@@ -109,5 +123,4 @@ def create_blocks(runtime: Any, tabs: Sequence[TabSpec] | None = None,
         outputs = [banner, *ui.quick.values()]
         demo.load(lambda: _load_values(ui, banner), outputs=outputs, show_progress="hidden", queue=False,
                   api_visibility="private")
-    ui.ui_config.save_if_new_keys()
-    return demo
+    return demo, ui

@@ -41,6 +41,8 @@ class UiBuild:
     # every dropdown listing style names (each tab's Styles and its editor's name box): refreshed
     # together after a style is saved or deleted, and on page load (styles.csv may have changed)
     styles_lists: list[Any] = field(default_factory=list)
+    # tab id -> extension scripts' widgets filled by a paste (their `infotext_fields`)
+    script_paste: dict[str, list[Any]] = field(default_factory=dict)
 
     def track(self, key: str, component: Any) -> Any:
         """Remember that `component` holds the ui-config default `key`; returns the component."""

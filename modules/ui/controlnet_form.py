@@ -14,7 +14,8 @@ from modules.controlnet.infotext import units_from_infotext
 
 UNIT_FIELDS = ("enabled", "image", "module", "model", "weight", "guidance_start", "guidance_end",
                "control_mode", "resize_mode", "pixel_perfect", "processor_res", "threshold_a", "threshold_b",
-               "low_vram", "hr_option")
+               "low_vram", "hr_option", "mask")
+IMAGE_FIELDS = ("image", "mask")  # never in an infotext, so never pasted
 PREFIX = "controlnet_"
 PASTE_BODY, PASTE_ACCORDION = "controlnet_body", "controlnet_accordion"  # paste targets, not form fields
 
@@ -47,9 +48,15 @@ def _parse_name(key: str) -> tuple[int, str] | None:
 
 
 def _clean(unit: dict[str, Any]) -> dict[str, Any]:
-    """Sliders give floats; the processor resolution is a whole number."""
+    """Sliders give floats; the processor resolution is a whole number. The unit's one mask widget
+    is the inpaint mask of an inpaint preprocessor, else the effective region mask (the API keeps
+    the extension's two fields; a mask drawn as a scribble input is an API-only form here)."""
+    from modules.controlnet.unit_masks import is_inpaint_module
+
     if unit.get("processor_res") is not None:
         unit["processor_res"] = int(round(float(unit["processor_res"])))
+    if unit.get("mask") is not None and not is_inpaint_module(str(unit.get("module") or "")):
+        unit["effective_region_mask"] = unit.pop("mask")
     return unit
 
 
@@ -81,7 +88,7 @@ def paste_values(params: Mapping[str, Any], unit_count: int,
         for field, value in unit.items():
             if field == "model" and resolve_model is not None:
                 value = resolve_model(str(value))
-            if field in UNIT_FIELDS and field != "image":
+            if field in UNIT_FIELDS and field not in IMAGE_FIELDS:
                 out[field_name(index, field)] = value
     for index in range(unit_count):
         out.setdefault(field_name(index, "enabled"), False)
@@ -97,7 +104,8 @@ def request_with_units(service: Any, req: Any, units: list[dict[str, Any]]) -> A
     if service is None or not any(u.get("enabled") for u in units):
         return req
     try:
-        parsed = validate_units(service, {"args": units}, has_init_image=bool(req.init_images))
+        parsed = validate_units(service, {"args": units}, has_init_image=bool(req.init_images),
+                                inpaints_masked=req.mode == "img2img" and req.mask is not None)
     except UnitError as err:
         raise InvalidRequestError(str(err)) from err
     scripts = {**req.alwayson_scripts, "controlnet": {"args": parsed}}  # typed units: images decoded once

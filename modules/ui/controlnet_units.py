@@ -3,7 +3,10 @@
 Each unit: Enable, its image (drag and drop; empty in img2img = the input image), Control Type
 (filters the preprocessor and model lists), preprocessor with a 💥 preview of the detected map,
 model (🔄 rescans the folder), weight, start/end, control mode, resize mode, pixel perfect,
-processor resolution and the preprocessor's own thresholds (shown only when it has them).
+processor resolution and the preprocessor's own thresholds (shown only when it has them), and
+under "Mask" one optional mask: the unit's effective region (the control applies only where it is
+white), or for an inpaint preprocessor the area to repaint (controlnet_form.py routes it). After
+Generate the gallery shows the detected maps after the pictures, as the API's images do.
 """
 
 from __future__ import annotations
@@ -126,6 +129,10 @@ def _unit(service: Any, tab: str, index: int) -> UnitWidgets:
                                              label="Resize Mode")
     w.fields[name("hr_option")] = gr.Radio([m.value for m in HiresOption], value=HiresOption.BOTH.value,
                                            label="Hires fix: apply to")
+    with gr.Accordion("Mask", open=False, elem_id=f"{elem}_masks"):
+        w.fields[name("mask")] = gr.Image(
+            label="Mask: the control applies only where it is white (inpaint: the area to repaint)", type="pil",
+            sources=["upload", "clipboard"], image_mode="L", elem_id=f"{elem}_mask", height=200)
 
     def on_type(tag: str) -> tuple[Any, Any]:
         default = CONTROL_TYPES[tag][1]

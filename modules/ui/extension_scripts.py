@@ -58,9 +58,24 @@ def build_script_uis(ui: Any, tab: str) -> dict[str, Any]:
             host.errors.append(f"Extension '{entry.owner}': the UI of script '{entry.title}' failed: {err}")
             continue
         entry.args = [arg_spec(c) for c in components]
+        _keep_paste_fields(ui, tab, entry)
         for i, component in enumerate(components):
             fields[f"{PREFIX}{entry.key}::{i}"] = component
     return fields
+
+
+def _keep_paste_fields(ui: Any, tab: str, entry: Any) -> None:
+    """Remember the script's `infotext_fields` (read after `ui()`, which usually fills them)."""
+    from modules.ui.script_paste import paste_fields_of
+
+    ui.script_paste.setdefault(tab, []).extend(paste_fields_of(f"{entry.owner}/{entry.title}", entry.script))
+
+
+def register_paste_targets(ui: Any, tab: str) -> None:
+    """Add the scripts' pasted widgets to the tab's paste targets (call after the tab set them)."""
+    from modules.ui.script_paste import paste_targets
+
+    ui.paste_targets.setdefault(tab, {}).update(paste_targets(ui.script_paste.get(tab, [])))
 
 
 def split_script_values(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -97,6 +112,7 @@ def build_selectable_uis(ui: Any, tab: str, dropdown: Any) -> dict[str, Any]:
             host.errors.append(f"Extension '{entry.owner}': the UI of script '{entry.title}' failed: {err}")
             continue
         entry.args = [arg_spec(c) for c in components]
+        _keep_paste_fields(ui, tab, entry)
         groups.append((entry.title, group))
         for i, component in enumerate(components):
             fields[f"{SELECT_PREFIX}{entry.key}::{i}"] = component
@@ -119,3 +135,13 @@ def selected_script_args(values: dict[str, Any], script_name: str | None) -> tup
         if owner == key:
             args[int(index)] = value
     return rest, tuple(args[i] for i in sorted(args))
+
+
+def extension_script_choice(values: dict[str, Any], builtin_titles: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """For a tab whose form knows only the built-in scripts (img2img): (the values with an extension
+    script's choice and widgets taken off, `{"script_name", "script_args"}` for the request)."""
+    name = values.get("script_name")
+    values, args = selected_script_args(values, name)
+    if not name or name == "None" or name in builtin_titles:
+        return values, {}
+    return {**values, "script_name": "None"}, {"script_name": name, "script_args": args}

@@ -24,14 +24,26 @@ from modules.ui.build_context import UiBuild
 from modules.ui.controlnet_form import PREFIX as UNIT_PREFIX
 from modules.ui.controlnet_form import request_with_units, split_unit_values
 from modules.ui.controlnet_units import build_controlnet_accordion
-from modules.ui.extension_scripts import build_script_uis, split_script_values
+from modules.ui.extension_scripts import (
+    build_script_uis,
+    build_selectable_uis,
+    extension_script_choice,
+    register_paste_targets,
+    split_script_values,
+)
 from modules.ui.extra_networks_ui import build_extra_networks
 from modules.ui.generation_runner import RunUpdate, describe_error, follow_job, poll_interval
 from modules.ui.img2img_batch import batch_requests, merge_results
-from modules.ui.img2img_form import MASK_TABS, PASTE_FIELDS, Img2ImgForm, to_request
+from modules.ui.img2img_form import MASK_TABS, PASTE_FIELDS, SCRIPTS, Img2ImgForm, to_request
 from modules.ui.img2img_inputs import Img2ImgInputs, build_input_tabs
 from modules.ui.img2img_params import TAB, Img2ImgParams, build_params_column
 from modules.ui.interrogate_tab import build_img2img_buttons, wire_img2img_buttons
+from modules.ui.main_ui_options import (
+    apply_main_ui_options,
+    build_main_ui_options,
+    paste_targets,
+    split_main_ui_options,
+)
 from modules.ui.output_panel import OutputPanel, build_output_panel
 from modules.ui.paste_wiring import wire_paste_button
 from modules.ui.progress_view import error_html, notice_html
@@ -41,8 +53,8 @@ from modules.ui.txt2img import final_outputs, progress_outputs, reuse_seed, wire
 from modules.ui.txt2img_form import round_size_fields
 
 
-def _make_request_builder(runtime: Any, form: Img2ImgForm, task_id: str,
-                          units: list[dict[str, Any]] | None = None) -> Callable[..., GenerationRequest]:
+def _make_request_builder(runtime: Any, form: Img2ImgForm, task_id: str, units: list[dict[str, Any]] | None = None,
+                          options: dict[str, Any] | None = None) -> Callable[..., GenerationRequest]:
     def make(**images: Any) -> GenerationRequest:
         req = to_request(
             form,
@@ -51,6 +63,7 @@ def _make_request_builder(runtime: Any, form: Img2ImgForm, task_id: str,
             task_id=task_id,
             **images,
         )
+        req = apply_main_ui_options(runtime, req, options or {})
         validate_request(req, max_steps=steps_bound(runtime.settings))
         return request_with_units(getattr(runtime, "controlnet", None), req, units or [])
 
@@ -72,10 +85,10 @@ def batch_folder_check(runtime: Any) -> Callable[[str, str], Any]:
     return check
 
 
-def plan_requests(runtime: Any, form: Img2ImgForm, task_id: str,
-                  units: list[dict[str, Any]] | None = None) -> list[GenerationRequest]:
+def plan_requests(runtime: Any, form: Img2ImgForm, task_id: str, units: list[dict[str, Any]] | None = None,
+                  options: dict[str, Any] | None = None) -> list[GenerationRequest]:
     """Every request Generate runs: one, or one per picture in Batch."""
-    make = _make_request_builder(runtime, form, task_id, units)
+    make = _make_request_builder(runtime, form, task_id, units, options)
     if form.input_tab == "Batch":
         return batch_requests(form, make, batch_folder_check(runtime),
                               int(runtime.settings.get("input_image_max_pixels") or 0) or None)
@@ -87,13 +100,16 @@ def make_generate(runtime: Any, panel: OutputPanel) -> Callable[..., Iterator[di
         started = time.perf_counter()
         task = task_id or new_task_id(TAB)
         values, units = split_unit_values(values)
+        values, options = split_main_ui_options(values)
         try:
             values, alwayson = split_script_values(values)  # extension scripts' widgets (by name)
+            values, selected = extension_script_choice(values, SCRIPTS)
             form = Img2ImgForm.from_values(values)
             form, notes = round_size_fields(form) if form.size_tab != "Resize by" else (form, [])
-            requests = plan_requests(runtime, form, task, units)
-            if alwayson:
-                requests = [r.with_changes(alwayson_scripts={**r.alwayson_scripts, **alwayson}) for r in requests]
+            requests = plan_requests(runtime, form, task, units, options)
+            if alwayson or selected:
+                requests = [r.with_changes(alwayson_scripts={**r.alwayson_scripts, **alwayson}, **selected)
+                            for r in requests]
         except (InvalidRequestError, ValueError) as e:
             yield {panel.progress: "", panel.html_log: error_html(describe_error(e))}
             return
@@ -170,16 +186,19 @@ def build_img2img_tab(ui: UiBuild) -> None:
         with gr.Column(scale=1, elem_id=f"{TAB}_settings"):
             inputs = build_input_tabs()
             params = build_params_column(ui)
+            options = build_main_ui_options(ui, TAB)
             controlnet = build_controlnet_accordion(ui.runtime, TAB)
             script_fields = build_script_uis(ui, TAB)
+            script_fields.update(build_selectable_uis(ui, TAB, params.fields["script_name"]))
         with gr.Column(scale=1, elem_id=f"{TAB}_output_column"):
             panel = build_output_panel(ui, TAB)
     fields = {**inputs.fields, **params.fields, **controlnet.fields,
               "prompt": row.prompt, "negative_prompt": row.negative_prompt, "styles": row.styles}
     _register_targets(ui, fields, inputs, panel, params.inpaint_group)
-    ui.paste_targets[TAB].update(controlnet.paste_targets())
+    ui.paste_targets[TAB].update({**controlnet.paste_targets(), **paste_targets(options)})
+    register_paste_targets(ui, TAB)
     runtime = ui.runtime
-    wire_generation(runtime, row, {**fields, **script_fields}, panel, make_generate(runtime, panel), TAB)
+    wire_generation(runtime, row, {**fields, **script_fields, **options}, panel, make_generate(runtime, panel), TAB)
     controlnet.wire_outputs(panel.result, panel.selected)
     _wire_sub_tabs(inputs, params)
     _wire_params(params, fields, panel)

@@ -25,11 +25,12 @@ class PasteField:
     field: str
     key: str
     kind: str  # "str" | "int" | "float" | "bool" | "list"
+    convert: Callable[[Any], Any] | None = None  # the field table's own conversion, when it has one
 
 
 # From the one request-field table (modules/engine/request_fields.py).
 TXT2IMG_PASTE_FIELDS: tuple[PasteField, ...] = tuple(
-    PasteField(f.attr, f.infotext, f.kind) for f in ui_paste_fields("txt2img"))
+    PasteField(f.attr, f.infotext, f.kind, f.convert) for f in ui_paste_fields("txt2img"))
 
 # Keys that only mean something with hires fix: their presence ticks "Hires. fix".
 HIRES_KEYS = ("Hires upscale", "Hires steps", "Hires upscaler", "Hires resize-1", "Hires resize-2",
@@ -104,7 +105,8 @@ def paste_values(params: Mapping[str, Any], *, fields: Sequence[PasteField] = TX
         if f.key not in params:
             continue
         try:
-            result.values[f.field] = convert(f.kind, params[f.key])
+            raw = params[f.key]
+            result.values[f.field] = f.convert(raw) if f.convert is not None else convert(f.kind, raw)
         except (TypeError, ValueError):
             result.warnings.append(f"{f.key}: {params[f.key]!r} is not a valid {f.kind}; left unchanged")
     _sampler_fields(params, resolve_sampler, result)

@@ -42,7 +42,7 @@ def dynamic_choices(runtime: Any, key: str) -> list[str] | None:
         return vae_choices(runtime)
     if key == "hide_samplers":
         return [s.name for s in runtime.samplers.list()]
-    if key == "quicksettings_list":
+    if key in ("quicksettings_list", "extra_options_txt2img", "extra_options_img2img"):
         return sorted(runtime.settings.schema)
     return None
 

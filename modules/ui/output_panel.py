@@ -133,7 +133,7 @@ def build_output_panel(ui: UiBuild, tab: str) -> OutputPanel:
     from modules.ui.send_to import wire_send_button
 
     for target, button in sends.items():
-        wire_send_button(ui, button, target, [panel.result, panel.selected], html_log, picked_image)
+        wire_send_button(ui, button, target, [panel.result, panel.selected], html_log, picked_image, tab)
     return panel
 
 

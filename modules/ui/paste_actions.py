@@ -29,6 +29,7 @@ class PastePlan:
     values: dict[str, Any] = field(default_factory=dict)
     overrides: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    params: Mapping[str, Any] = field(default_factory=dict)  # the parsed infotext (extension scripts read it)
 
 
 def _style_extractor(runtime: Any) -> Any:
@@ -71,7 +72,7 @@ def plan_paste(runtime: Any, text: str) -> PastePlan:
     mismatch = checkpoint_mismatch(params, names, title)
     warnings = result.warnings + override_warnings + ([mismatch] if mismatch else [])
     values = {**result.values, **controlnet_paste(runtime, params)}
-    return PastePlan(values, overrides, warnings)
+    return PastePlan(values, overrides, warnings, params)
 
 
 def controlnet_paste(runtime: Any, params: Mapping[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from modules.ui.controlnet_form import PASTE_ACCORDION, PASTE_BODY
 from modules.ui.controlnet_form import PREFIX as UNIT_PREFIX
 from modules.ui.paste_actions import PastePlan, plan_paste
 from modules.ui.progress_view import error_html, notice_html
+from modules.ui.script_paste import script_values
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +21,10 @@ log = logging.getLogger(__name__)
 ACCORDION_FIELDS = {
     "variation_accordion": ("subseed", "subseed_strength", "seed_resize_from_w", "seed_resize_from_h"),
 }
+
+# Request fields that are also settings: pasted into a tab that does not show their widget, they
+# become an Override-settings entry instead (infotext key of the setting).
+SETTING_OF_FIELD = {"restore_faces": "Face restoration"}
 
 
 def field_updates(plan: PastePlan, targets: dict[str, Any]) -> dict[Any, Any]:
@@ -36,9 +41,11 @@ def field_updates(plan: PastePlan, targets: dict[str, Any]) -> dict[Any, Any]:
     if PASTE_BODY in targets and any(str(n).startswith(UNIT_PREFIX) for n in plan.values):
         updates[targets[PASTE_BODY]] = gr.update(visible=True)
         updates[targets[PASTE_ACCORDION]] = gr.update(open=True)
+    overrides = list(plan.overrides) + [f"{label}: {plan.values[name]}" for name, label in SETTING_OF_FIELD.items()
+                                        if name in plan.values and name not in targets]
     if "override_settings" in targets:
-        updates[targets["override_settings"]] = gr.update(choices=plan.overrides, value=plan.overrides,
-                                                          visible=bool(plan.overrides))
+        updates[targets["override_settings"]] = gr.update(choices=overrides, value=overrides,
+                                                          visible=bool(overrides))
     return updates
 
 
@@ -54,9 +61,11 @@ def paste_into(ui: UiBuild, text: str, tab: str, log_box: Any) -> dict[Any, Any]
     except Exception as e:  # noqa: BLE001 - a strange infotext must not break the page
         log.warning("paste failed: %s", e)
         return {log_box: error_html(f"Could not read the generation parameters: {e}")}
+    scripts, problems = script_values(ui.script_paste.get(tab, []), plan.params)
+    plan.warnings.extend(problems)
     for warning in plan.warnings:
         gr.Warning(warning)
-    return {**field_updates(plan, targets), log_box: warnings_html(plan)}
+    return {**field_updates(plan, targets), **scripts, log_box: warnings_html(plan)}
 
 
 def last_generation_text(ui: UiBuild) -> str:

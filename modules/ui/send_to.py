@@ -18,6 +18,7 @@ from modules.ui.build_context import UiBuild
 from modules.ui.img2img_form import MASK_TABS
 from modules.ui.paste_wiring import paste_into
 from modules.ui.progress_view import error_html
+from modules.ui.script_paste import copy_pairs
 
 SEND_TAB = "img2img"
 
@@ -59,22 +60,30 @@ def send_updates(ui: UiBuild, target_name: str, image: Image.Image | None, text:
 
 
 def wire_send_button(ui: UiBuild, button: Any, target_name: str, inputs: list[Any], status: Any,
-                     pick: Callable[..., tuple[Image.Image | None, str]]) -> None:
-    """Wire `button` once the target tab exists; `pick(*input values) -> (image, infotext)`."""
+                     pick: Callable[..., tuple[Image.Image | None, str]], source_tab: str | None = None) -> None:
+    """Wire `button` once the target tab exists; `pick(*input values) -> (image, infotext)`.
+    From a tab's gallery (`source_tab`), the widgets its extension scripts name in `paste_field_names`
+    are copied too (A1111's way), after the infotext's fields are pasted."""
 
     def deferred() -> None:
         target = ui.send_targets.get(target_name)
         if target is None or SEND_TAB not in ui.paste_targets:
             return
+        pairs = copy_pairs(ui.script_paste.get(source_tab, []), ui.script_paste.get(SEND_TAB, [])) \
+            if source_tab else []
         outputs = [*ui.paste_targets[SEND_TAB].values(), ui.paste_logs[SEND_TAB], target.image,
-                   target.mode_tabs, target.input_tab_state, ui.tabs, status]
+                   target.mode_tabs, target.input_tab_state, ui.tabs, status, *(t for _, t in pairs)]
         if target.inpaint_controls is not None:
             outputs.append(target.inpaint_controls)
 
         def send(*values: Any) -> dict[Any, Any]:
-            image, text = pick(*values)
-            return send_updates(ui, target_name, image, text, status)
+            image, text = pick(*values[:len(inputs)])
+            updates = send_updates(ui, target_name, image, text, status)
+            if image is not None:
+                updates.update({t: v for (_, t), v in zip(pairs, values[len(inputs):])})
+            return updates
 
-        button.click(send, inputs=inputs, outputs=list(dict.fromkeys(outputs)), show_progress="hidden")
+        button.click(send, inputs=[*inputs, *(s for s, _ in pairs)], outputs=list(dict.fromkeys(outputs)),
+                     show_progress="hidden")
 
     ui.after_build.append(deferred)

@@ -149,4 +149,8 @@ def build_tab(ui: UiBuild) -> None:
 
     @gr.render(triggers=[tab.select], queue=False, show_progress="hidden")
     def _sections() -> None:
-        build_sections(ui)
+        from modules.ui.component_events import component_events
+
+        # built when opened (every time): extensions' component callbacks hear its widgets then
+        with component_events(getattr(ui.runtime, "extensions", None)):
+            build_sections(ui)

@@ -23,11 +23,18 @@ from modules.ui.controlnet_units import build_controlnet_accordion
 from modules.ui.extension_scripts import (
     build_script_uis,
     build_selectable_uis,
+    register_paste_targets,
     selected_script_args,
     split_script_values,
 )
 from modules.ui.extra_networks_ui import build_extra_networks
 from modules.ui.generation_runner import RunUpdate, describe_error, follow_job, poll_interval
+from modules.ui.main_ui_options import (
+    apply_main_ui_options,
+    build_main_ui_options,
+    paste_targets,
+    split_main_ui_options,
+)
 from modules.ui.output_panel import OutputPanel, build_output_panel, infotext_html, selected_infotext
 from modules.ui.paste_wiring import wire_paste_button
 from modules.ui.progress_view import error_html, notice_html, preview_html
@@ -40,12 +47,13 @@ TAB = "txt2img"
 
 
 def submit_form(runtime: Any, form: Txt2ImgForm, task_id: str, scripts: dict[str, Any] | None = None,
-                units: list[dict[str, Any]] | None = None) -> Any:
+                units: list[dict[str, Any]] | None = None, options: dict[str, Any] | None = None) -> Any:
     """Validate and queue; raises InvalidRequestError/QueueFullError with a user-facing message.
     `scripts`: extension script values (`alwayson_scripts`, `script_args`), see ui/extension_scripts.py;
-    `units`: the ControlNet accordion's units."""
+    `units`: the ControlNet accordion's units; `options`: settings shown in the tab (ui/main_ui_options.py)."""
     req = to_request(form, option_keys=infotext_to_option_keys(runtime.settings.schema),
                      coerce_settings=runtime.settings.validate, task_id=task_id)
+    req = apply_main_ui_options(runtime, req, options or {})
     if scripts:
         req = req.with_changes(**scripts)
     validate_request(req, max_steps=steps_bound(runtime.settings))
@@ -85,10 +93,11 @@ def make_generate(runtime: Any, panel: OutputPanel) -> Any:
     def generate(task_id: str | None, **values: Any) -> Iterator[dict[Any, Any]]:
         started = time.perf_counter()
         values, units = split_unit_values(values)
+        values, options = split_main_ui_options(values)
         try:
             form_values, scripts = script_request_fields(values)
             form, notes = round_size_fields(Txt2ImgForm(**form_values))
-            job = submit_form(runtime, form, task_id or new_task_id(TAB), scripts, units)
+            job = submit_form(runtime, form, task_id or new_task_id(TAB), scripts, units, options)
         except (InvalidRequestError, QueueFullError, ValueError) as e:
             yield {panel.progress: "", panel.html_log: error_html(describe_error(e))}
             return
@@ -175,6 +184,7 @@ def build_tab(ui: UiBuild) -> None:
     with gr.Row(elem_id=f"{TAB}_main", equal_height=False):
         with gr.Column(scale=1, elem_id=f"{TAB}_settings"):
             params = build_params_column(ui)
+            options = build_main_ui_options(ui, TAB)
             controlnet = build_controlnet_accordion(ui.runtime, TAB)
             script_fields = build_script_uis(ui, TAB)
             script_fields.update(build_selectable_uis(ui, TAB, params.fields["script_name"]))
@@ -183,9 +193,10 @@ def build_tab(ui: UiBuild) -> None:
     fields = {"prompt": row.prompt, "negative_prompt": row.negative_prompt, "styles": row.styles,
               **params.fields, **controlnet.fields}
     ui.paste_targets[TAB] = {**fields, "variation_accordion": params.variation_accordion,
-                             **controlnet.paste_targets()}
+                             **controlnet.paste_targets(), **paste_targets(options)}
     ui.paste_logs[TAB] = panel.html_log
-    wire_generation(ui.runtime, row, {**fields, **script_fields}, panel, make_generate(ui.runtime, panel))
+    register_paste_targets(ui, TAB)
+    wire_generation(ui.runtime, row, {**fields, **script_fields, **options}, panel, make_generate(ui.runtime, panel))
     controlnet.wire_outputs(panel.result, panel.selected)
     _wire_seeds(params, fields, panel)
     wire_prompt_tools(ui.runtime, row, panel.html_log, fields["steps"])

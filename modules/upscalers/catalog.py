@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,8 @@ from modules.upscalers.names import BUILTIN_NAMES, LATENT_MODES, display_name
 from modules.upscalers.resize import run_model_upscale, target_size
 
 OnTile = Callable[[int, int], None]
+# An extension's upscaler: (image, scale) -> the image enlarged by about `scale` (resized exactly afterwards).
+UpscaleFn = Callable[[Image.Image, float], Image.Image]
 
 
 class UnknownUpscalerError(ValueError):
@@ -40,6 +42,7 @@ class UpscalerEntry:
     scale: float = 4.0
     architecture: str = ""
     error: str | None = None
+    run: UpscaleFn | None = field(default=None, compare=False, repr=False)  # an extension's upscaler
 
     @property
     def is_model(self) -> bool:
@@ -47,7 +50,7 @@ class UpscalerEntry:
 
     def api_dict(self) -> dict[str, Any]:
         """A1111's `/sdapi/v1/upscalers` item, plus `error` (null unless the file is broken)."""
-        return {"name": self.name, "model_name": self.kind if self.is_model else None,
+        return {"name": self.name, "model_name": self.kind if self.is_model or self.run else None,
                 "model_path": str(self.path) if self.path else None, "model_url": None,
                 "scale": self.scale, "error": self.error}
 
@@ -62,6 +65,17 @@ class UpscalerCatalog:
         self._described: dict[tuple[Path, int, int], UpscalerEntry] = {}
         self._loaded: tuple[Path, Any] | None = None
         self._lock = threading.Lock()
+        self._registered: list[UpscalerEntry] = []  # extensions' upscalers (this catalog's only)
+
+    def register(self, name: str, run: UpscaleFn, scale: float = 4.0, owner: str = "extension") -> UpscalerEntry:
+        """Add an extension's upscaler (listed after the built-ins, before the model files)."""
+        if not name or not callable(run):
+            raise ValueError("an upscaler needs a name and a function (image, scale) -> image")
+        if any(e.name.lower() == name.lower() for e in (*self._registered, *self.list())):
+            raise ValueError(f"An upscaler named {name!r} is already registered")
+        entry = UpscalerEntry(name, owner, None, float(scale), "extension", run=run)
+        self._registered.append(entry)
+        return entry
 
     # --- listing ---------------------------------------------------------------------
     def _describe(self, kind: str, path: Path) -> UpscalerEntry:
@@ -79,7 +93,7 @@ class UpscalerCatalog:
 
     def list(self) -> list[UpscalerEntry]:
         """Built-ins, then model files by folder; broken files included with their `error`."""
-        entries = [UpscalerEntry(name, "builtin") for name in BUILTIN_NAMES]
+        entries = [UpscalerEntry(name, "builtin") for name in BUILTIN_NAMES] + list(self._registered)
         seen = {e.name.lower() for e in entries}
         with self._lock:
             for kind, folder in self.folders.items():
@@ -146,6 +160,8 @@ class UpscalerCatalog:
         """
         entry = self.resolve(name or "None")
         width, height = size or target_size(image.size, scale or 1.0)
+        if entry.run is not None:
+            return _exact_size(entry.run(image, width / image.width), (width, height), entry.name)
         if entry.kind == "builtin":
             method = Image.NEAREST if entry.name == "Nearest" else Image.LANCZOS
             return image if image.size == (width, height) else image.resize((width, height), method)
@@ -159,3 +175,10 @@ class UpscalerCatalog:
     def unload(self) -> None:
         with self._lock:
             self._loaded = None
+
+
+def _exact_size(image: Any, size: tuple[int, int], name: str) -> Image.Image:
+    """An extension upscaler's result at exactly `size` (Lanczos, as after model passes)."""
+    if not isinstance(image, Image.Image):
+        raise TypeError(f"upscaler {name!r} returned {type(image).__name__}, not a PIL image")
+    return image if image.size == size else image.resize(size, Image.LANCZOS)

@@ -1,5 +1,6 @@
-"""ControlNet in a real browser: enable a unit, drop a control image, pick the model, Generate; the
-picture's infotext has the unit. The ControlNet tab runs canny on an uploaded picture."""
+"""ControlNet in a real browser: enable a unit, drop a control image, 💥 shows the detected map, pick
+the model, Generate; the picture's infotext has the unit and the gallery shows the map after it.
+The ControlNet tab runs canny on an uploaded picture."""
 
 from __future__ import annotations
 
@@ -49,6 +50,17 @@ def test_enable_a_unit_drop_an_image_and_get_its_infotext(page: Any, tmp_path: P
     page.set_input_files(f"{unit}_image input[type=file]", str(_square(tmp_path / "control.png")))
     page.check(f"{unit}_enable input")
     _pick(page, f"{unit}_module", "canny")
+    page.click(f"{unit}_run_preprocessor")  # 💥: the unit's preview shows the detected map
+    page.wait_for_selector(f"{unit}_preview img", timeout=TIMEOUT_MS)
+    edges = page.evaluate(f"""(async () => {{
+        const img = document.querySelector('{unit}_preview img');
+        const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;
+        const g = c.getContext('2d'); g.drawImage(img, 0, 0);
+        const d = g.getImageData(0, 0, c.width, c.height).data; let white = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i] > 128) white++;
+        return [c.width, white, d.length / 4];
+    }})()""")
+    assert edges[1] > 0 and edges[1] < edges[2] * 0.3  # thin edges of the square, not a copy of it
     page.click(f"{unit}_model input")
     page.get_by_role("option").filter(has_text="control_tiny [").first.click()
     page.fill("#txt2img_prompt textarea", "a red square")
@@ -59,6 +71,9 @@ def test_enable_a_unit_drop_an_image_and_get_its_infotext(page: Any, tmp_path: P
     info = page.inner_text("#html_info_txt2img")
     screenshot(page, "ui-controlnet-unit")
     assert 'ControlNet 0: "Module: canny, Model: control_tiny [' in info
+    # the gallery holds the picture, then the unit's detected map (as the API's images do)
+    page.wait_for_function("document.querySelectorAll('#txt2img_gallery .thumbnail-item').length === 2",
+                           timeout=30_000)
     # ↙️ with the infotext in the prompt box restores the unit (here: enables it again)
     page.click("#txt2img_controlnet_unit_0_tab-button")
     page.uncheck(f"{unit}_enable input")

@@ -28,8 +28,12 @@ class AnnotatorMissingError(FileNotFoundError):
     """An annotator weight file is not on disk."""
 
 
+class AnnotatorLoadError(ValueError):
+    """An annotator file is there but does not hold the network the preprocessor needs."""
+
+
 @dataclass(frozen=True)
-class _Annotator:
+class Annotator:
     """How to build one controlnet-aux detector from its weight file."""
 
     key: str  # subfolder name in the extension's downloads layout
@@ -91,36 +95,12 @@ def _build_lineart_anime(state: Any) -> Any:
     return LineartAnimeDetector(net.eval())
 
 
-def _openpose_part(cls_name: str, net_name: str, state: Any) -> Any:
-    """A controlnet-aux Body/Hand estimator around a network loaded here (its own __init__ would
-    unpickle the file with a plain torch.load)."""
-    from controlnet_aux.open_pose import body, hand, util
-
-    module = body if cls_name == "Body" else hand
-    net = getattr(module, net_name)()
-    net.load_state_dict(util.transfer(net, state))
-    part = object.__new__(getattr(module, cls_name))
-    part.model = net.eval()
-    return part
-
-
-def _build_openpose(states: Any) -> Any:
-    from controlnet_aux.open_pose import OpenposeDetector
-
-    states = states if isinstance(states, list) else [states]
-    body_part = _openpose_part("Body", "bodypose_model", states[0])
-    hand_part = _openpose_part("Hand", "handpose_model", states[1]) if len(states) > 1 else None
-    return OpenposeDetector(body_part, hand_part, None)
-
-
-HED = _Annotator("hed", "ControlNetHED.pth", _build_hed)
-PIDINET = _Annotator("pidinet", "table5_pidinet.pth", _build_pidinet)
-MLSD = _Annotator("mlsd", "mlsd_large_512_fp32.pth", _build_mlsd)
-LINEART = _Annotator("lineart", "sk_model.pth", _build_lineart)
-LINEART_COARSE = _Annotator("lineart", "sk_model2.pth", _build_lineart)
-LINEART_ANIME = _Annotator("lineart_anime", "netG.pth", _build_lineart_anime)
-OPENPOSE = _Annotator("openpose", "body_pose_model.pth", _build_openpose)
-OPENPOSE_HAND = _Annotator("openpose", "body_pose_model.pth", _build_openpose, ("hand_pose_model.pth",))
+HED = Annotator("hed", "ControlNetHED.pth", _build_hed)
+PIDINET = Annotator("pidinet", "table5_pidinet.pth", _build_pidinet)
+MLSD = Annotator("mlsd", "mlsd_large_512_fp32.pth", _build_mlsd)
+LINEART = Annotator("lineart", "sk_model.pth", _build_lineart)
+LINEART_COARSE = Annotator("lineart", "sk_model2.pth", _build_lineart)
+LINEART_ANIME = Annotator("lineart_anime", "netG.pth", _build_lineart_anime)
 
 
 class AnnotatorStore:
@@ -131,7 +111,7 @@ class AnnotatorStore:
         self._detectors: dict[str, Any] = {}
         self._lock = threading.Lock()
 
-    def locate(self, annotator: _Annotator, filename: str | None = None) -> Path:
+    def locate(self, annotator: Annotator, filename: str | None = None) -> Path:
         name = filename or annotator.filename
         for candidate in (self.folder / name, self.folder / annotator.key / name):
             if candidate.is_file():
@@ -141,21 +121,31 @@ class AnnotatorStore:
             f"'{self.folder}' (nor in '{self.folder / annotator.key}'). Put the file there; "
             "preprocessors never download anything.")
 
-    def detector(self, annotator: _Annotator) -> Any:
+    def detector(self, annotator: Annotator) -> Any:
         paths = [self.locate(annotator, name) for name in annotator.files]
         with self._lock:
             key = "|".join(str(p) for p in paths)
             if key not in self._detectors:
-                states = [load_pickled_checkpoint(p) for p in paths]
-                self._detectors[key] = annotator.build(states if len(states) > 1 else states[0])
+                self._detectors[key] = self._build(annotator, paths)
             return self._detectors[key]
+
+    @staticmethod
+    def _build(annotator: Annotator, paths: list[Path]) -> Any:
+        states = [load_pickled_checkpoint(p) for p in paths]
+        try:
+            return annotator.build(states if len(states) > 1 else states[0])
+        except (RuntimeError, KeyError, TypeError, AttributeError) as err:
+            names = ", ".join(str(p) for p in paths)
+            raise AnnotatorLoadError(
+                f"The annotator file {names} does not hold the network the preprocessor needs ({err}); "
+                "replace it with the extension's file of that name") from err
 
     def unload(self) -> None:
         with self._lock:
             self._detectors.clear()
 
 
-def _aux_runner(annotator: _Annotator, **options: Any) -> Callable[[AnnotatorStore], Any]:
+def _aux_runner(annotator: Annotator, **options: Any) -> Callable[[AnnotatorStore], Any]:
     def bind(store: AnnotatorStore) -> Callable[[np.ndarray, ProcessorCall], np.ndarray]:
         def run(image: np.ndarray, call: ProcessorCall) -> np.ndarray:
             detector = store.detector(annotator)
@@ -169,7 +159,7 @@ def _aux_runner(annotator: _Annotator, **options: Any) -> Callable[[AnnotatorSto
     return bind
 
 
-_SPECS: tuple[tuple[str, str | None, tuple[str, ...], _Annotator, dict[str, Any]], ...] = (
+_SPECS: tuple[tuple[str, str | None, tuple[str, ...], Annotator, dict[str, Any]], ...] = (
     ("hed", "softedge_hed", ("SoftEdge",), HED, {}),
     ("hed_safe", "softedge_hedsafe", ("SoftEdge",), HED, {"safe": True}),
     ("scribble_hed", None, ("Scribble/Sketch",), HED, {"scribble": True}),
@@ -180,8 +170,6 @@ _SPECS: tuple[tuple[str, str | None, tuple[str, ...], _Annotator, dict[str, Any]
     ("lineart", "lineart_realistic", ("Lineart",), LINEART, {}),
     ("lineart_coarse", None, ("Lineart",), LINEART_COARSE, {"coarse": True}),
     ("lineart_anime", None, ("Lineart",), LINEART_ANIME, {}),
-    ("openpose", None, ("OpenPose",), OPENPOSE, {"include_body": True}),
-    ("openpose_hand", None, ("OpenPose",), OPENPOSE_HAND, {"include_body": True, "include_hand": True}),
 )
 
 

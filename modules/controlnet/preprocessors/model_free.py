@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from modules.controlnet.preprocessors.image_ops import grey, hwc3
+from modules.controlnet.preprocessors.inpaint import inpaint_preprocessors
 from modules.controlnet.preprocessors.spec import Preprocessor, ProcessorCall, Slider
 
 
@@ -131,4 +132,5 @@ def model_free_preprocessors() -> list[Preprocessor]:
                      threshold_a=Slider("Down Sampling Rate", 1.0, 1.0, 8.0, 0.01)),
         Preprocessor("recolor_luminance", run_recolor_luminance, ("Recolor",), threshold_a=gamma),
         Preprocessor("recolor_intensity", run_recolor_intensity, ("Recolor",), threshold_a=gamma),
+        *inpaint_preprocessors(),
     ]

@@ -9,21 +9,28 @@ import numpy as np
 from PIL import Image
 
 from modules.controlnet.preprocessors.annotators import AnnotatorStore, annotator_preprocessors
+from modules.controlnet.preprocessors.depth_annotators import depth_preprocessors
 from modules.controlnet.preprocessors.image_ops import hwc3, resize_short_side
 from modules.controlnet.preprocessors.model_free import model_free_preprocessors
-from modules.controlnet.preprocessors.spec import Preprocessor, ProcessorCall
+from modules.controlnet.preprocessors.openpose import openpose_preprocessors
+from modules.controlnet.preprocessors.spec import Detected, Preprocessor, ProcessorCall
+from modules.controlnet.preprocessors.unsupported import unsupported_reason
 
 # Control Type -> (preprocessor tag, model-name keywords, default preprocessor). Order as the extension shows.
 CONTROL_TYPES: dict[str, tuple[tuple[str, ...], str]] = {
     "All": ((), "none"),
     "Canny": (("canny",), "canny"),
+    "Depth": (("depth",), "depth"),
+    "NormalMap": (("normal",), "normal_bae"),
     "MLSD": (("mlsd",), "mlsd"),
     "OpenPose": (("openpose", "pose"), "openpose"),
     "Lineart": (("lineart",), "lineart_standard"),
     "SoftEdge": (("softedge", "hed", "pidi"), "hed"),
     "Scribble/Sketch": (("scribble", "sketch"), "scribble_xdog"),
+    "Segmentation": (("seg",), "none"),  # no segmentation preprocessor here: maps come ready-made
     "Shuffle": (("shuffle",), "shuffle"),
     "Tile/Blur": (("tile", "blur"), "tile_resample"),
+    "Inpaint": (("inpaint",), "inpaint"),
     "Recolor": (("recolor",), "recolor_luminance"),
     "T2I-Adapter": (("t2i", "t2ia"), "color"),
 }
@@ -39,12 +46,23 @@ class PreprocessorRegistry:
 
     def __init__(self, annotator_dir: Path) -> None:
         self.annotators = AnnotatorStore(annotator_dir)
-        self._all = model_free_preprocessors() + annotator_preprocessors(self.annotators)
+        self._all = (model_free_preprocessors() + annotator_preprocessors(self.annotators)
+                     + depth_preprocessors(self.annotators) + openpose_preprocessors(self.annotators))
         self._by_name: dict[str, Preprocessor] = {}
         for p in self._all:
             self._by_name[p.name.lower()] = p
             if p.alias:
                 self._by_name.setdefault(p.alias.lower(), p)
+
+    def add(self, pre: Preprocessor) -> None:
+        """Add an extension's preprocessor (listed after the built-ins); a clash is an error."""
+        for name in filter(None, (pre.name, pre.alias)):
+            if name.lower() in self._by_name:
+                raise ValueError(f"A preprocessor named {name!r} is already registered")
+        self._all.append(pre)
+        self._by_name[pre.name.lower()] = pre
+        if pre.alias:
+            self._by_name[pre.alias.lower()] = pre
 
     def all(self) -> list[Preprocessor]:
         return list(self._all)
@@ -58,7 +76,8 @@ class PreprocessorRegistry:
         found = self._by_name.get(str(name).strip().lower())
         if found is None:
             raise UnknownPreprocessorError(
-                f"Preprocessor '{name}' is not available; GET /controlnet/module_list lists the preprocessors")
+                unsupported_reason(name)
+                or f"Preprocessor '{name}' is not available; GET /controlnet/module_list lists the preprocessors")
         return found
 
     def module_list(self, alias_names: bool = False) -> list[str]:
@@ -83,9 +102,19 @@ class PreprocessorRegistry:
     def run(self, name: str, image: Image.Image | np.ndarray, processor_res: int = -1, threshold_a: float = -1,
             threshold_b: float = -1, seed: int = 0, mask: np.ndarray | None = None) -> tuple[np.ndarray, ProcessorCall]:
         """The detected map (RGB uint8) and the resolved values the infotext records."""
+        detected, call = self.run_detected(name, image, processor_res, threshold_a, threshold_b, seed, mask)
+        return detected.image, call
+
+    def run_detected(self, name: str, image: Image.Image | np.ndarray, processor_res: int = -1,
+                     threshold_a: float = -1, threshold_b: float = -1, seed: int = 0,
+                     mask: np.ndarray | None = None) -> tuple[Detected, ProcessorCall]:
+        """As `run`, with what the preprocessor found besides the map (the OpenPose keypoint JSON)."""
         pre = self.get(name)
         pixels = hwc3(np.asarray(image.convert("RGBA") if isinstance(image, Image.Image) else image))
         call = pre.resolve(processor_res, threshold_a, threshold_b, seed, mask)
         if pre.uses_resolution:
             pixels = resize_short_side(pixels, call.resolution)
-        return hwc3(pre.run(np.ascontiguousarray(pixels), call)), call
+        out = pre.run(np.ascontiguousarray(pixels), call)
+        if isinstance(out, Detected):
+            return Detected(hwc3(out.image), out.pose), call
+        return Detected(hwc3(out)), call

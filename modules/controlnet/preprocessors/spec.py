@@ -37,7 +37,16 @@ class ProcessorCall:
     mask: np.ndarray | None = None  # (H, W) uint8, 255 = masked, when the unit has one
 
 
-Run = Callable[[np.ndarray, ProcessorCall], np.ndarray]
+@dataclass(frozen=True)
+class Detected:
+    """What a preprocessor that finds more than a map returns: the map and the OpenPose keypoint
+    JSON (`/controlnet/detect` answers it as `poses`)."""
+
+    image: np.ndarray
+    pose: dict[str, Any] | None = None
+
+
+Run = Callable[[np.ndarray, ProcessorCall], "np.ndarray | Detected"]
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,12 @@
     api.add_tab("Title", build)                  # build() makes gradio components (inside the tab)
     api.add_route("GET", "/my-ext/thing", fn)    # a FastAPI route on the app
     api.add_feature(feature)                     # a job feature (modules/engine/features.py)
+    api.add_sampler("Name", fn, ...)             # the Sampling method list, /sdapi/v1/samplers
+    api.add_scheduler("name", "Label", fn)       # the Schedule type list, /sdapi/v1/schedulers
+    api.add_upscaler("Name", fn, scale=4)        # the upscaler lists, /sdapi/v1/upscalers
+    api.add_preprocessor("name", fn, ...)        # ControlNet's preprocessors, /controlnet/module_list
+
+Registrations go to this app instance's own registries (the Runtime's), never to module globals.
 """
 
 from __future__ import annotations
@@ -51,7 +57,59 @@ def build(host: Any, owner: str) -> FacadeModule:
     def add_feature(feature: Any) -> None:
         runtime.features.register(feature)
 
-    for fn in (require, on, add_setting, add_tab, add_route, add_feature):
+    for fn in (require, on, add_setting, add_tab, add_route, add_feature, *registry_functions(runtime, owner)):
         setattr(module, fn.__name__, fn)
     module.settings = lambda: runtime.settings.snapshot()
     return module
+
+
+def registry_functions(runtime: Any, owner: str) -> list[Any]:
+    """`add_sampler`, `add_scheduler`, `add_upscaler`, `add_preprocessor` bound to `runtime`."""
+
+    def add_sampler(name: str, fn: Any, *, aliases: tuple[str, ...] = (), scheduler: str | None = None,
+                    kind: str = "kdiffusion", second_order: bool = False, description: str = "",
+                    options: dict[str, Any] | None = None) -> None:
+        """`fn(model, x, sigmas, *, extra_args, callback, noise_sampler, options) -> x` (k-diffusion
+        convention: `model(x, sigma_batch)` returns the denoised latent; sigmas end with 0)."""
+        from modules.samplers.schedulers import SCHEDULERS
+        from modules.samplers.spec import SamplerSpec
+
+        builtin = [s.name for s in SCHEDULERS[1:]]
+        if scheduler is not None and scheduler not in builtin:
+            raise ExtensionApiError(f"extension '{owner}': sampler '{name}' names schedule type {scheduler!r} as its "
+                                    f"default; use one of the built-in ones ({', '.join(builtin)}) or None")
+        runtime.samplers.add(SamplerSpec(name=name, aliases=tuple(aliases), default_scheduler=scheduler, fn=fn,
+                                         options=dict(options or {}, **({"scheduler": scheduler} if scheduler else {})),
+                                         kind=kind, second_order=second_order,
+                                         description=description or f"Added by the extension '{owner}'"))
+
+    def add_scheduler(name: str, label: str, fn: Any, *, aliases: tuple[str, ...] = (), default_rho: float = -1.0,
+                      need_inner_model: bool = False) -> None:
+        """`fn(ctx: ScheduleContext) -> n+1 descending sigmas` (modules/samplers/schedulers.py)."""
+        from modules.samplers.schedulers import SchedulerSpec
+
+        runtime.samplers.add_scheduler(SchedulerSpec(name, label, tuple(aliases), default_rho, need_inner_model, fn))
+
+    def add_upscaler(name: str, fn: Any, *, scale: float = 4.0) -> None:
+        """`fn(image: PIL.Image, scale: float) -> PIL.Image` about `scale` times larger."""
+        if runtime.upscalers is None:
+            raise ExtensionApiError(f"extension '{owner}': this app has no upscalers to add '{name}' to")
+        runtime.upscalers.register(name, fn, scale, owner=owner)
+
+    def add_preprocessor(name: str, fn: Any, *, alias: str | None = None, tags: tuple[str, ...] = (),
+                         uses_resolution: bool = True, threshold_a: Any = None, threshold_b: Any = None) -> None:
+        """`fn(pixels: HxWx3 uint8 array, call: ProcessorCall) -> HxWx3 uint8 map`; `threshold_a/b` are
+        `(name, value, min, max, step)` slider tuples or None; `tags` name Control Types ("Canny")."""
+        from modules.controlnet.preprocessors.spec import Preprocessor, Slider
+
+        service = getattr(runtime, "controlnet", None)
+        if service is None:
+            raise ExtensionApiError(f"extension '{owner}': ControlNet is not available to add '{name}' to")
+
+        def slider(spec: Any) -> Any:
+            return Slider(*spec) if isinstance(spec, (tuple, list)) else spec
+
+        service.preprocessors.add(Preprocessor(name, fn, tuple(tags), alias, uses_resolution,
+                                               slider(threshold_a), slider(threshold_b)))
+
+    return [add_sampler, add_scheduler, add_upscaler, add_preprocessor]

@@ -63,8 +63,18 @@ class Script:
     def postprocess(self, p: Any, processed: Any, *args: Any) -> None: ...
     def before_component(self, component: Any, **kwargs: Any) -> None: ...
     def after_component(self, component: Any, **kwargs: Any) -> None: ...
-    def on_before_component(self, callback: Any, *, elem_id: str) -> None: ...
-    def on_after_component(self, callback: Any, *, elem_id: str) -> None: ...
+
+    def on_before_component(self, callback: Any, *, elem_id: str) -> None:
+        """Call `callback(OnComponent)` before the component with `elem_id` is built (this tab only)."""
+        self.__dict__.setdefault("_before_elem_id", []).append((elem_id, callback))
+
+    def on_after_component(self, callback: Any, *, elem_id: str) -> None:
+        """Call `callback(OnComponent)` right after the component with `elem_id` is built (this tab only)."""
+        self.__dict__.setdefault("_after_elem_id", []).append((elem_id, callback))
+
+    def elem_id_callbacks(self, when: str) -> list[tuple[str, Any]]:
+        """The `on_before_component` / `on_after_component` registrations (`when`: "before"/"after")."""
+        return list(self.__dict__.get(f"_{when}_elem_id", []))
 
     def describe(self) -> str:
         return ""
@@ -73,6 +83,13 @@ class Script:
         tab = "img2img" if self.is_img2img else "txt2img"
         title = re.sub(r"[^a-z_0-9]", "", re.sub(r"\s", "_", self.title().lower()))
         return f"script_{tab}_{title}_{item_id}"
+
+
+@dataclass
+class OnComponent:
+    """What `on_before_component` / `on_after_component` callbacks receive (A1111's shape)."""
+
+    component: Any
 
 
 @dataclass
@@ -122,6 +139,7 @@ def build(host: Any, basedir: str) -> FacadeModule:
     module.PostprocessImageArgs = PostprocessImageArgs
     module.PostprocessBatchListArgs = PostprocessBatchListArgs
     module.PostProcessMaskOverlayArgs = PostProcessMaskOverlayArgs
+    module.OnComponent = OnComponent
     module.basedir = lambda: basedir
     module.scripts_txt2img = ScriptList(lambda: host.scripts_for("txt2img"))
     module.scripts_img2img = ScriptList(lambda: host.scripts_for("img2img"))
