@@ -131,6 +131,24 @@ class Variants(scripts.Script):
         p.extra_generation_params["Variant"] = [words[i % len(words)] for i in range(len(p.all_prompts))]
 
 
+class HiresVariants(scripts.Script):
+    """Gives every picture its own hires prompt in process()."""
+
+    def title(self):
+        return "Hires Variants"
+
+    def show(self, is_img2img):
+        return scripts.AlwaysVisible
+
+    def ui(self, is_img2img):
+        return [gr.Checkbox(value=False, label="Hires variants")]
+
+    def process(self, p, on):
+        if on and p.enable_hr:
+            for i in range(len(p.all_hr_prompts)):
+                p.all_hr_prompts[i] = f"{p.all_prompts[i]}, hires {i}"
+
+
 class ExtraPicture(scripts.Script):
     """Adds a mirrored copy of the batch's first picture in postprocess_batch_list (A1111's contract:
     update p.prompts/p.seeds with it)."""
@@ -296,6 +314,19 @@ def test_hires_prompts_follow_the_pictures_prompts(client: httpx.Client) -> None
     texts = info["infotexts"][info["index_of_first_image"]:]
     assert texts[0].startswith("a boat red\n") and texts[1].startswith("a boat green\n")
     assert all("Hires prompt" not in t for t in texts)  # the hires pass used each picture's own prompt
+
+
+def test_hires_prompts_per_picture_from_process(client: httpx.Client) -> None:
+    hires = {"enable_hr": True, "hr_scale": 1.5, "hr_upscaler": "Latent", "denoising_strength": 0.5,
+             "hr_second_pass_steps": 1}
+    images, info = txt2img(client, prompt="a boat", batch_size=2, **hires,
+                           alwayson_scripts={"hires variants": {"args": [True]}})
+    first = info["index_of_first_image"]
+    texts = info["infotexts"][first:]
+    assert "Hires prompt: \"a boat, hires 0\"" in texts[0] or "Hires prompt: a boat, hires 0," in texts[0]
+    assert "a boat, hires 1" in texts[1] and "a boat, hires 0" not in texts[1]
+    plain, _ = txt2img(client, prompt="a boat", seed=101, hr_prompt="a boat, hires 1", **hires)
+    assert np.abs(pixels(images[first + 1]) - pixels(plain[0])).max() <= 2
 
 
 def test_postprocess_batch_list_may_add_pictures(client: httpx.Client) -> None:

@@ -100,6 +100,15 @@ class StableDiffusionProcessing:
         self._hr_follows = (list(self.all_hr_prompts) if not hr else None,
                             list(self.all_hr_negative_prompts) if not hr_neg else None)
         self._setup_prompts = (list(self.all_prompts), list(self.all_negative_prompts))
+        self._built_from = (self.prompt, self.negative_prompt)
+
+    def prompts_changed_since_setup(self) -> tuple[list[str], list[str]] | None:
+        """`all_prompts`/`all_negative_prompts` a script edited directly while `prompt` stayed the same
+        (e.g. in run() before process_images); A1111 rebuilds them and loses such edits, this app keeps them."""
+        lists = (list(self.all_prompts), list(self.all_negative_prompts))
+        if lists == self._setup_prompts or (self.prompt, self.negative_prompt) != self._built_from:
+            return None
+        return lists
 
     def _styled_lists(self, prompts: list[str], negatives: list[str]) -> tuple[list[str], list[str]]:
         styles = getattr(self._link.ctx, "styles", None) if self._link is not None else None
@@ -254,7 +263,10 @@ def process_images(p: StableDiffusionProcessing) -> Processed:
     from modules.hooks.host import LayeredHooks
 
     link.host._each(p, "before_process")
+    edited = p.prompts_changed_since_setup()
     p.setup_prompts()
+    if edited is not None and len(edited[0]) == len(p.all_prompts):
+        p.all_prompts, p.all_negative_prompts = edited
     p.setup_seeds()
     link.host._each(p, "process")
     req = p.to_request()
