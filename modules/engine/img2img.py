@@ -13,6 +13,7 @@ pure PIL work, cheap next to sampling, and avoids keeping per-job state anywhere
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -40,6 +41,7 @@ from modules.engine.resize import LATENT_UPSCALE, RESIZE_AND_FILL, flatten_image
 from modules.engine.sampling import SamplingSetup, make_rng, plan_sigmas, run_sampler
 from modules.engine.stages import pass_stage
 from modules.engine.validation import MAX_SIZE, InvalidRequestError, check_fields, request_lookup
+from modules.hooks.payloads import BeforePaste
 from modules.samplers.start import img2img_start, img2img_steps
 
 if TYPE_CHECKING:
@@ -278,11 +280,26 @@ def img2img_postprocess(state: "JobState", plan: "BatchPlan", images: list[Image
     """Soft-paste each picture over its original; the init image itself when nothing was done."""
     req = state.req
     out = []
-    for image, item in zip(images, prepare_batch(state, plan), strict=True):
+    indices = plan.indices or [plan.index * req.batch_size + j for j in range(len(images))]
+    for image, item, index in zip(images, prepare_batch(state, plan), indices, strict=True):
         if nothing_to_do(req, item):
             out.append(item.unchanged.copy())
         elif item.overlay is not None:
-            out.append(composite(image, item.overlay))
+            out.append(paste_back(state, index, image, item.overlay))
         else:
             out.append(image)
     return out
+
+
+def paste_back(state: "JobState", index: int, image: Image.Image, overlay: Overlay) -> Image.Image:
+    """The `before_paste` hooks (A1111's postprocess_image / postprocess_maskoverlay moment), then the
+    paste; a hook that sets the mask or the original to None keeps the generated picture as it is."""
+    hooks = state.ctx.hooks
+    if hooks is not None and hooks.has("before_paste"):
+        payload = BeforePaste(state.req, index, image, overlay.mask, overlay.original)
+        hooks.call("before_paste", payload)
+        if payload.mask is None or payload.original is None:
+            return payload.image
+        image = payload.image
+        overlay = dataclasses.replace(overlay, mask=payload.mask, original=payload.original)
+    return composite(image, overlay)

@@ -16,9 +16,11 @@ from typing import Any
 import torch
 from PIL import Image
 
+from modules.engine.batch_hooks import ImageFacts, after_batch, default_facts, mode_postprocess
+from modules.engine.batch_hooks import plan_batch as plan_hooked_batch
 from modules.engine.context import EngineContext
 from modules.engine.control import ImageSkipped, JobControl, JobInterrupted
-from modules.engine.decode import decode_latents, to_pil
+from modules.engine.decode import decode_latents
 from modules.engine.features import Contribution, FeatureSetup, PassContext, collect, plan_passes
 from modules.engine.infotext_params import generation_infotext
 from modules.engine.passes import PassSpec, first_pass
@@ -42,6 +44,9 @@ class BatchPlan:
     negative_prompts: list[str]
     seeds: list[int]
     subseeds: list[int]
+    hr_prompts: list[str] | None = None  # the hires pass's own prompts per picture (tags stripped)
+    hr_negative_prompts: list[str] | None = None
+    indices: list[int] = field(default_factory=list)  # the job-wide index of each picture
 
 
 @dataclass
@@ -96,11 +101,16 @@ class JobState:
     switched: set[int] = field(default_factory=set)  # continuation passes that ran (infotext)
     _built_for: dict[int, int] = field(default_factory=dict)  # pass -> id(model) its contribution is for
     _conditioners: dict[int, Any] = field(default_factory=dict)  # id(model) -> (model, PromptConditioner)
+    image_facts: dict[int, ImageFacts] = field(default_factory=dict)  # what each picture was made with
 
     @property
     def model(self) -> Any:
         """The model of the active pass (the job's selected model before any pass is entered)."""
         return self.active.model if self.active is not None and self.active.model is not None else self.ctx.model
+
+    def facts(self, index: int) -> ImageFacts:
+        """The prompt, seeds and own infotext entries picture `index` was generated with."""
+        return self.image_facts.get(index) or default_facts(self, index)
 
     @property
     def total_steps(self) -> int:
@@ -240,12 +250,9 @@ def text_options(ctx: EngineContext) -> Any:
                        sdxl_clip_l_skip=bool(s["sdxl_clip_l_skip"]), use_old_scheduling=bool(s["use_old_scheduling"]))
 
 
-def plan_batch(state: JobState, index: int) -> BatchPlan:
-    n = state.req.batch_size
-    lo, hi = index * n, (index + 1) * n
-    prompt, _ = parse_prompt_extra_networks(state.prompt)
-    return BatchPlan(index, [prompt] * n, [state.negative_prompt] * n,
-                     state.seeds.all_seeds[lo:hi], state.seeds.all_subseeds[lo:hi])
+def plan_batch(state: JobState, index: int) -> BatchPlan | None:
+    """Batch `index`: the job's prompts and seeds, as the `before_batch` hooks leave them."""
+    return plan_hooked_batch(state, index)
 
 
 def run_job(req: GenerationRequest, ctx: EngineContext, control: JobControl, sample: BatchSampler,
@@ -276,25 +283,29 @@ def _run_job(req: GenerationRequest, ctx: EngineContext, control: JobControl, sa
             control.check()
             control.set_job(it, req.n_iter, state.total_steps)
             plan = plan_batch(state, it)
+            if plan is None:  # a script emptied this batch
+                continue
             with torch.inference_mode():
                 state.enter_pass(0)
                 latents = sample(state, plan)
                 latents = run_later_passes(state, plan, latents)
                 with pass_stage(state, "vae"):  # the last pass's model decodes (A1111: the refiner's VAE)
-                    decoded = to_pil(decode_latents(state.model, latents, ctx.settings))
-            if postprocess is not None:
-                decoded = postprocess(state, plan, decoded)
+                    decoded_batch = decode_latents(state.model, latents, ctx.settings)
+                decoded, batch_indices = after_batch(state, plan, decoded_batch)
+            decoded = mode_postprocess(state, plan, decoded, batch_indices, postprocess)
         except ImageSkipped:
             continue
         except JobInterrupted:
             interrupted = True
             break
-        for j, image in enumerate(decoded):
-            index = it * req.batch_size + j
+        for index, image in zip(batch_indices, decoded, strict=True):
             text = generation_infotext(state, index)
             after = AfterImage(req, image, text, index)
             call_hooks(ctx, "after_image", after)
             image = after.image
+            if after.infotext_entries:  # written again: the saved and returned picture carries them
+                state.facts(index).infotext.update(after.infotext_entries)
+                text = generation_infotext(state, index)
             image.info["parameters"] = text
             images.append(image)
             infotexts.append(text)
@@ -339,11 +350,11 @@ def finish_job(state: JobState, images: list[Image.Image], infotexts: list[str],
             images, infotexts, first = [grid, *images], [grid.info.get("parameters", ""), *infotexts], 1
         if grid_path:
             saved.append(grid_path)
-    seeds = state.seeds
+    facts = [state.facts(i) for i in indices]
     result = GenerationResult(
         images=images, infotexts=infotexts,
-        seeds=[seeds.all_seeds[i] for i in indices], subseeds=[seeds.all_subseeds[i] for i in indices],
-        prompts=[state.prompt] * len(indices), negative_prompts=[state.negative_prompt] * len(indices),
+        seeds=[f.seed for f in facts], subseeds=[f.subseed for f in facts],
+        prompts=[f.prompt for f in facts], negative_prompts=[f.negative_prompt for f in facts],
         index_of_first_image=first, saved_paths=saved, interrupted=interrupted, comments=list(state.comments))
     result.info = result_info(state, result)
     return result
@@ -352,14 +363,15 @@ def finish_job(state: JobState, images: list[Image.Image], infotexts: list[str],
 def result_info(state: JobState, result: GenerationResult) -> dict[str, Any]:
     """The dict behind A1111's `info` JSON string."""
     req, ctx, seeds = state.req, state.ctx, state.seeds
-    n = req.batch_size * req.n_iter
+    every = [state.facts(i) for i in range(req.batch_size * req.n_iter)]
     # A1111: p.restore_faces is the request's value, or the "face_restoration" setting when unset
     restore = bool(ctx.settings.get("face_restoration", False)) if req.restore_faces is None else req.restore_faces
     return {
-        "prompt": state.prompt, "all_prompts": [state.prompt] * n,
-        "negative_prompt": state.negative_prompt, "all_negative_prompts": [state.negative_prompt] * n,
-        "seed": seeds.seed, "all_seeds": seeds.all_seeds, "subseed": seeds.subseed,
-        "all_subseeds": seeds.all_subseeds, "subseed_strength": req.subseed_strength,
+        "prompt": state.prompt, "all_prompts": [f.prompt for f in every],
+        "negative_prompt": state.negative_prompt, "all_negative_prompts": [f.negative_prompt for f in every],
+        "seed": every[0].seed if every else seeds.seed, "all_seeds": [f.seed for f in every],
+        "subseed": every[0].subseed if every else seeds.subseed,
+        "all_subseeds": [f.subseed for f in every], "subseed_strength": req.subseed_strength,
         "width": req.width, "height": req.height, "sampler_name": state.sampler.name,
         "cfg_scale": req.cfg_scale, "steps": req.steps, "batch_size": req.batch_size,
         "restore_faces": restore,
@@ -369,7 +381,7 @@ def result_info(state: JobState, result: GenerationResult) -> dict[str, Any]:
         "seed_resize_from_w": req.seed_resize_from_w if req.seed_resize_from_w > 0 else -1,
         "seed_resize_from_h": req.seed_resize_from_h if req.seed_resize_from_h > 0 else -1,
         "denoising_strength": req.denoising_strength if req.mode == "img2img" else None,
-        "extra_generation_params": state.infotext_entries(),
+        "extra_generation_params": {**state.infotext_entries(), **(every[0].infotext if every else {})},
         "index_of_first_image": result.index_of_first_image,
         "infotexts": result.infotexts, "styles": list(req.styles), "job_timestamp": state.job_timestamp,
         "clip_skip": int(ctx.settings["CLIP_stop_at_last_layers"]),

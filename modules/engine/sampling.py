@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from modules.engine.batch_hooks import HIRES_PASS
 from modules.engine.denoiser import CFGDenoiser, DenoiserHooks, GuidanceInputs
 from modules.engine.guidance_hooks import StepInfo
 from modules.engine.preview import cheap_preview
 from modules.engine.sdxl import sdxl_time_ids
 from modules.engine.stages import pass_stage
+from modules.hooks.payloads import BeforeSampling
 from modules.noise import ImageRNG
 from modules.samplers.discretization import DiscreteSchedule
 from modules.samplers.options import SamplerOptions, options_for
@@ -36,6 +38,7 @@ class SamplingSetup:
     sigmas: torch.Tensor
     image_cond: torch.Tensor | None = None
     blend: Any = None  # callable(x, sigma) -> x used by inpainting with ordinary models
+    noise: torch.Tensor | None = None  # the seeded unit noise, where the mode has it (before_sampling hooks)
 
 
 def make_rng(state: "JobState", plan: "BatchPlan", latent_hw: tuple[int, int]) -> ImageRNG:
@@ -75,6 +78,8 @@ def pass_prompts(state: "JobState", plan: "BatchPlan") -> tuple[list[str], list[
     from modules.text.extra_networks import parse_prompt_extra_networks
 
     spec, n = state.active.spec, len(plan.prompts)
+    if spec.name == HIRES_PASS and plan.hr_prompts is not None and plan.hr_negative_prompts is not None:
+        return plan.hr_prompts, plan.hr_negative_prompts  # each picture's own hires prompts
     prompts = plan.prompts if spec.prompt is None else [parse_prompt_extra_networks(spec.prompt)[0]] * n
     negatives = plan.negative_prompts if spec.negative_prompt is None else [spec.negative_prompt] * n
     return prompts, negatives
@@ -143,9 +148,10 @@ def run_sampler(state: "JobState", plan: "BatchPlan", setup: SamplingSetup, rng:
 
     noise = sampler_noise(spec, setup.x, full_sigmas, rng, plan.seeds)
     options = sampler_options(state)
+    x = before_sampling(state, plan, setup, inputs)
     with pass_stage(state, "unet"):
         try:
-            return spec.fn(model_fn, setup.x, setup.sigmas, extra_args={}, callback=callback,
+            return spec.fn(model_fn, x, setup.sigmas, extra_args={}, callback=callback,
                            noise_sampler=noise, options=options)
         finally:
             if spec.ignores_steps:
@@ -185,6 +191,17 @@ def hand_over(state: "JobState", setup: SamplingSetup, rng: ImageRNG, full_sigma
     return replace(setup, sigmas=setup.sigmas[:cut + 1])
 
 
+def before_sampling(state: "JobState", plan: "BatchPlan", setup: SamplingSetup, inputs: GuidanceInputs) -> torch.Tensor:
+    """The `before_sampling` hooks (A1111's process_before_every_sampling): they may change x."""
+    hooks = state.ctx.hooks
+    if hooks is None or not hooks.has("before_sampling"):
+        return setup.x
+    payload = BeforeSampling(state.req, plan.index, state.active.index, setup.x, setup.noise, inputs.cond,
+                             inputs.uncond)
+    hooks.call("before_sampling", payload)
+    return payload.x
+
+
 class _Blended:
     """Inpainting with ordinary models: blend the known region back after every model call."""
 
@@ -205,9 +222,10 @@ def txt2img_batch(state: "JobState", plan: "BatchPlan") -> torch.Tensor:
     f = state.model.vae_downscale
     rng = make_rng(state, plan, (req.height // f, req.width // f))
     sigmas = plan_sigmas(state, req.steps)
-    x = txt2img_start(state.active.sampler, rng.first(), sigmas, bool(ctx.settings["sgm_noise_multiplier"]))
+    noise = rng.first()
+    x = txt2img_start(state.active.sampler, noise, sigmas, bool(ctx.settings["sgm_noise_multiplier"]))
     image_cond = txt2img_image_cond(state, len(plan.prompts), x.shape[-2:])
-    return run_sampler(state, plan, SamplingSetup(x, sigmas, image_cond), rng)
+    return run_sampler(state, plan, SamplingSetup(x, sigmas, image_cond, noise=noise), rng)
 
 
 def txt2img_image_cond(state: "JobState", batch: int, latent_hw: torch.Size) -> torch.Tensor | None:
