@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 PROVIDED = ("scripts", "script_callbacks", "shared", "processing", "ui_components", "paths", "images",
-            "extension_api")
+            "extension_api", "extra_networks")
 
 
 class MissingInternal(AttributeError):
