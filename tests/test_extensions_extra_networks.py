@@ -21,7 +21,9 @@ from tests.test_api_harness import LiveServer, decode_b64_image, start_live_serv
 TINY = {"width": 64, "height": 64, "steps": 2, "cfg_scale": 5.0, "seed": 7, "sampler_name": "Euler"}
 
 A1111_NETWORK = '''
-from modules import extra_networks, script_callbacks
+import os
+
+from modules import extra_networks, script_callbacks, scripts, ui_extra_networks
 
 calls = []
 
@@ -42,6 +44,19 @@ class ShiftNetwork(extra_networks.ExtraNetwork):
 
 
 extra_networks.register_extra_network(ShiftNetwork())
+
+
+class ShiftPage(ui_extra_networks.ExtraNetworksPage):
+    def __init__(self):
+        super().__init__("Shift nets")
+
+    def list_items(self):
+        path = os.path.join(scripts.basedir(), "abc.safetensors")
+        yield {"name": "abc", "prompt": \'"<shift:abc:" + opts.extra_networks_default_multiplier + ">"\',
+               "description": "An ABC shift", "local_preview": self.find_preview(path), "search_terms": [path]}
+
+
+ui_extra_networks.register_page(ShiftPage())
 parsed = extra_networks.parse_prompt("a cat <shift:x:w=2> <lora:y:1>")
 
 
@@ -70,7 +85,8 @@ def brighten(params_list, call):
     call.infotext["Brighten"] = amount
 
 
-api.add_extra_network("brighten", brighten, aliases=("bright",))
+api.add_extra_network("brighten", brighten, aliases=("bright",), title="Brighten",
+                      items=lambda: [{"name": "glow", "description": "A glow"}])
 '''
 
 TAKES_LORA = '''
@@ -83,7 +99,8 @@ api.add_extra_network("lora", lambda params_list, call: None)
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory, tiny_sd1: Path) -> Iterator[LiveServer]:
     data = tmp_path_factory.mktemp("ext-networks")
-    write_extension(data / "extensions" / "shiftnet", {"scripts/shiftnet.py": A1111_NETWORK})
+    shiftnet = write_extension(data / "extensions" / "shiftnet", {"scripts/shiftnet.py": A1111_NETWORK})
+    Image.new("RGB", (8, 8), (10, 200, 30)).save(shiftnet / "abc.png")
     write_extension(data / "extensions" / "brightnet", {"scripts/brightnet.py": OWN_NETWORK})
     write_extension(data / "extensions" / "takeslora", {"scripts/takeslora.py": TAKES_LORA})
     server = start_live_server(data, "--nowebui", ckpt=tiny_sd1)
@@ -160,3 +177,29 @@ def test_own_api_network_wraps_the_unet(client: httpx.Client, encoded: list[str]
 def test_built_in_type_names_cannot_be_taken(live: LiveServer) -> None:
     errors = live.runtime.extensions.errors
     assert any("takeslora" in e and "<lora:...> is built in" in e for e in errors), errors
+
+
+def test_card_pages_of_extension_types(live: LiveServer) -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from modules.ui.extra_networks_routes import register_card_routes
+    from modules.ui.extra_networks_ui import extension_tabs, skeleton_html
+
+    app = FastAPI()  # the card routes come with the UI (this server runs --nowebui)
+    register_card_routes(app, live.runtime)
+    client = TestClient(app)
+
+    tabs = extension_tabs(live.runtime)
+    assert ("shift_nets", "Shift nets") in tabs and ("brighten", "Brighten") in tabs
+    assert 'data-page="shift_nets">Shift nets</button>' in skeleton_html("txt2img", tabs)
+    shift = client.get("/sd_extra_networks/cards", params={"page": "shift_nets"}).json()["items"]
+    assert [(i["name"], i["prompt"], i["description"], i["preview"], i["readonly"]) for i in shift] == [
+        ("abc", "<shift:abc:1>", "An ABC shift", "abc", True)]
+    thumb = client.get("/sd_extra_networks/thumb", params={"page": "shift_nets", "path": "abc"})
+    assert thumb.status_code == 200
+    assert thumb.content == (live.runtime.paths.extensions_dir / "shiftnet" / "abc.png").read_bytes()
+    for path in ("../shiftnet/abc.png", "glow", "abc.png"):  # only the previews the page listed, by name
+        assert client.get("/sd_extra_networks/thumb", params={"page": "shift_nets", "path": path}).status_code == 404
+    bright = client.get("/sd_extra_networks/cards", params={"page": "brighten"}).json()["items"]
+    assert [(i["name"], i["prompt"], i["preview"]) for i in bright] == [("glow", "<brighten:glow:1>", None)]

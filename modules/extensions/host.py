@@ -124,6 +124,7 @@ class ExtensionHost:
             "ui_components": lambda: importlib.import_module("modules.ui.form_components").build(),
             "extension_api": lambda: extension_api.build(self, ext.name),
             "extra_networks": lambda: extra_networks_facade.build(self, ext.name),
+            "ui_extra_networks": lambda: extra_networks_facade.build_ui(self, ext.name),
         }
         return ModulesView(factories)
 

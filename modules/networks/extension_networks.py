@@ -103,6 +103,7 @@ class ExtensionNetworks:
 
     def __init__(self, reserved: Callable[[], list[str]] = list) -> None:
         self.types: dict[str, NetworkType] = {}
+        self.pages: dict[str, Any] = {}  # page id -> extension_cards.CardPage
         self.reserved = reserved  # the built-in type names (lora, lyco, hypernet)
         self.p: Any = None
         self.activated: list[tuple[NetworkType, NetworkCall]] = []
@@ -126,6 +127,12 @@ class ExtensionNetworks:
             if key in self.types:
                 raise ValueError(f"extra network type <{key}:...> is already registered by "
                                  f"'{self.types[key].owner}'")
+
+    def add_page(self, page: Any, builtin_pages: tuple[str, ...]) -> None:
+        """A card page (extension_cards.CardPage) in the card browser."""
+        if page.page_id in builtin_pages or page.page_id in self.pages:
+            raise ValueError(f"the card page {page.page_id!r} already exists")
+        self.pages[page.page_id] = page
 
     def needs_p(self) -> bool:
         return any(t.wants_p for t in self.types.values())
