@@ -221,6 +221,23 @@ def test_window_is_honoured_and_features_are_computed_once(ca_ctx, service, monk
     assert [tuple(f.shape[1:]) for f in features] == [(32, 8, 8), (64, 4, 4)]
 
 
+def test_hires_pass_gets_features_at_its_own_size(ca_ctx, service, monkeypatch):
+    from diffusers import T2IAdapter
+
+    from tests.test_controlnet_engine import HiresPass
+
+    calls = []
+    original = T2IAdapter.forward
+    monkeypatch.setattr(T2IAdapter, "forward", lambda self, x: calls.append(tuple(x.shape[-2:])) or original(self, x))
+    spies = SpyFeature()
+    request = GenerationRequest(prompt="a red circle", alwayson_scripts={"controlnet": {"args": [_unit()]}},
+                                **{**SMALL, "steps": 2})
+    generate(request, dataclasses.replace(ca_ctx, features=(HiresPass(), ControlNetFeature(service), spies)))
+    assert calls == [(64, 64), (128, 128)]  # one run per pass, on the map fitted to that pass
+    sizes = {tuple(f[0].shape[-2:]) for _, f in spies.spy.seen if f is not None}
+    assert sizes == {(8, 8), (16, 16)}
+
+
 def test_control_modes(ca_model):
     """Balanced: weight on every row; prompt more important: the extension's adapter layer scales;
     ControlNet more important: those scales on the prompt rows only."""
@@ -270,6 +287,22 @@ def test_preprocessor_aliases_for_adapters(tmp_path):
         registry.get("t2ia_style_clipvision")
 
 
+def test_sketch_pidi_is_a_thresholded_pidinet_map(tmp_path):
+    from controlnet_aux.pidi.model import pidinet
+
+    from modules.controlnet.preprocessors.registry import PreprocessorRegistry
+
+    torch.manual_seed(0)
+    torch.save(pidinet().state_dict(), tmp_path / "table5_pidinet.pth")
+    image = np.asarray(_control_image())
+    registry = PreprocessorRegistry(tmp_path)
+    sketch, _ = registry.run("t2ia_sketch_pidi", image, processor_res=64)
+    soft, _ = registry.run("pidinet", image, processor_res=64)
+    assert sketch.shape == (64, 64, 3) and set(np.unique(sketch)) <= {0, 255}
+    assert len(np.unique(soft)) > 2  # the plain soft-edge map is not binary
+    assert (sketch[soft >= 128] == 255).all() and (sketch[soft <= 126] == 0).all()  # edge > 0.5, as the extension
+
+
 # --- API -------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory, ca_sd1: Path, adapter_folder: Path):
@@ -312,6 +345,9 @@ def test_api_lists_runs_and_round_trips_an_adapter_unit(client: httpx.Client) ->
     assert pasted == parse_unit({**unit, "image": None})
     plain = decode_b64_image(client.post("/sdapi/v1/txt2img", json=tiny).json()["images"][0])
     assert np.abs(np.asarray(picture, np.int16) - np.asarray(plain, np.int16)).mean() > 1.0
+    low = client.post("/sdapi/v1/txt2img", json={**tiny, "alwayson_scripts": {"controlnet": {"args": [
+        {**unit, "low_vram": True}]}}}).json()["images"][0]
+    assert np.array_equal(np.asarray(decode_b64_image(low)), np.asarray(picture))  # borrowed per run: same picture
     xl = {**unit, "model": next(m for m in models if m.startswith("t2i_xl_tiny"))}
     response = client.post("/sdapi/v1/txt2img", json={**tiny, "alwayson_scripts": {"controlnet": {"args": [xl]}}})
     assert_error_shape(response, 422, "t2i_xl_tiny", "SDXL", "SD1.x")
