@@ -129,6 +129,13 @@ class AnnotatorStore:
                 self._detectors[key] = self._build(annotator, paths)
             return self._detectors[key]
 
+    def cached(self, key: str, build: Callable[[], Any]) -> Any:
+        """The detector stored under `key`, built on first use (networks read from a folder, not a file)."""
+        with self._lock:
+            if key not in self._detectors:
+                self._detectors[key] = build()
+            return self._detectors[key]
+
     @staticmethod
     def _build(annotator: Annotator, paths: list[Path]) -> Any:
         states = [load_pickled_checkpoint(p) for p in paths]
