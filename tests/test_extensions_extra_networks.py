@@ -85,6 +85,11 @@ def brighten(params_list, call):
     call.infotext["Brighten"] = amount
 
 
+def broken(params_list, call):
+    raise RuntimeError("no such net " + params_list[0].items[0])
+
+
+api.add_extra_network("broken", broken)
 api.add_extra_network("brighten", brighten, aliases=("bright",), title="Brighten",
                       items=lambda: [{"name": "glow", "description": "A glow"}])
 '''
@@ -172,6 +177,14 @@ def test_own_api_network_wraps_the_unet(client: httpx.Client, encoded: list[str]
     assert np.abs(pixels(zero[0]) - pixels(plain[0])).max() <= 1  # tag stripped, wrapper adds nothing
     assert np.abs(pixels(bright[0]) - pixels(plain[0])).mean() > 3  # the wrapper changed the denoising
     assert "Brighten: 0.4" in info["infotexts"][0]
+
+
+def test_a_failing_type_is_skipped_and_named(client: httpx.Client) -> None:
+    plain, _ = txt2img(client, prompt="a red circle")
+    images, info = txt2img(client, prompt="a red circle <broken:xyz>")
+    assert "Extension 'brightnet': extra network <broken:...> failed and was skipped: RuntimeError: no such net xyz" \
+        in info["comments"]
+    assert np.abs(pixels(images[0]) - pixels(plain[0])).max() <= 1
 
 
 def test_built_in_type_names_cannot_be_taken(live: LiveServer) -> None:
