@@ -199,7 +199,7 @@ def run_job(req: GenerationRequest, ctx: EngineContext, control: JobControl, sam
         for j, image in enumerate(decoded):
             index = it * req.batch_size + j
             text = generation_infotext(state, index)
-            after = AfterImage(req, image, text, index)
+            after = AfterImage(req, image, text, index, sample_saver(state, index, text))
             call_hooks(ctx, "after_image", after)
             image = after.image
             image.info["parameters"] = text
@@ -215,6 +215,14 @@ def run_job(req: GenerationRequest, ctx: EngineContext, control: JobControl, sam
     if ctx.hooks is not None:
         result.comments += [f.message() for f in ctx.hooks.take_failures()]
     return result
+
+
+def sample_saver(state: JobState, index: int, text: str) -> Callable[[Image.Image, str], str] | None:
+    """Saves an intermediate picture of image `index` (suffix, e.g. "-before-face-restoration") the
+    way the job saves its samples; None when the job saves no samples."""
+    if not (state.req.save_images and state.ctx.settings["samples_save"]):
+        return None
+    return lambda picture, suffix: save_sample(state, picture, index, text, suffix=suffix)
 
 
 def call_hooks(ctx: EngineContext, point: str, payload: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,9 @@ class AfterImage:
     image: Any  # PIL image; a hook may replace it
     infotext: str
     index: int
+    # save a picture of this image (e.g. before a hook changes it) as a sample with a file-name suffix
+    # and this image's infotext, through the job's saving path; returns the path (None: job does not save)
+    save_intermediate: Callable[[Any, str], str] | None = None
 
 
 @dataclass
