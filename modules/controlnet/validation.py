@@ -10,6 +10,10 @@ from modules.controlnet.service import ControlNetService, UnknownControlNetModel
 from modules.controlnet.unit import ControlNetUnit, UnitError, parse_units
 
 INPAINT_ONLY = "inpaint_only"
+INPAINT_ONLY_ELSEWHERE = (
+    "'module' 'inpaint_only' works only in an img2img inpaint job (an init image and a mask), where the "
+    "job's inpainting keeps the unmasked pixels; here use 'inpaint_global_harmonious' with the unit's mask, "
+    "or send the job to img2img with a mask")
 
 
 def module_resolver(service: ControlNetService, inpaints_masked: bool) -> Callable[[str], str | None]:
@@ -18,8 +22,10 @@ def module_resolver(service: ControlNetService, inpaints_masked: bool) -> Callab
     own inpainting already keeps the unmasked pixels."""
 
     def resolve(name: str) -> str | None:
-        if inpaints_masked and str(name).strip().lower() == INPAINT_ONLY:
-            return "inpaint"
+        if str(name).strip().lower() == INPAINT_ONLY:
+            if inpaints_masked:
+                return "inpaint"
+            raise UnitError("module", INPAINT_ONLY_ELSEWHERE)
         return service.preprocessors.canonical(name)
 
     return resolve
