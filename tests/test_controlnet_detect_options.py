@@ -109,15 +109,40 @@ def test_low_vram_releases_the_annotator_after_detect(client: httpx.Client, live
     assert counts == [1, 1, 1, 2]  # kept between calls; after a Low VRAM call it is loaded again
 
 
-def test_inpaint_only_outside_an_inpaint_job_is_a_422_naming_the_fix(client: httpx.Client) -> None:
-    unit = {"enabled": True, "module": "inpaint_only", "model": "control_tiny_canny",
-            "image": _b64(np.stack([_mask(64, 64)] * 3, axis=2)), "mask": _b64(_mask(64, 64))}
-    txt = client.post("/sdapi/v1/txt2img", json={**TINY, "alwayson_scripts": {"controlnet": {"args": [unit]}}})
-    assert_error_shape(txt, 422, "inpaint_only' works only in an img2img inpaint job")
-    assert "inpaint_global_harmonious" in txt.json()["detail"]
-    img = client.post("/sdapi/v1/img2img", json={**TINY, "init_images": [_b64(_photo(64, 64))],
-                                                "alwayson_scripts": {"controlnet": {"args": [unit]}}})
-    assert_error_shape(img, 422, "inpaint_only' works only in an img2img inpaint job")
-    harmonious = client.post("/sdapi/v1/txt2img", json={**TINY, "alwayson_scripts": {"controlnet": {"args": [
-        {**unit, "module": "inpaint_global_harmonious"}]}}})
-    assert harmonious.status_code == 200, harmonious.text
+def _generate(client: httpx.Client, unit: dict[str, Any], route: str = "txt2img", **extra: Any) -> Any:
+    response = client.post(f"/sdapi/v1/{route}", json={**TINY, **extra,
+                                                      "alwayson_scripts": {"controlnet": {"args": [unit]}}})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _pixels(b64: str) -> np.ndarray:
+    return np.asarray(decode_b64_image(b64).convert("RGB"), dtype=int)
+
+
+def test_inpaint_only_outside_an_inpaint_job_pastes_the_unit_picture_back(client: httpx.Client) -> None:
+    from modules.controlnet.inpaint_only import paste_weight
+    from modules.infotext import parse_generation_parameters
+
+    photo, mask = _photo(64, 64), np.zeros((64, 64), np.uint8)
+    mask[20:44, 20:44] = 255
+    unit = {"enabled": True, "module": "inpaint_only", "model": "control_tiny_canny", "image": _b64(photo),
+            "mask": _b64(mask)}
+    only = _generate(client, unit)
+    harmonious = _generate(client, {**unit, "module": "inpaint_global_harmonious"})
+    weight = paste_weight(mask, 7)
+    kept, new = weight == 0, weight == 1
+    assert kept.sum() > 2000 and new.sum() > 300
+    picture = _pixels(only["images"][0])
+    assert np.array_equal(picture[kept], photo[kept])  # outside the grown mask: the unit's picture
+    assert np.array_equal(picture[new], _pixels(harmonious["images"][0])[new])  # inside: what was generated
+    assert np.abs(picture[new] - photo[new]).mean() > 20
+    between = (weight > 0) & (weight < 1)  # the soft border blends the two
+    assert not np.array_equal(picture[between], photo[between])
+    info = decode_b64_image(only["images"][0]).info["parameters"]
+    assert parse_generation_parameters(info)["ControlNet 0"].startswith("Module: inpaint_only,")
+    wider = _generate(client, unit, override_settings={"control_net_inpaint_blur_sigma": 15})
+    assert not np.array_equal(_pixels(wider["images"][0]), picture)  # the setting widens the border
+    plain_img2img = _generate(client, unit, route="img2img", init_images=[_b64(_photo(64, 64))],
+                              denoising_strength=0.9)  # img2img without a mask: the same paste-back
+    assert np.array_equal(_pixels(plain_img2img["images"][0])[kept], photo[kept])

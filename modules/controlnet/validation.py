@@ -10,22 +10,18 @@ from modules.controlnet.service import ControlNetService, UnknownControlNetModel
 from modules.controlnet.unit import ControlNetUnit, UnitError, parse_units
 
 INPAINT_ONLY = "inpaint_only"
-INPAINT_ONLY_ELSEWHERE = (
-    "'module' 'inpaint_only' works only in an img2img inpaint job (an init image and a mask), where the "
-    "job's inpainting keeps the unmasked pixels; here use 'inpaint_global_harmonious' with the unit's mask, "
-    "or send the job to img2img with a mask")
+
 
 
 def module_resolver(service: ControlNetService, inpaints_masked: bool) -> Callable[[str], str | None]:
     """Preprocessor name -> canonical name (None: unknown). As the extension does, `inpaint_only` in
     an img2img inpaint job (one with a mask) falls back to `inpaint` (global harmonious): the job's
-    own inpainting already keeps the unmasked pixels."""
+    own inpainting already keeps the unmasked pixels. Elsewhere it stays `inpaint_only`
+    (modules/controlnet/inpaint_only.py pastes the unit's picture back outside its mask)."""
 
     def resolve(name: str) -> str | None:
-        if str(name).strip().lower() == INPAINT_ONLY:
-            if inpaints_masked:
-                return "inpaint"
-            raise UnitError("module", INPAINT_ONLY_ELSEWHERE)
+        if inpaints_masked and str(name).strip().lower() == INPAINT_ONLY:
+            return "inpaint"
         return service.preprocessors.canonical(name)
 
     return resolve
