@@ -16,6 +16,7 @@ Registrar = Callable[[Any], None]
 BUILTIN_FEATURE_REGISTRARS: tuple[str, ...] = (
     "modules.networks.feature:register",
     "modules.hires.feature:register",
+    "modules.refiner.feature:register",  # after hires: it continues the hires pass too
     "modules.restore_faces.feature:register",
     "modules.controlnet.register:register",
 )

@@ -161,6 +161,7 @@ class Runtime:
         info, model = (info, self.load_checkpoint(info)) if wanted else self._load_default(info)
         self.checkpoints.ensure_hash(info)
         vae_name, vae_hash = self._choose_vae(model, info, view.get("sd_vae"))
+        from modules.refiner.switcher import RuntimePassModels
         with self.models.use("vae"):  # the demo's preview matrix is fitted with its VAE (on the device)
             matrix = preview_matrix(model)
         return EngineContext(
@@ -168,9 +169,13 @@ class Runtime:
             model_hash=info.hash_short, settings=view, samplers=self.samplers, data_dir=self.paths.data_dir,
             device=self.device, styles=self.styles, version=self.version,
             preview_matrix=matrix, models=self.models, features=self.features.all(),
-            hooks=self.hooks, extras={"allowed_output_dirs": allowed_output_dirs(self.args),
-                                      "upscalers": self.upscalers},
+            hooks=self.hooks, checkpoints=RuntimePassModels(self, info, model, view.get("sd_vae")),
+            extras={"allowed_output_dirs": allowed_output_dirs(self.args), "upscalers": self.upscalers},
             vae_name=vae_name, vae_hash=vae_hash)
+
+    def apply_vae_setting(self, model: Any, info: CheckpointInfo, setting: str | None) -> None:
+        """The `sd_vae` choice for a checkpoint a pass switches to (a refiner, a hires checkpoint)."""
+        self._choose_vae(model, info, setting)
 
     def _choose_vae(self, model: Any, info: CheckpointInfo, setting: str | None) -> tuple[str | None, str | None]:
         """Put the VAE the settings ask for into the model; returns infotext (VAE, VAE hash)."""
@@ -273,7 +278,8 @@ def build_runtime(args: argparse.Namespace) -> Runtime:
     policy = MemoryPolicy.from_flags(medvram=args.medvram, lowvram=args.lowvram, use_cpu=device.type == "cpu",
                                      no_half=args.no_half or args.precision == "full",
                                      no_half_vae=args.no_half_vae, device=str(device))
-    models = ModelCache(policy, configs_dir=paths.configs_dir)
+    models = ModelCache(policy, configs_dir=paths.configs_dir,
+                        checkpoint_limit=lambda: int(settings.get("sd_checkpoints_limit", 1) or 1))
     preview_every = lambda: int(settings.get("show_progress_every_n_steps", 10)) if settings.get(  # noqa: E731
         "live_previews_enable", True) else 0
     runtime = Runtime(

@@ -1,5 +1,5 @@
 """Weight-needing preprocessors: depth (MiDaS, ZoeDepth, LeReS/LeReS++), normal maps, the OpenPose
-family with its keypoint JSON, and the segmentation modules' reason for being absent.
+family with its keypoint JSON, and the reason the UniFormer/anime-face segmentation modules are absent.
 
 Every test runs with the network blocked (sockets, torch.hub, the Hugging Face hub): the networks
 are built from controlnet-aux's classes and read from the annotator folder only. Files are random
@@ -82,23 +82,21 @@ def test_modules_aliases_sliders_and_control_types(tmp_path: Path) -> None:
     assert types["Depth"]["model_list"] == ["None", "control_v11f1p_sd15_depth [cfd03158]"]
     assert types["NormalMap"]["module_list"] == ["none", "normal_map", "normal_bae"]
     assert types["NormalMap"]["default_model"] == "control_v11p_sd15_normalbae [316696f1]"
-    assert types["Segmentation"] == {"module_list": ["none"], "default_option": "none",
-                                     "model_list": ["None", "control_v11p_sd15_seg [e1f51eb9]"],
-                                     "default_model": "control_v11p_sd15_seg [e1f51eb9]"}
+    assert types["Segmentation"]["model_list"] == ["None", "control_v11p_sd15_seg [e1f51eb9]"]
     assert "openpose_full" in types["OpenPose"]["module_list"]
 
 
-def test_segmentation_is_absent_with_its_reason(tmp_path: Path) -> None:
+def test_unsupported_segmentation_modules_give_their_reason(tmp_path: Path) -> None:
     reg = PreprocessorRegistry(tmp_path)
-    for name in ("seg_ofade20k", "seg_ofcoco", "seg_ufade20k"):
+    for name in ("seg_ufade20k", "seg_anime_face"):
         assert reg.canonical(name) is None and name not in reg.module_list(alias_names=True)
-        with pytest.raises(UnknownPreprocessorError, match="OneFormer or UniFormer"):
+        with pytest.raises(UnknownPreprocessorError, match="not built in"):
             reg.get(name)
     service = ControlNetService([tmp_path], tmp_path / "annotator")
     with pytest.raises(ApiError) as err:
-        detect(service, DetectBody(controlnet_module="seg_ofade20k", controlnet_input_images=["x"]))
+        detect(service, DetectBody(controlnet_module="seg_ufade20k", controlnet_input_images=["x"]))
     assert err.value.status_code == 422 and "Module not available" in err.value.detail
-    assert "OneFormer" in err.value.detail and "'none'" in err.value.detail
+    assert "UniFormer" in err.value.detail and "'none'" in err.value.detail
 
 
 # --- missing files ----------------------------------------------------------------------------

@@ -23,7 +23,8 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"engine"}),
     frozenset({"controlnet"}),  # a feature folder that training/ builds on (the demo ControlNet)
     # Feature folders (lora/, hires/, ...) belong here, beside the scripts.
-    frozenset({"jobs", "scripts", "training", "networks", "hires", "extras", "restore_faces", "deepbooru"}),
+    frozenset({"jobs", "scripts", "training", "networks", "hires", "extras", "restore_faces", "deepbooru",
+               "refiner"}),
     frozenset({"features", "interrogate"}),  # interrogate trains its demo models with training/'s world
     frozenset({"runtime"}),
     frozenset({"extensions"}),  # loads extensions onto the Runtime; the A1111 facades

@@ -42,6 +42,7 @@ def test_a1111_ui_infotext_fills_each_field_with_its_type(runtime: SimpleNamespa
     plan = plan_paste(runtime, EXAMPLE_UI)
     hires = {k: plan.values.pop(k) for k in list(plan.values) if k.startswith("hr_") or k == "enable_hr"}
     assert hires["enable_hr"] is False and hires["hr_resize_x"] == 0  # A1111's defaults for absent hires keys
+    assert plan.values.pop("enable_refiner") is False  # A1111 unticks the Refiner for unrefined pictures
     assert plan.values == {
         "prompt": "a cozy cabin in the woods, (snow:1.2), <lora:winterStyle:0.8>",
         "negative_prompt": "blurry, lowres", "steps": 20, "sampler_name": "DPM++ 2M",

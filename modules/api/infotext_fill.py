@@ -41,10 +41,12 @@ def _converted(pf: RequestField, value: Any) -> Any:
                             f"the request field {pf.attr!r}; fix or remove it in the infotext") from e
 
 
-def request_values(params: Mapping[str, Any], mode: str, already_set: set[str]) -> dict[str, Any]:
-    """Request fields taken from the parsed infotext, skipping those the client sent."""
+def request_values(params: Mapping[str, Any], mode: str, already_set: set[str],
+                   fields: tuple[RequestField, ...] | None = None) -> dict[str, Any]:
+    """Request fields taken from the parsed infotext, skipping those the client sent. `fields`:
+    the field table (the built-in one when None)."""
     values: dict[str, Any] = {}
-    for pf in api_paste_fields("img2img" if mode == "img2img" else "txt2img"):
+    for pf in api_paste_fields("img2img" if mode == "img2img" else "txt2img", fields):
         if pf.attr in already_set or pf.infotext not in params or params[pf.infotext] is None:
             continue
         values[pf.attr] = _converted(pf, params[pf.infotext])

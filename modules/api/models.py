@@ -1,11 +1,13 @@
 """Request and response bodies of the A1111-compatible API (pydantic v2).
 
-Field names, types and API defaults are A1111's (reference §3): `steps=50`, effective sampler
-"Euler" through `sampler_index`, `save_images=False`, img2img's `inpainting_fill=0`,
-`inpaint_full_res=True`, `inpaint_full_res_padding=0`, so scripts written for A1111 get the
-same pictures. Unknown keys are ignored, as A1111's pydantic v1 models did, and an explicit
-`null` for a field with a non-null default means "use the default" (A1111 declared every field
-Optional, and clients send nulls).
+The generation bodies are built from the field table (`modules/engine/request_fields.py`,
+through `modules/api/body_models.py`). Field names, types and API defaults are A1111's
+(reference §3): `steps=50`, effective sampler "Euler" through `sampler_index`,
+`save_images=False`, img2img's `inpainting_fill=0`, `inpaint_full_res=True`,
+`inpaint_full_res_padding=0`, so scripts written for A1111 get the same pictures. Unknown keys
+are ignored, as A1111's pydantic v1 models did, and an explicit `null` for a field with a
+non-null default means "use the default" (A1111 declared every field Optional, and clients
+send nulls).
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ import math
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from modules.api.body_models import mode_overrides, table_model
+from modules.engine.request_fields import REQUEST_FIELDS, RequestField, body_fields
 
 
 def refuse_non_finite(value: Any, where: str = "body") -> None:
@@ -45,90 +50,43 @@ class ApiModel(BaseModel):
                 if not (v is None and k in fields and fields[k].default is not None)}
 
 
-class GenerationBody(ApiModel):
-    """Fields shared by txt2img and img2img (A1111's StableDiffusionProcessing)."""
-
-    prompt: str = ""
-    negative_prompt: str = ""
-    styles: list[str] | None = None
-    seed: int = -1
-    subseed: int = -1
-    subseed_strength: float = 0.0
-    seed_resize_from_h: int = -1
-    seed_resize_from_w: int = -1
-    sampler_name: str | None = None
-    scheduler: str | None = None
-    batch_size: int = 1
-    n_iter: int = 1
-    steps: int = 50
-    cfg_scale: float = 7.0
-    width: int = 512
-    height: int = 512
-    restore_faces: bool | None = None
-    tiling: bool | None = None
-    do_not_save_samples: bool = False
-    do_not_save_grid: bool = False
-    eta: float | None = None
-    denoising_strength: float | None = None
-    s_min_uncond: float | None = None
-    s_churn: float | None = None
-    s_tmax: float | None = None
-    s_tmin: float | None = None
-    s_noise: float | None = None
-    override_settings: dict[str, Any] | None = None
-    override_settings_restore_afterwards: bool = True
-    refiner_checkpoint: str | None = None
-    refiner_switch_at: float | None = None
-    disable_extra_networks: bool = False
-    firstpass_image: str | None = None
-    comments: dict[str, Any] | str | None = None
-    force_task_id: str | None = None
-    sampler_index: str = Field("Euler", description="deprecated: used only when sampler_name is absent")
-    script_name: str | None = None
-    script_args: list[Any] = Field(default_factory=list)
-    send_images: bool = True
-    save_images: bool = False
-    alwayson_scripts: dict[str, Any] = Field(default_factory=dict)
-    infotext: str | None = Field(None, description="an infotext whose values fill every field not sent")
+TXT2IMG_DOC = "POST /sdapi/v1/txt2img (A1111's StableDiffusionTxt2ImgProcessingAPI)."
+IMG2IMG_DOC = "POST /sdapi/v1/img2img (A1111's StableDiffusionImg2ImgProcessingAPI)."
 
 
-class Txt2ImgBody(GenerationBody):
-    """POST /sdapi/v1/txt2img (A1111's StableDiffusionTxt2ImgProcessingAPI)."""
+def build_bodies(fields: tuple[RequestField, ...] = REQUEST_FIELDS,
+                 ) -> tuple[type[ApiModel], type[ApiModel], type[ApiModel]]:
+    """(GenerationBody, Txt2ImgBody, Img2ImgBody): every scalar request parameter comes from the
+    field table (`modules/engine/request_fields.py`); the fields below are not parameters in the
+    table's sense (images, script payloads, settings, the infotext to paste)."""
+    shared_rows = body_fields(None, fields)
+    shared: Any = table_model("GenerationFields", ApiModel, shared_rows, None, module=__name__)
 
-    enable_hr: bool = False
-    firstphase_width: int = 0
-    firstphase_height: int = 0
-    hr_scale: float = 2.0
-    hr_upscaler: str | None = None
-    hr_second_pass_steps: int = 0
-    hr_resize_x: int = 0
-    hr_resize_y: int = 0
-    hr_checkpoint_name: str | None = None
-    hr_sampler_name: str | None = None
-    hr_scheduler: str | None = None
-    hr_prompt: str = ""
-    hr_negative_prompt: str = ""
+    class GenerationBody(shared):  # type: ignore[misc, valid-type]
+        """Fields shared by txt2img and img2img (A1111's StableDiffusionProcessing)."""
+
+        override_settings: dict[str, Any] | None = None
+        firstpass_image: str | None = None
+        comments: dict[str, Any] | str | None = None
+        script_args: list[Any] = Field(default_factory=list)
+        alwayson_scripts: dict[str, Any] = Field(default_factory=dict)
+        infotext: str | None = Field(None, description="an infotext whose values fill every field not sent")
+
+    class Img2ImgImages(GenerationBody):
+        """img2img's pictures (A1111's StableDiffusionImg2ImgProcessingAPI)."""
+
+        init_images: list[str] | None = Field(None, description="base64 images or data: URIs (required)")
+        mask: str | None = None
+        latent_mask: str | None = None
+
+    txt2img = table_model("Txt2ImgBody", GenerationBody, body_fields("txt2img", fields), "txt2img",
+                          TXT2IMG_DOC, __name__)
+    img2img_rows = mode_overrides(shared_rows, "img2img") + body_fields("img2img", fields)
+    img2img = table_model("Img2ImgBody", Img2ImgImages, img2img_rows, "img2img", IMG2IMG_DOC, __name__)
+    return GenerationBody, txt2img, img2img
 
 
-class Img2ImgBody(GenerationBody):
-    """POST /sdapi/v1/img2img (A1111's StableDiffusionImg2ImgProcessingAPI)."""
-
-    init_images: list[str] | None = Field(None, description="base64 images or data: URIs (required)")
-    resize_mode: int = Field(0, ge=0, le=3)
-    denoising_strength: float | None = 0.75
-    image_cfg_scale: float | None = None
-    mask: str | None = None
-    mask_blur_x: int = 4
-    mask_blur_y: int = 4
-    mask_blur: int | None = None
-    mask_round: bool = True
-    inpainting_fill: int = Field(0, ge=0, le=3)
-    inpaint_full_res: bool = True
-    inpaint_full_res_padding: int = 0
-    inpainting_mask_invert: int = Field(0, ge=0, le=1)
-    initial_noise_multiplier: float | None = None
-    latent_mask: str | None = None
-    include_init_images: bool = False
+GenerationBody, Txt2ImgBody, Img2ImgBody = build_bodies()
 
 
 class GenerationResponse(BaseModel):

@@ -3,11 +3,12 @@
 Everything that can be refused is refused here, before the job is queued, so a client gets a
 422 naming the field at once instead of a failure after waiting its turn: unknown sampler,
 schedule type, style, checkpoint, setting or script, undecodable images, sizes out of range.
-Features that have not landed (hires fix, refiner, face restoration, scripts) answer 501.
+Features that have not landed (firstpass_image, latent_mask) answer 501.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,14 +20,17 @@ from modules.api.infotext_fill import parse_infotext, request_values, settings_v
 from modules.api.model_defaults import fill_model_defaults
 from modules.api.models import GenerationBody, Img2ImgBody, Txt2ImgBody
 from modules.engine.request import GenerationRequest
-from modules.engine.validation import InvalidRequestError, steps_bound, validate_request
+from modules.engine.request_fields import REQUEST_FIELDS, RequestField, body_fields
+from modules.engine.validation import InvalidRequestError, check_fields, steps_bound, validate_request
 from modules.hires.params import validate_hires
 from modules.hooks.payloads import InfotextPaste
 from modules.images.codec import InputImageTooLargeError, decode_image_b64
+from modules.refiner.switcher import check_request_checkpoints
 from modules.runtime import Runtime
 from modules.settings.store import SettingsError
 
 NO_SCRIPT = ("", "none")
+REQUEST_ATTRS = frozenset(f.name for f in dataclasses.fields(GenerationRequest))
 
 
 @dataclass
@@ -86,8 +90,6 @@ def check_overrides(overrides: dict[str, Any], runtime: Runtime) -> dict[str, An
 
 def check_unsupported(values: dict[str, Any]) -> None:
     """501 for requests that need a feature this version does not have yet."""
-    if values.get("refiner_checkpoint") not in (None, "", "None"):
-        raise not_available("The SDXL refiner", "leave refiner_checkpoint out")
     if values.get("firstpass_image"):
         raise not_available("firstpass_image")
     if values.get("latent_mask"):
@@ -188,6 +190,7 @@ def base_request_fields(values: dict[str, Any], overrides: dict[str, Any], runti
         comments=comments_text(values.get("comments")), task_id=values.get("force_task_id") or None,
         script_name=values.get("script_name") or None, script_args=tuple(values.get("script_args") or ()),
         restore_faces=values.get("restore_faces"),
+        refiner_checkpoint=values.get("refiner_checkpoint") or None, refiner_switch_at=values.get("refiner_switch_at"),
         alwayson_scripts={k.strip().lower(): v for k, v in (values.get("alwayson_scripts") or {}).items()})
     return fields
 
@@ -240,6 +243,22 @@ def img2img_fields(values: dict[str, Any], max_pixels: int | None = None) -> dic
         image_cfg_scale=values.get("image_cfg_scale"))
 
 
+def table_request_fields(values: dict[str, Any], mode: str, set_already: dict[str, Any],
+                         table: tuple[RequestField, ...] = REQUEST_FIELDS) -> dict[str, Any]:
+    """Table fields that are `GenerationRequest` attributes and that the mapping above left
+    unset, taken as sent (a feature's new row reaches the request without editing this file)."""
+    rows = (*body_fields(None, table), *body_fields(mode, table))
+    return {row.attr: values[row.attr] for row in rows
+            if row.attr in REQUEST_ATTRS and row.attr not in set_already and values.get(row.attr) is not None}
+
+
+def check_table_values(values: dict[str, Any], mode: str, table: tuple[RequestField, ...] = REQUEST_FIELDS) -> None:
+    """The field table's rules for fields a `GenerationRequest` does not carry (validate_request
+    checks the others on the request)."""
+    rows = tuple(row for row in table if row.attr not in REQUEST_ATTRS)
+    check_fields(values.get, mode, fields=rows)
+
+
 def echo_parameters(values: dict[str, Any], mode: str) -> dict[str, Any]:
     """The request as A1111 echoes it: init images and mask only with include_init_images."""
     echo = dict(values)
@@ -263,6 +282,7 @@ def prepare(body: Txt2ImgBody | Img2ImgBody, runtime: Runtime, mode: str) -> Pre
         fields.update(img2img_fields(values, input_limits(runtime)))
     else:
         fields.update(hires_fields(values))
+    fields.update(table_request_fields(values, mode, fields))
     units = controlnet_units(values, runtime, mode)
     if units is not None:
         fields["alwayson_scripts"] = {"controlnet": {"args": units}}
@@ -270,7 +290,9 @@ def prepare(body: Txt2ImgBody | Img2ImgBody, runtime: Runtime, mode: str) -> Pre
     try:
         validate_request(request, max_steps=steps_bound(runtime.settings),
                          prompt_limit=int(runtime.settings.get("prompt_max_chars") or 0) or None)
+        check_table_values(values, mode)
         validate_hires(request, runtime.upscalers, runtime.samplers)
+        check_request_checkpoints(runtime, request, checkpoint)
         check_face_restoration(request, runtime)
         if mode == "img2img":
             from modules.engine.img2img import validate_img2img_request

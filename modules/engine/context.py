@@ -37,3 +37,4 @@ class EngineContext:
     models: Any = None  # the ModelCache (None in engine tests: patches then apply without placement)
     features: tuple[Any, ...] = ()  # JobFeatures (modules/engine/features.py), in registration order
     hooks: Any = None  # the HookHost (modules/hooks/host.py)
+    checkpoints: Any = None  # PassModels (engine/pass_models.py): passes on another checkpoint (refiner)

@@ -44,7 +44,12 @@ def encode_images(model: LoadedModel, images: torch.Tensor, generator: torch.Gen
 
 def to_pil(images: torch.Tensor) -> list[Image.Image]:
     """(B, 3, H, W) in [-1, 1] to 8-bit RGB images; truncates 255*x after clamping, as A1111 does."""
-    arr = (((images + 1.0) / 2.0).clamp(0, 1) * 255.0).to(torch.uint8)
+    return pil_from_unit((images + 1.0) / 2.0)
+
+
+def pil_from_unit(images: torch.Tensor) -> list[Image.Image]:
+    """(B, 3, H, W) in [0, 1] (A1111's decoded batch) to 8-bit RGB images, truncating 255*x."""
+    arr = (images.clamp(0, 1) * 255.0).to(torch.uint8)
     return [Image.fromarray(np.ascontiguousarray(a.permute(1, 2, 0).numpy())) for a in arr]
 
 

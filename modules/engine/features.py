@@ -34,6 +34,7 @@ class FeatureSetup:
     models: Any  # ModelCache or None
     model: LoadedModel
     device: torch.device
+    checkpoints: Any = None  # PassModels (engine/pass_models.py): resolves another checkpoint's name
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,9 @@ pure PIL work, cheap next to sampling, and avoids keeping per-job state anywhere
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -35,17 +36,18 @@ from modules.engine.masks import (
     read_mask,
 )
 from modules.engine.request import INPAINTING_FILL, GenerationRequest
+from modules.engine.request_fields import body_fields
 from modules.engine.resize import LATENT_UPSCALE, RESIZE_AND_FILL, flatten_image, limit_pixels, resize_image
 from modules.engine.sampling import SamplingSetup, make_rng, plan_sigmas, run_sampler
 from modules.engine.stages import pass_stage
-from modules.engine.validation import MAX_SIZE, InvalidRequestError
+from modules.engine.validation import MAX_SIZE, InvalidRequestError, check_fields, request_lookup
+from modules.hooks.payloads import BeforePaste
 from modules.samplers.start import img2img_start, img2img_steps
 
 if TYPE_CHECKING:
     from modules.engine.processing import BatchPlan, JobState
 
 FILL, ORIGINAL, LATENT_NOISE, LATENT_NOTHING = range(4)
-MAX_MASK_BLUR = 256
 EMPTY_MASK_NOTE = "The mask is empty (nothing is selected to inpaint): the init image is returned unchanged."
 
 
@@ -73,26 +75,8 @@ def validate_img2img_request(req: GenerationRequest) -> None:
     if req.mask is not None and not isinstance(req.mask, Image.Image):
         raise InvalidRequestError(f"mask is a {type(req.mask).__name__}, not a picture; send a "
                                   "black-and-white image where white means 'repaint here'")
-    _check_choice("resize_mode", req.resize_mode, 4, "0 Just resize, 1 Crop and resize, 2 Resize and fill, "
-                  "3 Just resize (latent upscale)")
-    _check_choice("inpainting_fill", req.inpainting_fill, 4,
-                  "0 fill, 1 original, 2 latent noise, 3 latent nothing")
-    for name in ("mask_blur_x", "mask_blur_y"):
-        value = getattr(req, name)
-        if not 0 <= value <= MAX_MASK_BLUR:
-            raise InvalidRequestError(f"{name} must be between 0 and {MAX_MASK_BLUR} pixels, got {value}")
-    if req.inpaint_full_res_padding < 0:
-        raise InvalidRequestError("inpaint_full_res_padding must be 0 or more pixels, "
-                                  f"got {req.inpaint_full_res_padding}")
-    multiplier = req.initial_noise_multiplier
-    if multiplier is not None and not 0.0 <= multiplier <= 10.0:
-        raise InvalidRequestError(f"initial_noise_multiplier must be between 0 and 10 (1 = off), "
-                                  f"got {multiplier}")
-
-
-def _check_choice(name: str, value: Any, count: int, meaning: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < count:
-        raise InvalidRequestError(f"{name} must be one of {meaning}; got {value!r}")
+    # resize_mode, inpainting_fill, mask blur, padding, noise multiplier: the field table's rules
+    check_fields(request_lookup(req), "img2img", fields=body_fields("img2img"))
 
 
 def _latent_upscale_source(image: Image.Image) -> Image.Image:
@@ -296,11 +280,26 @@ def img2img_postprocess(state: "JobState", plan: "BatchPlan", images: list[Image
     """Soft-paste each picture over its original; the init image itself when nothing was done."""
     req = state.req
     out = []
-    for image, item in zip(images, prepare_batch(state, plan), strict=True):
+    indices = plan.indices or [plan.index * req.batch_size + j for j in range(len(images))]
+    for image, item, index in zip(images, prepare_batch(state, plan), indices, strict=True):
         if nothing_to_do(req, item):
             out.append(item.unchanged.copy())
         elif item.overlay is not None:
-            out.append(composite(image, item.overlay))
+            out.append(paste_back(state, index, image, item.overlay))
         else:
             out.append(image)
     return out
+
+
+def paste_back(state: "JobState", index: int, image: Image.Image, overlay: Overlay) -> Image.Image:
+    """The `before_paste` hooks (A1111's postprocess_image / postprocess_maskoverlay moment), then the
+    paste; a hook that sets the mask or the original to None keeps the generated picture as it is."""
+    hooks = state.ctx.hooks
+    if hooks is not None and hooks.has("before_paste"):
+        payload = BeforePaste(state.req, index, image, overlay.mask, overlay.original)
+        hooks.call("before_paste", payload)
+        if payload.mask is None or payload.original is None:
+            return payload.image
+        image = payload.image
+        overlay = dataclasses.replace(overlay, mask=payload.mask, original=payload.original)
+    return composite(image, overlay)

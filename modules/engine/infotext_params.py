@@ -11,9 +11,9 @@ if TYPE_CHECKING:
     from modules.engine.processing import JobState
 
 
-def _emphasis_note(state: "JobState") -> str | None:
+def _emphasis_note(state: "JobState", prompt: str) -> str | None:
     mode = state.ctx.settings["emphasis"]
-    used = "(" in state.prompt or "[" in state.prompt
+    used = "(" in prompt or "[" in prompt
     return mode if used and mode != "Original" else None
 
 
@@ -31,23 +31,34 @@ def _ti_hashes(used: dict[str, Any]) -> str | None:
     return ", ".join(parts) or None
 
 
+def _hires_prompts(extras: dict[str, Any], facts: Any) -> None:
+    """The picture's own hires prompts (A1111 writes them only where they differ from its prompts)."""
+    for key, hr, base in (("Hires prompt", facts.hr_prompt, facts.prompt),
+                          ("Hires negative prompt", facts.hr_negative_prompt, facts.negative_prompt)):
+        if hr is not None:
+            extras[key] = hr if hr != base else None
+
+
 def generation_params(state: "JobState", index: int) -> dict[str, Any]:
     """Ordered key → value; None values are left out by the writer."""
-    req, ctx, seeds = state.req, state.ctx, state.seeds
+    req, ctx = state.req, state.ctx
+    facts = state.facts(index)
     s = ctx.settings
     variation = req.subseed_strength > 0
     resized = req.seed_resize_from_w > 0 and req.seed_resize_from_h > 0
     extras = state.infotext_entries()
-    extras.setdefault("Emphasis", _emphasis_note(state))
+    _hires_prompts(extras, facts)
+    extras.update(facts.infotext)
+    extras.setdefault("Emphasis", _emphasis_note(state, facts.prompt))
     if s.get("textual_inversion_add_hashes_to_infotext", True):
         extras.setdefault("TI hashes", _ti_hashes(state.conditioner.used_embeddings))
     return ordered_generation_params(
         steps=req.steps, sampler=state.sampler.name,
         schedule_type=resolved_schedule_label(state.sampler, state.scheduler), cfg_scale=req.cfg_scale,
         image_cfg_scale=req.image_cfg_scale if ctx.model.extra.get("is_ip2p") else None,
-        seed=seeds.all_seeds[index], size=(req.width, req.height), model_hash=ctx.model_hash,
+        seed=facts.seed, size=(req.width, req.height), model_hash=ctx.model_hash,
         model=ctx.model_name, vae_hash=ctx.vae_hash, vae=ctx.vae_name,
-        variation_seed=seeds.all_subseeds[index] if variation else None,
+        variation_seed=facts.subseed if variation else None,
         variation_seed_strength=req.subseed_strength if variation else None,
         seed_resize_from=(req.seed_resize_from_w, req.seed_resize_from_h) if resized else None,
         denoising_strength=_denoising_strength(state),
@@ -57,4 +68,5 @@ def generation_params(state: "JobState", index: int) -> dict[str, Any]:
 
 
 def generation_infotext(state: "JobState", index: int) -> str:
-    return build_infotext(state.prompt, state.negative_prompt, generation_params(state, index))
+    facts = state.facts(index)
+    return build_infotext(facts.prompt, facts.negative_prompt, generation_params(state, index))

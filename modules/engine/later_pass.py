@@ -26,7 +26,7 @@ DEFAULT_STRENGTH = 0.7  # A1111's hires-fix default
 def pass_output(state: "JobState", index: int, latents: torch.Tensor, plan: "BatchPlan | None" = None) -> PassOutput:
     """The previous pass's latents, with VAE decode/encode that run inside this pass's vae scope,
     and (with the batch `plan`) a saver for intermediate pictures such as hires fix's first pass."""
-    model, device = state.ctx.model, state.ctx.device
+    model, device = state.model, state.ctx.device
 
     def decode(lat: torch.Tensor) -> torch.Tensor:
         with pass_stage(state, "vae"):
@@ -53,9 +53,11 @@ def pass_output(state: "JobState", index: int, latents: torch.Tensor, plan: "Bat
 def run_later_pass(state: "JobState", plan: "BatchPlan", index: int, latents: torch.Tensor) -> torch.Tensor:
     """Sample pass `index` (≥ 1) of one batch from the previous pass's latents."""
     ctx = state.ctx
+    if state.passes[index].continues_at is not None:
+        return continue_schedule(state, plan, index, latents)
     active = state.enter_pass(index)
     spec = active.spec
-    f = ctx.model.vae_downscale
+    f = state.model.vae_downscale
     latent_hw = (spec.height // f, spec.width // f)
     source = spec.source or latent_upscale()
     init = source(pass_output(state, index, latents, plan), spec).to(ctx.device)
@@ -68,3 +70,25 @@ def run_later_pass(state: "JobState", plan: "BatchPlan", index: int, latents: to
     rng = make_rng(state, plan, latent_hw)
     x, schedule = img2img_start(active.sampler, init, rng.first().to(init), sigmas, steps, t_enc)
     return run_sampler(state, plan, SamplingSetup(x, schedule), rng, full_sigmas=sigmas)
+
+
+def continue_schedule(state: "JobState", plan: "BatchPlan", index: int, latents: torch.Tensor) -> torch.Tensor:
+    """A refiner: the same sampler continues on the previous pass's latents over the sigmas that pass
+    left, with this pass's model and that model's conditioning. Nothing to do (and no model to load)
+    when the previous pass never reached the switch."""
+    handover, state.handover = state.handover, None
+    if handover is None:
+        state.pass_steps[index] = 0
+        state.control.set_total_steps(state.total_steps)
+        return latents
+    active = state.enter_pass(index)
+    state.switched.add(index)
+    image_cond = handover.image_cond
+    if active.model.family.is_inpainting and image_cond is None:
+        raise ValueError(f"pass '{active.spec.name}': {active.model.title or 'the checkpoint'} is an inpainting "
+                         "model and needs an image to inpaint; choose a refiner that is not an inpainting model")
+    if not active.model.family.is_inpainting:
+        image_cond = None
+    setup = SamplingSetup(latents, handover.sigmas, image_cond, handover.blend)
+    return run_sampler(state, plan, setup, handover.rng, full_sigmas=handover.full_sigmas,
+                       step_offset=handover.step_offset)

@@ -49,9 +49,14 @@ class PassSpec:
     denoising_strength: float | None = None  # None: the mode decides (txt2img: from noise)
     prompt: str | None = None  # None: the job's prompt (after styles)
     negative_prompt: str | None = None
-    checkpoint: str | None = None  # None: the job's model
+    checkpoint: str | None = None  # None: the job's selected model; else a registry title (ctx.checkpoints)
     source: PassSource | None = None
     infotext: Mapping[str, Any] = field(default_factory=dict)
+    # A refiner: this pass continues the previous pass's sigma schedule from this fraction of it
+    # (no source, no new noise); the previous pass stops there. By sigma (A1111's default: the
+    # fraction of the 1000 training timesteps done) or, with `continue_by_steps`, of the steps.
+    continues_at: float | None = None
+    continue_by_steps: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "infotext", MappingProxyType(dict(self.infotext)))

@@ -71,6 +71,9 @@ class GenerationRequest:
     hr_prompt: str = ""
     hr_negative_prompt: str = ""
     hr_checkpoint_name: str | None = None
+    # refiner (A1111 1.10; modules/refiner): another checkpoint finishes the sampling
+    refiner_checkpoint: str | None = None
+    refiner_switch_at: float | None = None  # None: 0.8
     restore_faces: bool | None = None  # None: the "face_restoration" setting (modules/restore_faces)
     # img2img / inpainting
     init_images: tuple[Image.Image, ...] = ()

@@ -44,8 +44,9 @@ def filename_context(state: "JobState", index: int) -> FilenameContext:
     req, ctx = state.req, state.ctx
     default = ctx.samplers.default_scheduler_of(state.sampler)
     n = req.batch_size
+    facts = state.facts(index)
     return FilenameContext(
-        seed=state.seeds.all_seeds[index], prompt=state.prompt, negative_prompt=state.negative_prompt,
+        seed=facts.seed, prompt=facts.prompt, negative_prompt=facts.negative_prompt,
         all_seeds=tuple(state.seeds.all_seeds), steps=req.steps, cfg_scale=req.cfg_scale,
         sampler_name=state.sampler.name, scheduler=state.scheduler.name,
         scheduler_default=default.name if default is not None else None, styles=tuple(req.styles),
@@ -60,7 +61,8 @@ def save_sample(state: "JobState", image: Image.Image, index: int, infotext: str
     """Save image `index` of the job with its infotext; `suffix` marks intermediates
     ("-before-highres-fix", as A1111 names them)."""
     options = save_options(state)
-    path, _ = save_image(image, samples_dir(state), "", seed=state.seeds.all_seeds[index], prompt=state.prompt,
+    facts = state.facts(index)
+    path, _ = save_image(image, samples_dir(state), "", seed=facts.seed, prompt=facts.prompt,
                          extension=options.samples_format, info=infotext, options=options,
                          context=filename_context(state, index), suffix=suffix)
     return str(path)

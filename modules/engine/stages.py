@@ -21,23 +21,24 @@ if TYPE_CHECKING:
 
 @contextmanager
 def stage(ctx: EngineContext, parts: str | Sequence[str], patches: Sequence[PatchSet] = (),
-          extra: Sequence[str] = ()) -> Iterator[None]:
-    """Run a block with `parts` (+ `extra` model handles) placed and `patches` applied."""
+          extra: Sequence[str] = (), model: Any = None) -> Iterator[None]:
+    """Run a block with `parts` (+ `extra` model handles) of `model` (default: the job's) placed
+    and `patches` applied."""
     keys = [parts] if isinstance(parts, str) else list(parts)
     cache = ctx.models
-    if cache is not None and cache.current is ctx.model:
+    model = ctx.model if model is None else model
+    if cache is not None and cache.current is model:
         with cache.use(keys, patches=patches, extra=extra):
             yield
         return
-    model = ctx.model
-    slots = PartSlots(lambda key: _bare_part(ctx, key), lambda key, value: setattr(model, key, value))
+    slots = PartSlots(lambda key: _bare_part(model, key), lambda key, value: setattr(model, key, value))
     with applied(slots, patches, only=set(keys)):
         yield
 
 
-def _bare_part(ctx: EngineContext, key: str) -> Any:
+def _bare_part(model: Any, key: str) -> Any:
     if key in ("unet", "vae", "text_encoders"):
-        return getattr(ctx.model, key)
+        return getattr(model, key)
     raise ValueError(f"model handle '{key}' needs the model cache; run the job through the Runtime")
 
 
@@ -50,9 +51,10 @@ def pass_stage(state: "JobState", parts: str) -> Iterator[None]:
     contribution = state.active.contribution
     extra = contribution.models if parts == "unet" else ()
     patches = list(contribution.patches)
+    model = state.model
     if parts == "vae":
-        patches.append(interrupt_checks(state.ctx.model.vae, state.control.check))
-    with stage(state.ctx, parts, patches, extra):
+        patches.append(interrupt_checks(model.vae, state.control.check))
+    with stage(state.ctx, parts, patches, extra, model=model):
         yield
 
 

@@ -6,30 +6,26 @@ answer; nothing here is a silent correction.
 
 from __future__ import annotations
 
-import math
+from collections.abc import Mapping
 from typing import Any
 
+from modules.engine.field_rules import Lookup, finite_problem
 from modules.engine.request import GenerationRequest
+from modules.engine.request_fields import (  # noqa: F401 - the limits are part of this module's interface
+    MAX_BATCH_IMAGES,
+    MAX_SEED,
+    MAX_SIZE,
+    MAX_STEPS,
+    MIN_SIZE,
+    REQUEST_FIELDS,
+    RequestField,
+)
 from modules.text.prompt_limits import DEFAULT_PROMPT_MAX_CHARS, PromptTooLongError, check_prompt_length
 from modules.text.prompt_limits import SETTING as PROMPT_SETTING
-
-MIN_SIZE, MAX_SIZE = 64, 2048
-MAX_STEPS = 1000  # default of the `max_sampling_steps` setting (A1111's API has no bound; its slider stops at 150)
-MAX_BATCH_IMAGES = 64
-# Seeds go to torch generators as unsigned 64-bit numbers, seed + image index for a batch.
-MAX_SEED = 2**64 - 1 - MAX_BATCH_IMAGES
-SAMPLER_FLOATS = ("eta", "s_churn", "s_tmin", "s_tmax", "s_noise", "s_min_uncond")
 
 
 class InvalidRequestError(ValueError):
     """The request cannot run as given; the message says what to change."""
-
-
-def _check_size(name: str, value: int) -> None:
-    if not MIN_SIZE <= value <= MAX_SIZE:
-        raise InvalidRequestError(f"{name} must be between {MIN_SIZE} and {MAX_SIZE} pixels, got {value}")
-    if value % 8:
-        raise InvalidRequestError(f"{name} must be a multiple of 8, got {value} (try {value - value % 8})")
 
 
 def steps_bound(settings: Any) -> int:
@@ -40,17 +36,35 @@ def steps_bound(settings: Any) -> int:
         return MAX_STEPS
 
 
-def _check_numbers(req: GenerationRequest) -> None:
-    """Seeds in the generators' range; no NaN or infinity anywhere a number is taken."""
-    for name in ("seed", "subseed"):
-        value = getattr(req, name)
-        if not -1 <= value <= MAX_SEED:
-            raise InvalidRequestError(f"{name} must be -1 (random) or from 0 to {MAX_SEED}, got {value}")
-    for name in ("cfg_scale", "subseed_strength", "denoising_strength", "image_cfg_scale",
-                 "initial_noise_multiplier", *SAMPLER_FLOATS):
-        value = getattr(req, name, None)
-        if isinstance(value, float) and not math.isfinite(value):
-            raise InvalidRequestError(f"{name} must be a finite number, got {value}")
+def field_problem(row: RequestField, mode: str, lookup: Lookup, limits: Mapping[str, Any],
+                  group: str | None = None) -> str | None:
+    """The first rule of `row` the value breaks (a float must also be finite); None when it fits.
+    `group` runs only that group's rules (a feature checking its own fields)."""
+    value = lookup(row.attr)
+    if value is None or mode not in row.bodies:
+        return None
+    if group is None and row.kind == "float" and (problem := finite_problem(row.attr, value)):
+        return problem
+    for rule in row.rules:
+        if (group is None or rule.group == group) and rule.applies(mode, value, lookup):
+            if problem := rule.problem(row.attr, value, limits):
+                return problem
+    return None
+
+
+def check_fields(lookup: Lookup, mode: str, limits: Mapping[str, Any] | None = None, *,
+                 fields: tuple[RequestField, ...] = REQUEST_FIELDS, group: str | None = None) -> None:
+    """Run the field table's rules over a request (`lookup` gives each field's value: a
+    `GenerationRequest`'s attribute or an API body's value); raise at the first broken one."""
+    limits = {"max_steps": MAX_STEPS, **(limits or {})}
+    for row in fields:
+        if problem := field_problem(row, mode, lookup, limits, group):
+            raise InvalidRequestError(problem)
+
+
+def request_lookup(req: Any) -> Lookup:
+    """Field values of a request object; fields it does not have read as None (unchecked)."""
+    return lambda name: getattr(req, name, None)
 
 
 def _check_prompts(req: GenerationRequest, ctx: Any, limit: int | None) -> None:
@@ -66,35 +80,18 @@ def _check_prompts(req: GenerationRequest, ctx: Any, limit: int | None) -> None:
 
 def validate_request(req: GenerationRequest, ctx: Any = None, max_steps: int | None = None, *,
                      prompt_limit: int | None = None) -> None:
-    """Raise InvalidRequestError for anything the engine cannot do as asked. `prompt_limit`
+    """Raise InvalidRequestError for anything the engine cannot do as asked: the field table's
+    rules (`engine/request_fields.py`), then the rules that span fields. `prompt_limit`
     defaults to the `prompt_max_chars` setting of `ctx` (or its default). `max_steps` is the
     `max_sampling_steps` setting (of `ctx` when not given): long runs stay interruptible at every
     step, the bound only stops a typo (steps=100000) from occupying the queue for hours."""
-    _check_numbers(req)
-    _check_prompts(req, ctx, prompt_limit)
     if req.mode not in ("txt2img", "img2img"):
         raise InvalidRequestError(f"unknown mode {req.mode!r}; use txt2img or img2img")
-    _check_size("width", req.width)
-    _check_size("height", req.height)
+    _check_prompts(req, ctx, prompt_limit)
     if max_steps is None:
         max_steps = steps_bound(getattr(ctx, "settings", None))
-    if not 1 <= req.steps <= max_steps:
-        raise InvalidRequestError(f"steps must be between 1 and {max_steps}, got {req.steps} "
-                                  "(setting max_sampling_steps raises the bound)")
-    if req.batch_size < 1 or req.n_iter < 1:
-        raise InvalidRequestError("batch_size and n_iter (batch count) must be at least 1")
+    check_fields(request_lookup(req), req.mode, {"max_steps": max_steps})
     if req.batch_size * req.n_iter > MAX_BATCH_IMAGES:
         raise InvalidRequestError(f"at most {MAX_BATCH_IMAGES} images per job (batch size × batch count)")
-    if not 0.0 <= req.subseed_strength <= 1.0:
-        raise InvalidRequestError(f"variation strength must be between 0 and 1, got {req.subseed_strength}")
-    if req.cfg_scale < 0 or req.cfg_scale > 100:
-        raise InvalidRequestError(f"CFG scale must be between 0 and 100, got {req.cfg_scale}")
-    for name in ("seed_resize_from_w", "seed_resize_from_h"):
-        value = getattr(req, name)
-        if value > 0:
-            _check_size(name, value)
-    if req.mode == "img2img":
-        if not req.init_images:
-            raise InvalidRequestError("img2img needs an init image")
-        if not 0.0 <= req.denoising_strength <= 1.0:
-            raise InvalidRequestError(f"denoising strength must be between 0 and 1, got {req.denoising_strength}")
+    if req.mode == "img2img" and not req.init_images:
+        raise InvalidRequestError("img2img needs an init image")

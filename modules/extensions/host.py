@@ -242,7 +242,12 @@ class ExtensionHost:
         return given + defaults[len(given):]
 
     def run_job(self, req: Any, ctx: Any, control: Any, inner: Callable[..., Any]) -> Any:
-        """Run one job with the extension scripts around it (the plain job when none applies)."""
+        """Run one job with the extension scripts around it (the plain job when none applies).
+
+        A1111's order: `setup`, then the selected script's `run(p, *args)` or `process_images(p)`;
+        `process_images` calls `before_process`, builds the prompts and seeds, `process`, runs the
+        batches (per-batch and per-picture methods: extensions/script_lifecycle.py), `postprocess`.
+        """
         alwayson = [e for e in self.scripts_for(req.mode) if e.alwayson]
         selected = self.find_script(req.mode, req.script_name, alwayson=False)
         if not alwayson and selected is None:
@@ -252,25 +257,14 @@ class ExtensionHost:
         p._active = [(e, self._alwayson_args(e, req)) for e in alwayson]
         p._runs_extension_script = selected is not None
         p._comments = []
-        for method in ("setup", "before_process", "process"):
-            self._each(p, method)
-        for batch in range(req.n_iter):
-            n = req.batch_size
-            span = slice(batch * n, (batch + 1) * n)
-            kw = {"batch_number": batch, "prompts": p.all_prompts[span], "seeds": p.all_seeds[span],
-                  "subseeds": p.all_subseeds[span]}
-            self._each(p, "before_process_batch", **kw)
-            self._each(p, "process_batch", **kw)
+        self._each(p, "setup")
+        processed = None
         if selected is not None:
-            args = self.script_args(selected, req.script_args)
-            processed = selected.script.run(p, *args)
-            if processed is None:
-                processed = processing_facade.process_images(p)
-        else:
+            processed = selected.script.run(p, *self.script_args(selected, req.script_args))
+        if processed is None:
             processed = processing_facade.process_images(p)
-        self._each(p, "postprocess", processed)
-        result = processed.result
-        result.comments += p._comments
+        result = processing_facade.result_of(processed)
+        result.comments += [c for c in p._comments if c not in result.comments]
         result.info["comments"] = "\n".join(result.comments)  # A1111's info carries them too
         return result
 
@@ -280,26 +274,20 @@ class ExtensionHost:
         return self.script_args(entry, given)
 
     def _each(self, p: Any, method: str, *extra: Any, **kwargs: Any) -> None:
+        """Call `method` of every active AlwaysVisible script, isolated: one that raises is skipped
+        for this call and named in the job's comments."""
         for entry, args in p._active:
+            fn = getattr(entry.script, method, None)
+            if fn is None:
+                continue
             try:
-                if extra:
-                    getattr(entry.script, method)(p, *extra, *args)
-                else:
-                    getattr(entry.script, method)(p, *args, **kwargs)
+                fn(p, *extra, *args, **kwargs)
             except Exception as err:
                 message = (f"The '{entry.owner}' script '{entry.title}' failed in {method} and was skipped: "
                            f"{type(err).__name__}: {err}")
                 log.error("%s", message, exc_info=True)
-                p._comments.append(message)
-
-    def postprocess_images(self, p: Any, result: Any) -> None:
-        """postprocess_image on every picture (not the grid); a script may replace `pp.image`."""
-        for i in range(result.index_of_first_image, len(result.images)):
-            pp = script_api.PostprocessImageArgs(result.images[i])
-            self._each(p, "postprocess_image", pp)
-            if pp.image is not result.images[i]:
-                pp.image.info.update(result.images[i].info)
-                result.images[i] = pp.image
+                if message not in p._comments:
+                    p._comments.append(message)
 
     # --- access ------------------------------------------------------------------------
     def access_allowed(self) -> bool:

@@ -21,7 +21,8 @@ from modules.hires.sources import image_source, latent_source
 from modules.upscalers.names import latent_mode
 
 
-def hires_infotext(req: Any, sampler: str, scheduler: str, prompt: str, negative: str) -> dict[str, Any]:
+def hires_infotext(req: Any, sampler: str, scheduler: str, prompt: str, negative: str,
+                   checkpoint: str | None = None) -> dict[str, Any]:
     """A1111's hires entries, written only when they say something."""
     info: dict[str, Any] = {"Denoising strength": req.denoising_strength}
     if (req.hr_prompt or prompt) != prompt:
@@ -38,6 +39,8 @@ def hires_infotext(req: Any, sampler: str, scheduler: str, prompt: str, negative
         info["Hires steps"] = int(req.hr_second_pass_steps)
     if req.hr_upscaler:
         info["Hires upscaler"] = req.hr_upscaler
+    if checkpoint:
+        info["Hires checkpoint"] = checkpoint  # only when it differs from the job's (A1111's short title)
     if (req.hr_sampler_name or "") not in SAME_SAMPLER and req.hr_sampler_name != sampler:
         info["Hires sampler"] = req.hr_sampler_name
     return info
@@ -56,9 +59,7 @@ class HiresFeature:
         from modules.hires.params import validate_hires
 
         validate_hires(req, self.upscalers)
-        if (req.hr_checkpoint_name or "") not in SAME_CHECKPOINT:
-            raise InvalidRequestError("hr_checkpoint_name: a different checkpoint for the hires pass is not supported "
-                                      "yet; leave it empty (or 'Use same checkpoint')")
+        checkpoint = self._checkpoint(setup)
         first = passes[0]
         target = hires_target(req)
         sampler = first.sampler_name if (req.hr_sampler_name or "") in SAME_SAMPLER else req.hr_sampler_name
@@ -67,9 +68,20 @@ class HiresFeature:
             "hires", target.width, target.height, hires_steps(req), sampler, scheduler, first.cfg_scale,
             denoising_strength=float(req.denoising_strength),
             prompt=req.hr_prompt or None, negative_prompt=req.hr_negative_prompt or None,
-            source=self._source(setup, target),
-            infotext=hires_infotext(req, first.sampler_name, first.scheduler, setup.prompt, setup.negative_prompt))
+            source=self._source(setup, target), checkpoint=checkpoint.title if checkpoint else None,
+            infotext=hires_infotext(req, first.sampler_name, first.scheduler, setup.prompt, setup.negative_prompt,
+                                    checkpoint.short_title if checkpoint else None))
         return [*passes, spec]
+
+    @staticmethod
+    def _checkpoint(setup: FeatureSetup) -> Any:
+        """The hires pass's own checkpoint (`hr_checkpoint_name`), None for the job's one."""
+        name = setup.req.hr_checkpoint_name
+        if (name or "").strip() in SAME_CHECKPOINT:
+            return None
+        if setup.checkpoints is None:
+            raise InvalidRequestError("hr_checkpoint_name: switching checkpoints needs the app's model cache")
+        return setup.checkpoints.resolve(name, "hr_checkpoint_name")
 
     def _source(self, setup: FeatureSetup, target: Any) -> Any:
         req, f = setup.req, setup.model.vae_downscale

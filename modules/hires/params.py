@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from modules.engine.validation import MAX_SIZE, InvalidRequestError
+from modules.engine.validation import MAX_SIZE, InvalidRequestError, check_fields, request_lookup
 from modules.upscalers.names import latent_mode
 
-MIN_SCALE, MAX_SCALE = 1.0, 8.0
 SAME_SAMPLER = ("", "Use same sampler")
 SAME_SCHEDULER = ("", "Use same scheduler")
 SAME_CHECKPOINT = ("", "Use same checkpoint")
@@ -65,20 +64,12 @@ def validate_hires(req: Any, upscalers: Any = None, samplers: Any = None) -> Non
         return
     if req.mode != "txt2img":
         raise InvalidRequestError("hires fix (enable_hr) is for txt2img; img2img has its own resize")
-    if not MIN_SCALE <= float(req.hr_scale) <= MAX_SCALE and not (req.hr_resize_x or req.hr_resize_y):
-        raise InvalidRequestError(f"hr_scale must be between {MIN_SCALE:g} and {MAX_SCALE:g}, got {req.hr_scale:g}")
-    for name in ("hr_resize_x", "hr_resize_y"):
-        value = int(getattr(req, name) or 0)
-        if value < 0 or value > MAX_SIZE:
-            raise InvalidRequestError(f"{name} must be 0 (off) or up to {MAX_SIZE} pixels, got {value}")
+    # hr_scale, hr_resize_x/y, hr_second_pass_steps, denoising_strength: the field table's rules
+    check_fields(request_lookup(req), "txt2img", group="hires")
     target = hires_target(req)
     if max(target.cover_width, target.cover_height) > MAX_SIZE:
         raise InvalidRequestError(f"hires fix would make a {target.cover_width}x{target.cover_height} picture; "
                                   f"the limit is {MAX_SIZE} pixels a side: lower hr_scale or the size")
-    if not 0 <= int(req.hr_second_pass_steps) <= 150:
-        raise InvalidRequestError(f"hr_second_pass_steps must be 0..150, got {req.hr_second_pass_steps}")
-    if not 0.0 <= float(req.denoising_strength) <= 1.0:
-        raise InvalidRequestError(f"denoising_strength must be between 0 and 1, got {req.denoising_strength}")
     if latent_mode(req.hr_upscaler) is None and upscalers is not None:
         from modules.upscalers.catalog import UnknownUpscalerError
 

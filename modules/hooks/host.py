@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 HOOK_POINTS: dict[str, int] = {
     "before_job": 1, "after_job": 1, "pre_cfg": 1, "post_cfg": 1, "on_step": 1,
     "after_image": 1, "before_save": 1, "after_save": 1, "on_infotext_paste": 1, "on_model_loaded": 1,
+    "before_batch": 1, "before_sampling": 1, "after_batch": 1, "before_paste": 1,
 }
 
 
@@ -87,3 +88,29 @@ class HookHost:
         with self._lock:
             taken, self._failures = self._failures, []
         return taken
+
+
+class LayeredHooks:
+    """The app's hooks, then one job's own (a job's A1111 scripts): the job's run after the app's,
+    so a script's `postprocess_image` sees the picture after face restoration, as in A1111.
+
+    Quacks like HookHost for the engine (`has`, `call`, `take_failures`); registration goes to the
+    job layer only, which lives as long as the job's EngineContext.
+    """
+
+    def __init__(self, base: "HookHost | LayeredHooks | None", job: HookHost | None = None) -> None:
+        self.base, self.job = base, job or HookHost()
+
+    def register(self, point: str, fn: Callable[[Any], Any], *, owner: str, version: int = 1) -> None:
+        self.job.register(point, fn, owner=owner, version=version)
+
+    def has(self, point: str) -> bool:
+        return self.job.has(point) or (self.base is not None and self.base.has(point))
+
+    def call(self, point: str, payload: Any) -> list[HookFailure]:
+        failures = self.base.call(point, payload) if self.base is not None else []
+        return failures + self.job.call(point, payload)
+
+    def take_failures(self) -> list[HookFailure]:
+        taken = self.base.take_failures() if self.base is not None else []
+        return taken + self.job.take_failures()

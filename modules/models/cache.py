@@ -1,9 +1,13 @@
-"""The model cache: one loaded checkpoint at a time, governed by a MemoryPolicy.
+"""The model cache: one current checkpoint, governed by a MemoryPolicy.
 
 A switch first moves the current model off the accelerator (to make room), then loads the new one;
 only when that succeeded is the old model dropped and its memory returned. If the new checkpoint
 fails, the old one is put back where it was and stays current, and the error says so — a broken
 download never leaves the UI without a model.
+
+With `checkpoint_limit() > 1` (the `sd_checkpoints_limit` setting) replaced checkpoints stay in
+RAM, on the CPU, least recently used dropped first, so a job that switches models between passes
+(a refiner, a hires checkpoint) and back does not read the files again each time.
 """
 
 from __future__ import annotations
@@ -61,7 +65,7 @@ class ModelCache:
     def __init__(
         self, policy: MemoryPolicy, *, configs_dir: Path | None = None, loader: Loader | None = None,
         placer: Placer | None = None, ram_budget_bytes: int | None = None,
-        device_budget_bytes: int | None = None,
+        device_budget_bytes: int | None = None, checkpoint_limit: Callable[[], int] | None = None,
     ) -> None:
         self.policy = policy
         self.configs_dir = configs_dir
@@ -70,6 +74,9 @@ class ModelCache:
         self.device_budget_bytes = device_budget_bytes  # for handles on the device (normal mode)
         self._loader = loader or _default_loader
         self._current: LoadedModel | None = None
+        self.checkpoint_limit: Callable[[], int] = checkpoint_limit or (lambda: 1)
+        self._kept: OrderedDict[Path, LoadedModel] = OrderedDict()  # replaced checkpoints kept in RAM
+        self._pinned: list[Path] = []  # kept in RAM whatever the limit (a job's selected checkpoint)
         self._on_device: list[str] = []  # under medvram/lowvram: the parts on the compute device
         self._handles: OrderedDict[str, ModelHandle] = OrderedDict()
         self._lock = threading.RLock()
@@ -84,7 +91,70 @@ class ModelCache:
         with self._lock:
             if self._current is not None and _same_file(self._current.source_path, path):
                 return self._current
+            kept = self._take_kept(path)
+            if kept is not None:
+                return self._make_current(kept)
             return self._switch(path, title, is_demo)
+
+    def _take_kept(self, path: Path) -> LoadedModel | None:
+        for key in list(self._kept):
+            if _same_file(key, path):
+                return self._kept.pop(key)
+        return None
+
+    def _make_current(self, model: LoadedModel) -> LoadedModel:
+        """Switch to a checkpoint kept in RAM: the current one moves aside first (to the CPU)."""
+        previous = self._current
+        log.info("Switching to checkpoint %s (kept in RAM)", model.title or model.source_path)
+        if previous is not None:
+            self._offload(previous)
+        self._restore(model)
+        self._current = model
+        self._keep(previous)
+        return model
+
+    def _keep(self, previous: LoadedModel | None) -> None:
+        """Keep a replaced checkpoint in RAM while the limit allows; drop the least recently used."""
+        if previous is None:
+            return
+        path = previous.source_path
+        same = self._current is not None and path is not None and _same_file(self._current.source_path, path)
+        if path is None or same:
+            self._drop(previous)
+            return
+        self._kept[path] = previous
+        self._kept.move_to_end(path)
+        self._trim_kept()
+
+    def _trim_kept(self) -> None:
+        """Drop least recently used kept checkpoints beyond `checkpoint_limit() - 1` (pinned ones stay)."""
+        room = max(0, int(self.checkpoint_limit()) - 1)
+        for path in list(self._kept):
+            if len(self._kept) <= room:
+                break
+            if any(_same_file(path, p) for p in self._pinned):
+                continue
+            self._drop(self._kept.pop(path))
+
+    @contextmanager
+    def pinned(self, path: Path | None) -> Iterator[None]:
+        """Keep this checkpoint in RAM while the block runs, even when another one becomes current
+        (a job that switches models for a pass comes back to it without reading the file again)."""
+        if path is None:
+            yield
+            return
+        with self._lock:
+            self._pinned.append(Path(path))
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._pinned.remove(Path(path))
+                self._trim_kept()
+
+    def kept_checkpoints(self) -> list[Path]:
+        """Paths of the replaced checkpoints kept in RAM (least recently used first)."""
+        return list(self._kept)
 
     def _switch(self, path: Path, title: str, is_demo: bool) -> LoadedModel:
         previous = self._current
@@ -105,7 +175,7 @@ class ModelCache:
             log.error("Could not load checkpoint: %s.%s", detail, note)
             raise ModelLoadError(f"Could not load checkpoint {detail}.{note}", kept=kept) from err
         self._current, self._on_device = model, []
-        self._drop(previous)
+        self._keep(previous)
         log.info("Model loaded in %.1f s: %s", time.perf_counter() - started, title or path.name)
         return model
 
@@ -135,18 +205,23 @@ class ModelCache:
         if self.policy.compute_device.type == "cpu":
             return
         for component in ("unet", "vae", "text_encoders"):
-            place(model, component, torch.device("cpu"))
+            self.placer.move(component, _component_modules(model, component), torch.device("cpu"))
+        self._on_device = [k for k in self._on_device if k not in CHECKPOINT_PARTS]
         release_freed_memory()
 
     def _restore(self, model: LoadedModel) -> None:
-        for component in ("unet", "vae", "text_encoders"):
-            place(model, component, self.policy.storage_device(component))
-        self._on_device = []
+        if self.policy.compute_device.type != "cpu":
+            for component in ("unet", "vae", "text_encoders"):
+                device = self.policy.storage_device(component)
+                if device.type != "cpu":
+                    self.placer.move(component, _component_modules(model, component), device)
+        self._on_device = [k for k in self._on_device if k not in CHECKPOINT_PARTS]
 
     def unload(self) -> None:
         """Drop the current model and give its memory back."""
         with self._lock:
             self._current, self._on_device = None, []
+            self._kept.clear()
             release_freed_memory()
 
     def reload(self) -> LoadedModel:

@@ -126,6 +126,10 @@ _SD: dict[str, OptionInfo] = {
     "sdxl_clip_l_skip": OptionInfo(False, "Clip skip SDXL", "sdxl"),
     "sdxl_crop_top": OptionInfo(0, "crop top coordinate", "sdxl", "number"),
     "sdxl_crop_left": OptionInfo(0, "crop left coordinate", "sdxl", "number"),
+    "hires_fix_refiner_pass": _radio("second pass", "Hires fix: which pass to enable refiner for", "sd",
+                                     ("first pass", "second pass", "both passes"), infotext="Hires refiner"),
+    "refiner_switch_by_sample_steps": OptionInfo(False, "Switch to refiner by sampling steps instead of by "
+                                                 "sigma", "sd", infotext="Refiner switch by sampling steps"),
     "img2img_fix_steps": OptionInfo(False, "With img2img, do exactly the amount of steps the slider specifies",
                                     "img2img"),
     "img2img_extra_noise": _slider(0.0, "Extra noise multiplier for img2img and hires fix", "img2img", 0, 1, 0.01,

@@ -72,8 +72,10 @@ def build_hires_accordion(ui: UiBuild) -> tuple[dict[str, Any], Any]:
             resize_x = _slider(ui, "Resize width to", "hr_resize_x", 0, 0, 2048, 8)
             resize_y = _slider(ui, "Resize height to", "hr_resize_y", 0, 0, 2048, 8)
         with gr.Row(elem_id="txt2img_hires_fix_row3", visible=show_sampler):
-            checkpoint = gr.Dropdown([SAME_CHECKPOINT], value=SAME_CHECKPOINT, label="Hires checkpoint",
-                                     elem_id="hr_checkpoint")
+            from modules.ui.refiner_accordion import checkpoint_titles
+
+            checkpoint = gr.Dropdown([SAME_CHECKPOINT, *checkpoint_titles(runtime)], value=SAME_CHECKPOINT,
+                                     label="Hires checkpoint", elem_id="hr_checkpoint", allow_custom_value=True)
             sampler = gr.Dropdown(samplers, value=SAME_SAMPLER, label="Hires sampling method", elem_id="hr_sampler")
             scheduler = gr.Dropdown(schedulers, value=SAME_SCHEDULER, label="Hires schedule type",
                                     elem_id="hr_scheduler")

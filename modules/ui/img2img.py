@@ -49,6 +49,7 @@ from modules.ui.paste_wiring import wire_paste_button
 from modules.ui.progress_view import error_html, notice_html
 from modules.ui.prompt_row import build_prompt_row
 from modules.ui.prompt_wiring import wire_prompt_tools
+from modules.ui.refiner_accordion import check_pass_checkpoints
 from modules.ui.txt2img import final_outputs, progress_outputs, reuse_seed, wire_generation
 from modules.ui.txt2img_form import round_size_fields
 
@@ -65,6 +66,7 @@ def _make_request_builder(runtime: Any, form: Img2ImgForm, task_id: str, units: 
         )
         req = apply_main_ui_options(runtime, req, options or {})
         validate_request(req, max_steps=steps_bound(runtime.settings))
+        check_pass_checkpoints(runtime, req)
         return request_with_units(getattr(runtime, "controlnet", None), req, units or [])
 
     return make

@@ -19,7 +19,14 @@ from PIL import Image
 from modules.engine.request import INPAINTING_FILL, RESIZE_MODES, GenerationRequest
 from modules.engine.validation import InvalidRequestError
 from modules.scripts import BUILTIN_DECLARATIONS, find_declaration
-from modules.ui.txt2img_form import NO_SCRIPT, as_float, as_int, shared_request_fields, typed_overrides
+from modules.ui.txt2img_form import (
+    NO_SCRIPT,
+    as_float,
+    as_int,
+    refiner_request_fields,
+    shared_request_fields,
+    typed_overrides,
+)
 
 INPUT_TABS = ("img2img", "Sketch", "Inpaint", "Inpaint sketch", "Inpaint upload", "Batch")
 MASK_TABS = ("Inpaint", "Inpaint sketch", "Inpaint upload")
@@ -78,6 +85,9 @@ class Img2ImgForm:
     seed_resize_from_w: Any = 0
     seed_resize_from_h: Any = 0
     override_settings: tuple[str, ...] = ()
+    enable_refiner: bool = False
+    refiner_checkpoint: str = ""
+    refiner_switch_at: Any = 0.8
     script_name: str = NO_SCRIPT
     script_values: Mapping[str, Any] = field(default_factory=dict)  # declared script widgets by key
 
@@ -207,6 +217,7 @@ def to_request(
         script_name=script_name,
         script_args=script_args,
         task_id=task_id,
+        **refiner_request_fields(form),
     )
 
 
@@ -230,5 +241,8 @@ PASTE_FIELDS = frozenset(
         "denoising_strength",
         "mask_blur",
         "override_settings",
+        "enable_refiner",
+        "refiner_checkpoint",
+        "refiner_switch_at",
     }
 )

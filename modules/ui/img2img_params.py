@@ -191,5 +191,8 @@ def build_params_column(ui: UiBuild) -> Img2ImgParams:
     fields["denoising_strength"] = _slider(ui, "Denoising strength", "denoising_strength", 0.75, 0.0, 1.0, 0.01)
     seeds, random, reuse = _seed_rows(ui)
     fields.update(seeds)
+    from modules.ui.refiner_accordion import build_refiner_accordion
+
+    fields.update(build_refiner_accordion(ui, TAB))
     fields.update(_script_rows(ui))
     return Img2ImgParams(fields, inpaint_group, swap, random, reuse)

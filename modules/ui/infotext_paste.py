@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from modules.engine.request_fields import convert_kind, ui_paste_fields
+from modules.engine.request_fields import RequestField, convert_kind, ui_paste_fields
 
 SamplerResolver = Callable[[str, str], tuple[str, str]]
 
@@ -28,9 +28,13 @@ class PasteField:
     convert: Callable[[Any], Any] | None = None  # the field table's own conversion, when it has one
 
 
+def paste_fields(tab: str, fields: tuple[RequestField, ...] | None = None) -> tuple[PasteField, ...]:
+    """The paste button's fields of `tab`, from the field table (the built-in one when None)."""
+    return tuple(PasteField(f.attr, str(f.infotext), f.kind, f.convert) for f in ui_paste_fields(tab, fields))
+
+
 # From the one request-field table (modules/engine/request_fields.py).
-TXT2IMG_PASTE_FIELDS: tuple[PasteField, ...] = tuple(
-    PasteField(f.attr, f.infotext, f.kind, f.convert) for f in ui_paste_fields("txt2img"))
+TXT2IMG_PASTE_FIELDS: tuple[PasteField, ...] = paste_fields("txt2img")
 
 # Keys that only mean something with hires fix: their presence ticks "Hires. fix".
 HIRES_KEYS = ("Hires upscale", "Hires steps", "Hires upscaler", "Hires resize-1", "Hires resize-2",
@@ -112,6 +116,8 @@ def paste_values(params: Mapping[str, Any], *, fields: Sequence[PasteField] = TX
     _sampler_fields(params, resolve_sampler, result)
     if any(f.field == "hr_scale" for f in fields) and any(k in params for k in HIRES_KEYS):
         result.values["enable_hr"] = hires_used(params)
+    if any(f.field == "refiner_checkpoint" for f in fields) and "Refiner" in params:
+        result.values["enable_refiner"] = True
     return result
 
 

@@ -72,7 +72,31 @@ def plan_paste(runtime: Any, text: str) -> PastePlan:
     mismatch = checkpoint_mismatch(params, names, title)
     warnings = result.warnings + override_warnings + ([mismatch] if mismatch else [])
     values = {**result.values, **controlnet_paste(runtime, params)}
+    values["enable_refiner"] = "Refiner" in params  # A1111 unticks it when a whole infotext has no refiner
+    warnings += checkpoint_choices(runtime, values)
     return PastePlan(values, overrides, warnings, params)
+
+
+def checkpoint_choices(runtime: Any, values: dict[str, Any]) -> list[str]:
+    """The infotext names checkpoints by short title ("name [hash]"); the dropdowns list titles."""
+    warnings: list[str] = []
+    if getattr(runtime, "checkpoints", None) is None:
+        return warnings
+    for name, same in (("refiner_checkpoint", ""), ("hr_checkpoint_name", "Use same checkpoint")):
+        wanted = values.get(name)
+        if not wanted or wanted == same:
+            continue
+        info = runtime.checkpoints.find(str(wanted))
+        if info is None:
+            what = "Refiner" if name == "refiner_checkpoint" else "Hires checkpoint"
+            warnings.append(f"checkpoint {wanted!r} ({what}) is not installed here; put it into the checkpoint "
+                            "folder and refresh")
+            values.pop(name)
+            if name == "refiner_checkpoint":
+                values["enable_refiner"] = False
+        else:
+            values[name] = info.title
+    return warnings
 
 
 def controlnet_paste(runtime: Any, params: Mapping[str, Any]) -> dict[str, Any]:

@@ -40,6 +40,7 @@ from modules.ui.paste_wiring import wire_paste_button
 from modules.ui.progress_view import error_html, notice_html, preview_html
 from modules.ui.prompt_row import PromptRow, build_prompt_row
 from modules.ui.prompt_wiring import wire_prompt_tools
+from modules.ui.refiner_accordion import check_pass_checkpoints
 from modules.ui.txt2img_form import Txt2ImgForm, round_size_fields, to_request
 from modules.ui.txt2img_params import ParamsColumn, build_params_column
 
@@ -57,6 +58,7 @@ def submit_form(runtime: Any, form: Txt2ImgForm, task_id: str, scripts: dict[str
     if scripts:
         req = req.with_changes(**scripts)
     validate_request(req, max_steps=steps_bound(runtime.settings))
+    check_pass_checkpoints(runtime, req)
     req = request_with_units(getattr(runtime, "controlnet", None), req, units or [])
     return runtime.submit(req)
 

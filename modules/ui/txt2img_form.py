@@ -26,7 +26,7 @@ LABELS = {
     "subseed_strength": "Variation strength", "seed_resize_from_w": "Resize seed from width",
     "seed_resize_from_h": "Resize seed from height", "hr_second_pass_steps": "Hires steps",
     "denoising_strength": "Denoising strength", "hr_scale": "Upscale by", "hr_resize_x": "Resize width to",
-    "hr_resize_y": "Resize height to",
+    "hr_resize_y": "Resize height to", "refiner_switch_at": "Refiner: Switch at",
 }
 
 
@@ -65,6 +65,9 @@ class Txt2ImgForm:
     hr_scheduler: str = "Use same scheduler"
     hr_prompt: str = ""
     hr_negative_prompt: str = ""
+    enable_refiner: bool = False
+    refiner_checkpoint: str = ""
+    refiner_switch_at: Any = 0.8
 
     @classmethod
     def field_names(cls) -> list[str]:
@@ -159,7 +162,16 @@ def to_request(form: Txt2ImgForm, *, option_keys: Mapping[str, str] | None = Non
     script = form.script_name if form.script_name and form.script_name != NO_SCRIPT else None
     return GenerationRequest(mode="txt2img", **shared_request_fields(form), tiling=bool(form.tiling),
                              override_settings=overrides, script_name=script, task_id=task_id,
-                             **hires_request_fields(form))
+                             **hires_request_fields(form), **refiner_request_fields(form))
+
+
+def refiner_request_fields(form: Any) -> dict[str, Any]:
+    """The Refiner accordion (both tabs): A1111's `refiner_checkpoint`/`refiner_switch_at`, set only
+    when "Refiner" is ticked and a checkpoint is chosen."""
+    name = (getattr(form, "refiner_checkpoint", "") or "").strip()
+    if not getattr(form, "enable_refiner", False) or not name:
+        return {}
+    return {"refiner_checkpoint": name, "refiner_switch_at": as_float("refiner_switch_at", form.refiner_switch_at)}
 
 
 def hires_request_fields(form: Txt2ImgForm) -> dict[str, Any]:

@@ -103,8 +103,11 @@ def build_params_column(ui: UiBuild) -> ParamsColumn:
     from modules.ui.hires_accordion import build_hires_accordion, wire_size_info
 
     fields = _sampler_row(ui)
+    from modules.ui.refiner_accordion import build_refiner_accordion
+
     hires, size_info = build_hires_accordion(ui)
     fields.update(hires)
+    fields.update(build_refiner_accordion(ui, "txt2img"))
     size_fields, swap = _size_and_batch(ui)
     fields.update(size_fields)
     wire_size_info(fields, size_info)

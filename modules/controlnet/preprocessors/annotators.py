@@ -129,6 +129,13 @@ class AnnotatorStore:
                 self._detectors[key] = self._build(annotator, paths)
             return self._detectors[key]
 
+    def cached(self, key: str, build: Callable[[], Any]) -> Any:
+        """The detector stored under `key`, built on first use (networks read from a folder, not a file)."""
+        with self._lock:
+            if key not in self._detectors:
+                self._detectors[key] = build()
+            return self._detectors[key]
+
     @staticmethod
     def _build(annotator: Annotator, paths: list[Path]) -> Any:
         states = [load_pickled_checkpoint(p) for p in paths]
@@ -166,6 +173,7 @@ _SPECS: tuple[tuple[str, str | None, tuple[str, ...], Annotator, dict[str, Any]]
     ("pidinet", "softedge_pidinet", ("SoftEdge",), PIDINET, {}),
     ("pidinet_safe", "softedge_pidisafe", ("SoftEdge",), PIDINET, {"safe": True}),
     ("pidinet_scribble", "scribble_pidinet", ("Scribble/Sketch",), PIDINET, {"scribble": True}),
+    ("pidinet_ts", "t2ia_sketch_pidi", ("T2I-Adapter",), PIDINET, {"apply_filter": True}),  # sketch adapter
     ("mlsd", None, ("MLSD",), MLSD, {}),
     ("lineart", "lineart_realistic", ("Lineart",), LINEART, {}),
     ("lineart_coarse", None, ("Lineart",), LINEART_COARSE, {"coarse": True}),

@@ -13,6 +13,7 @@ from modules.controlnet.preprocessors.depth_annotators import depth_preprocessor
 from modules.controlnet.preprocessors.image_ops import hwc3, resize_short_side
 from modules.controlnet.preprocessors.model_free import model_free_preprocessors
 from modules.controlnet.preprocessors.openpose import openpose_preprocessors
+from modules.controlnet.preprocessors.segmentation import segmentation_preprocessors
 from modules.controlnet.preprocessors.spec import Detected, Preprocessor, ProcessorCall
 from modules.controlnet.preprocessors.unsupported import unsupported_reason
 
@@ -27,7 +28,7 @@ CONTROL_TYPES: dict[str, tuple[tuple[str, ...], str]] = {
     "Lineart": (("lineart",), "lineart_standard"),
     "SoftEdge": (("softedge", "hed", "pidi"), "hed"),
     "Scribble/Sketch": (("scribble", "sketch"), "scribble_xdog"),
-    "Segmentation": (("seg",), "none"),  # no segmentation preprocessor here: maps come ready-made
+    "Segmentation": (("seg",), "oneformer_ade20k"),
     "Shuffle": (("shuffle",), "shuffle"),
     "Tile/Blur": (("tile", "blur"), "tile_resample"),
     "Inpaint": (("inpaint",), "inpaint"),
@@ -47,7 +48,8 @@ class PreprocessorRegistry:
     def __init__(self, annotator_dir: Path) -> None:
         self.annotators = AnnotatorStore(annotator_dir)
         self._all = (model_free_preprocessors() + annotator_preprocessors(self.annotators)
-                     + depth_preprocessors(self.annotators) + openpose_preprocessors(self.annotators))
+                     + depth_preprocessors(self.annotators) + openpose_preprocessors(self.annotators)
+                     + segmentation_preprocessors(self.annotators))
         self._by_name: dict[str, Preprocessor] = {}
         for p in self._all:
             self._by_name[p.name.lower()] = p

@@ -54,8 +54,12 @@ class Script:
     def process(self, p: Any, *args: Any) -> None: ...
     def before_process_batch(self, p: Any, *args: Any, **kwargs: Any) -> None: ...
     def process_batch(self, p: Any, *args: Any, **kwargs: Any) -> None: ...
+    def process_before_every_sampling(self, p: Any, *args: Any, **kwargs: Any) -> None: ...
     def postprocess_batch(self, p: Any, *args: Any, **kwargs: Any) -> None: ...
+    def postprocess_batch_list(self, p: Any, pp: Any, *args: Any, **kwargs: Any) -> None: ...
     def postprocess_image(self, p: Any, pp: Any, *args: Any) -> None: ...
+    def postprocess_image_after_composite(self, p: Any, pp: Any, *args: Any) -> None: ...
+    def postprocess_maskoverlay(self, p: Any, ppmo: Any, *args: Any) -> None: ...
     def postprocess(self, p: Any, processed: Any, *args: Any) -> None: ...
     def before_component(self, component: Any, **kwargs: Any) -> None: ...
     def after_component(self, component: Any, **kwargs: Any) -> None: ...
@@ -93,6 +97,18 @@ class PostprocessImageArgs:
     image: Any
 
 
+@dataclass
+class PostprocessBatchListArgs:
+    images: list[Any]
+
+
+@dataclass
+class PostProcessMaskOverlayArgs:
+    index: int
+    mask_for_overlay: Any
+    overlay_image: Any
+
+
 class ScriptList:
     """`scripts.scripts_txt2img` / `scripts_img2img`: the loaded scripts of one tab."""
 
@@ -121,6 +137,8 @@ def build(host: Any, basedir: str) -> FacadeModule:
     module.Script = Script
     module.AlwaysVisible = AlwaysVisible
     module.PostprocessImageArgs = PostprocessImageArgs
+    module.PostprocessBatchListArgs = PostprocessBatchListArgs
+    module.PostProcessMaskOverlayArgs = PostProcessMaskOverlayArgs
     module.OnComponent = OnComponent
     module.basedir = lambda: basedir
     module.scripts_txt2img = ScriptList(lambda: host.scripts_for("txt2img"))

@@ -130,7 +130,10 @@ class SharedModule(FacadeModule):
         current = self._runtime.models.current
         if current is None:
             raise missing("modules.shared", "sd_model (no model is loaded yet)")
-        return current
+        from modules.extensions.facades.sd_model import SdModel
+
+        info = self._runtime.checkpoints.find(current.title) if current.title else None
+        return SdModel(current, info.stem if info is not None else None, info.hash_short if info is not None else None)
 
 
 def build(runtime: Any, owner: str) -> SharedModule:

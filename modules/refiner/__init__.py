@@ -1,0 +1,1 @@
+"""Switching models between passes: the refiner feature and the Runtime's checkpoint switcher."""
