@@ -65,7 +65,9 @@ def test_lora_tab_search_and_click_inserts_and_removes_the_tag(app_server: LiveS
         searched = time.perf_counter() - started
         card = page.locator(f"{root} .sdui-en-card")
         assert "a red test style" in card.inner_text()
-        assert card.locator("img").evaluate("img => img.complete && img.naturalWidth") == 32
+        # the preview loads after the card is drawn: wait for it (under load it can take a moment)
+        _wait(page, f"document.querySelector('{root} .sdui-en-card img').complete")
+        assert card.locator("img").evaluate("img => img.naturalWidth") == 32
         card.click()
         _wait(page, "document.querySelector('#txt2img_prompt textarea').value.includes('<lora:style_00007:0.7>')")
         assert page.input_value("#txt2img_prompt textarea") == "a cat <lora:style_00007:0.7>"
