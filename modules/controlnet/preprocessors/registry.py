@@ -10,6 +10,7 @@ from PIL import Image
 
 from modules.controlnet.preprocessors.annotators import AnnotatorStore, annotator_preprocessors
 from modules.controlnet.preprocessors.depth_annotators import depth_preprocessors
+from modules.controlnet.preprocessors.depth_anything import depth_anything_preprocessors
 from modules.controlnet.preprocessors.dwpose import dwpose_preprocessors
 from modules.controlnet.preprocessors.image_ops import hwc3, resize_short_side
 from modules.controlnet.preprocessors.model_free import model_free_preprocessors
@@ -50,7 +51,7 @@ class PreprocessorRegistry:
         self.annotators = AnnotatorStore(annotator_dir)
         self._all = (model_free_preprocessors() + annotator_preprocessors(self.annotators)
                      + depth_preprocessors(self.annotators) + openpose_preprocessors(self.annotators)
-                     + dwpose_preprocessors(self.annotators)
+                     + dwpose_preprocessors(self.annotators) + depth_anything_preprocessors(self.annotators)
                      + segmentation_preprocessors(self.annotators))
         self._by_name: dict[str, Preprocessor] = {}
         for p in self._all:

@@ -16,7 +16,7 @@ _STYLE_ADAPTER = ("the T2I style adapter (CLIP-vision tokens) is not supported; 
 UNSUPPORTED: dict[str, str] = {
     **dict.fromkeys(("seg_ufade20k", "uniformer", "segmentation"), _UNIFORMER),
     **dict.fromkeys(("seg_anime_face", "anime_face_segment"), _ANIME_FACE),
-    **dict.fromkeys(("depth_anything", "depth_anything_v2", "depth_hand_refiner",
+    **dict.fromkeys(("depth_hand_refiner",
                      "animal_openpose", "densepose", "densepose_parula", "mediapipe_face", "normal_dsine",
                      "softedge_teed", "te_hed", "lineart_anime_denoise", "mobile_sam",
                      "inpaint_only", "inpaint_only+lama", "reference_only",
