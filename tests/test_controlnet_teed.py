@@ -111,5 +111,6 @@ def test_a_missing_file_is_named_with_its_folder(tmp_path: Path, module: str, mi
     Image.fromarray(_disc()).save(buf, "PNG")
     image = base64.b64encode(buf.getvalue()).decode()
     with pytest.raises(ApiError) as api_err:
-        detect(ControlNetService([tmp_path], tmp_path), DetectBody(controlnet_module=module, controlnet_input_images=[image]))
+        detect(ControlNetService([tmp_path], tmp_path),
+               DetectBody(controlnet_module=module, controlnet_input_images=[image]))
     assert api_err.value.status_code == 422 and missing in api_err.value.detail
