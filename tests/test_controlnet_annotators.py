@@ -77,7 +77,8 @@ def test_modules_aliases_sliders_and_control_types(tmp_path: Path) -> None:
                                                   "min": 0.0, "max": 1.0, "step": 0.01}
     types = reg.control_types(["control_v11f1p_sd15_depth [cfd03158]", "control_v11p_sd15_normalbae [316696f1]",
                                "control_v11p_sd15_seg [e1f51eb9]", "control_v11p_sd15_canny [d14c016b]"])
-    assert types["Depth"]["module_list"] == ["none", "depth", "depth_leres", "depth_leres++", "depth_zoe"]
+    assert types["Depth"]["module_list"] == ["none", "depth", "depth_leres", "depth_leres++", "depth_zoe",
+                                             "depth_anything", "depth_anything_v2"]
     assert types["Depth"]["default_option"] == "depth"
     assert types["Depth"]["model_list"] == ["None", "control_v11f1p_sd15_depth [cfd03158]"]
     assert types["NormalMap"]["module_list"] == ["none", "normal_map", "normal_bae"]

@@ -68,7 +68,7 @@ def slider_updates(service: Any, module: str) -> tuple[Any, Any, Any]:
         pre = service.preprocessors.get(module)
     except KeyError:
         return gr.update(visible=False), gr.update(visible=False), gr.update(visible=False)
-    res = gr.update(visible=pre.uses_resolution, value=RESOLUTION.value)
+    res = gr.update(visible=pre.uses_resolution, value=pre.resolution.value)
     out = [res]
     for spec in (pre.threshold_a, pre.threshold_b):
         if spec is None:

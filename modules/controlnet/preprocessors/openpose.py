@@ -17,6 +17,7 @@ import numpy as np
 
 from modules.controlnet.preprocessors.annotators import Annotator, AnnotatorStore
 from modules.controlnet.preprocessors.image_ops import hwc3
+from modules.controlnet.preprocessors.pose_drawing import draw_poses
 from modules.controlnet.preprocessors.spec import Detected, Preprocessor, ProcessorCall
 
 BODY_FILE = "body_pose_model.pth"
@@ -95,11 +96,9 @@ def _pose_runner(annotator: Annotator, body: bool, hand: bool, face: bool
     def bind(store: AnnotatorStore) -> Callable[[np.ndarray, ProcessorCall], Detected]:
         def run(image: np.ndarray, call: ProcessorCall) -> Detected:
             detector = store.detector(annotator)  # first: a missing file is named before any import
-            from controlnet_aux.open_pose import draw_poses
-
             h, w = image.shape[:2]
             poses = detector.detect_poses(np.ascontiguousarray(image), include_hand=hand, include_face=face)
-            canvas = draw_poses(poses, h, w, draw_body=body, draw_hand=hand, draw_face=face)
+            canvas = draw_poses(poses, h, w, body=body, hand=hand, face=face)
             return Detected(hwc3(np.asarray(canvas)), poses_json(poses, h, w))
         return run
     return bind

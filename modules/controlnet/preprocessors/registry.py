@@ -10,11 +10,14 @@ from PIL import Image
 
 from modules.controlnet.preprocessors.annotators import AnnotatorStore, annotator_preprocessors
 from modules.controlnet.preprocessors.depth_annotators import depth_preprocessors
+from modules.controlnet.preprocessors.depth_anything import depth_anything_preprocessors
+from modules.controlnet.preprocessors.dwpose import dwpose_preprocessors
 from modules.controlnet.preprocessors.image_ops import hwc3, resize_short_side
 from modules.controlnet.preprocessors.model_free import model_free_preprocessors
 from modules.controlnet.preprocessors.openpose import openpose_preprocessors
 from modules.controlnet.preprocessors.segmentation import segmentation_preprocessors
 from modules.controlnet.preprocessors.spec import Detected, Preprocessor, ProcessorCall
+from modules.controlnet.preprocessors.teed import teed_preprocessors
 from modules.controlnet.preprocessors.unsupported import unsupported_reason
 
 # Control Type -> (preprocessor tag, model-name keywords, default preprocessor). Order as the extension shows.
@@ -49,7 +52,8 @@ class PreprocessorRegistry:
         self.annotators = AnnotatorStore(annotator_dir)
         self._all = (model_free_preprocessors() + annotator_preprocessors(self.annotators)
                      + depth_preprocessors(self.annotators) + openpose_preprocessors(self.annotators)
-                     + segmentation_preprocessors(self.annotators))
+                     + dwpose_preprocessors(self.annotators) + depth_anything_preprocessors(self.annotators)
+                     + segmentation_preprocessors(self.annotators) + teed_preprocessors(self.annotators))
         self._by_name: dict[str, Preprocessor] = {}
         for p in self._all:
             self._by_name[p.name.lower()] = p

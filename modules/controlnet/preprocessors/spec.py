@@ -62,6 +62,7 @@ class Preprocessor:
     threshold_a: Slider | None = None
     threshold_b: Slider | None = None
     annotator_files: tuple[str, ...] = field(default_factory=tuple)
+    resolution: Slider = RESOLUTION  # a few (softedge_anyline) default to another resolution
 
     @property
     def model_free(self) -> bool:
@@ -72,14 +73,14 @@ class Preprocessor:
         return self.alias or self.name
 
     def sliders(self) -> list[dict[str, Any]]:
-        out = [RESOLUTION.as_json()] if self.uses_resolution else []
+        out = [self.resolution.as_json()] if self.uses_resolution else []
         out += [s.as_json() for s in (self.threshold_a, self.threshold_b) if s is not None]
         return out
 
     def resolve(self, processor_res: int, threshold_a: float, threshold_b: float, seed: int = 0,
                 mask: np.ndarray | None = None) -> ProcessorCall:
         """-1 (or an absent slider) means the slider's default."""
-        res = int(processor_res) if processor_res and processor_res > 0 else int(RESOLUTION.value)
+        res = int(processor_res) if processor_res and processor_res > 0 else int(self.resolution.value)
         a = threshold_a if self.threshold_a is not None and threshold_a >= 0 else (
             self.threshold_a.value if self.threshold_a else -1)
         b = threshold_b if self.threshold_b is not None and threshold_b >= 0 else (

@@ -16,9 +16,9 @@ _STYLE_ADAPTER = ("the T2I style adapter (CLIP-vision tokens) is not supported; 
 UNSUPPORTED: dict[str, str] = {
     **dict.fromkeys(("seg_ufade20k", "uniformer", "segmentation"), _UNIFORMER),
     **dict.fromkeys(("seg_anime_face", "anime_face_segment"), _ANIME_FACE),
-    **dict.fromkeys(("depth_anything", "depth_anything_v2", "depth_hand_refiner", "dw_openpose_full",
+    **dict.fromkeys(("depth_hand_refiner",
                      "animal_openpose", "densepose", "densepose_parula", "mediapipe_face", "normal_dsine",
-                     "softedge_teed", "te_hed", "lineart_anime_denoise", "mobile_sam",
+                     "lineart_anime_denoise", "mobile_sam",
                      "inpaint_only+lama", "reference_only",
                      "reference_adain", "reference_adain+attn", "revision_clipvision", "revision_ignore_prompt",
                      "ip-adapter_clip_h", "ip-adapter_clip_g", "ip-adapter_face_id", "ip-adapter_face_id_plus",
