@@ -212,3 +212,27 @@ def test_request_value_reads_attributes_and_extra_fields() -> None:
     req = GenerationRequest(steps=9).with_values({"detail_boost": 0.5, "cfg_scale": 3.0})
     assert (req.value("steps"), req.value("cfg_scale"), req.value("detail_boost")) == (9, 3.0, 0.5)
     assert req.value("unknown", "fallback") == "fallback" and "cfg_scale" not in req.extra_fields
+
+
+def test_an_extension_adds_a_request_field_through_the_extension_api() -> None:
+    from types import SimpleNamespace
+
+    from modules.engine.request_fields import FieldTable
+    from modules.engine.validation import check_fields
+    from modules.extensions.facades.extension_api import ExtensionApiError, build
+    from modules.ui.infotext_paste import paste_fields, paste_values
+
+    table = FieldTable()
+    api = build(SimpleNamespace(runtime=SimpleNamespace(request_fields=table)), "my-ext")
+    api.add_request_field("my_strength", "float", default=0.5, infotext="My strength", minimum=0, maximum=2)
+    row = table.rows[-1]
+    assert (row.attr, row.default, row.infotext) == ("my_strength", 0.5, "My strength")
+    with pytest.raises(InvalidRequestError, match="my_strength must be between 0 and 2, got 3"):
+        check_fields({"my_strength": 3}.get, "txt2img", fields=table.rows)
+    assert paste_values({"My strength": "1.5"}, fields=paste_fields("img2img", table.rows)).values == \
+           {"my_strength": 1.5}
+    with pytest.raises(ExtensionApiError, match="my-ext.*'steps' is already in the table"):
+        api.add_request_field("steps", "int")
+    table.freeze("the API")
+    with pytest.raises(ExtensionApiError, match="added after the API was built"):
+        api.add_request_field("late", "int")
