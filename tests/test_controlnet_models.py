@@ -68,13 +68,13 @@ def test_wrong_family_names_both(tmp_path):
     assert "control_xl [" in text and "SDXL" in text and "SD1.x" in text
 
 
-def test_t2i_adapter_and_foreign_files_are_explained(tmp_path):
-    adapter = tmp_path / "t2iadapter_canny.safetensors"
-    save_file({"adapter.body.0.block1.weight": torch.zeros(2, 2)}, str(adapter))
+def test_unsupported_control_files_and_foreign_files_are_explained(tmp_path):
+    adapter = tmp_path / "control_lora_canny.safetensors"
+    save_file({"lora_controlnet": torch.zeros(2), "input_blocks.0.0.up": torch.zeros(2, 2)}, str(adapter))
     other = tmp_path / "other.safetensors"
     save_file({"something.weight": torch.zeros(2)}, str(other))
     unet = build_tiny_components(ModelFamily.SD1).unet
-    with pytest.raises(ControlNetLoadError, match="T2I-Adapter"):
+    with pytest.raises(ControlNetLoadError, match="is a Control-LoRA"):
         load_controlnet(ControlNetFile(adapter), unet.config, ModelFamily.SD1, CPU, torch.float32)
     with pytest.raises(ControlNetLoadError, match="not a ControlNet model"):
         load_controlnet(ControlNetFile(other), unet.config, ModelFamily.SD1, CPU, torch.float32)

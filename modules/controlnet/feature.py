@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from modules.controlnet.adapter_loading import is_t2i_adapter
 from modules.controlnet.control_image import fit_to_size, hint_tensor, pixel_perfect_resolution
 from modules.controlnet.infotext import unit_infotext
 from modules.controlnet.injection import ActiveUnit, ControlNetWrapper
@@ -170,7 +171,7 @@ class ControlNetFeature:
                           guidance_start=unit.guidance_start, guidance_end=unit.guidance_end,
                           control_mode=unit.control_mode,
                           global_pooling=bool(getattr(net_of(), "controlnet_global_pooling", False)),
-                          region_mask=region, placement=placement)
+                          region_mask=region, placement=placement, is_adapter=is_t2i_adapter(net_of()))
 
 
 def control_of(prepared: PreparedUnit, req: Any, width: int, height: int) -> tuple[np.ndarray, Any]:

@@ -49,13 +49,25 @@ def checkpoint_family(family: ModelFamily) -> str:
 
 def load_controlnet(entry: ControlNetFile, unet_config: Mapping[str, Any], family: ModelFamily,
                     device: torch.device, dtype: torch.dtype) -> LoadedControlNet:
-    """Load one ControlNet for a checkpoint of `family` whose UNet has `unet_config`."""
+    """Load one ControlNet (or T2I-Adapter) for a checkpoint of `family` whose UNet has `unet_config`."""
+    from modules.controlnet import adapter_loading
+
+    if entry.is_folder and adapter_loading.is_adapter_folder(entry.path):
+        loaded = adapter_loading.load_adapter_folder(entry, unet_config, family, dtype)
+        loaded.model = loaded.model.to(device)
+        return loaded
     if entry.is_folder:
         model = _load_folder(entry.path, dtype)
         cn_family = _family_from_config(model.config)
         _check_family(cn_family, family, entry)
     else:
-        weights = _diffusers_weights(_read(entry.path), entry.path)
+        state = _read(entry.path)
+        adapter = adapter_loading.adapter_weights(state, entry.path.name, unet_config)
+        if adapter is not None:
+            loaded = adapter_loading.load_adapter_file(entry, adapter, unet_config, family, dtype)
+            loaded.model = loaded.model.to(device)
+            return loaded
+        weights = _diffusers_weights(state, entry.path)
         cn_family = _family_from_weights(weights)
         _check_family(cn_family, family, entry)
         config = controlnet_config(weights, unet_config)
@@ -78,8 +90,6 @@ def _unsupported_layout(keys: set[str]) -> str | None:
         return "a Control-LoRA"
     if any("lllite" in k for k in keys):
         return "a ControlLLLite model"
-    if any(k.startswith(("adapter.", "body.")) for k in keys) or any(".body." in k for k in keys):
-        return "a T2I-Adapter"
     return None
 
 
@@ -94,11 +104,11 @@ def _diffusers_weights(state: dict[str, torch.Tensor], path: Path) -> dict[str, 
         return ldm_to_diffusers(state)
     kind = _unsupported_layout(keys)
     if kind:
-        raise ControlNetLoadError(f"'{path.name}' is {kind}; only ControlNet models are supported "
-                                  "(T2I-Adapters, Control-LoRAs and ControlLLLite are not).")
+        raise ControlNetLoadError(f"'{path.name}' is {kind}; only ControlNet models and T2I-Adapters are "
+                                  "supported (Control-LoRAs and ControlLLLite are not).")
     raise ControlNetLoadError(f"'{path.name}' is not a ControlNet model: it has neither "
                               "'input_hint_block.*' (original layout) nor 'controlnet_cond_embedding.*' "
-                              "(diffusers layout) weights.")
+                              "(diffusers layout) weights, nor a T2I-Adapter's.")
 
 
 def ldm_to_diffusers(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -2,7 +2,8 @@
 
 Every feature that works inside the denoiser — ControlNet residuals, a compiled runner,
 extensions — is a `UNetWrapper`: it gets the call and `call_next`, and may change the inputs,
-add down/mid residuals (adding to ones already there, so several ControlNets stack), replace
+add down/mid residuals (adding to ones already there, so several ControlNets stack) or T2I-Adapter
+features inside the down blocks (`down_intrablock_additional_residuals`), replace
 the call, or post-process its output. The last link calls the UNet itself. A wrapper that raises
 fails the job with a `FeatureError` that names it.
 """
@@ -53,6 +54,8 @@ class UNetCall:
     pass_index: int = 0
     down_block_additional_residuals: tuple[torch.Tensor, ...] | None = None
     mid_block_additional_residual: torch.Tensor | None = None
+    # T2I-Adapter features, one per down block, added inside the blocks (diffusers' argument of that name)
+    down_intrablock_additional_residuals: tuple[torch.Tensor, ...] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -72,6 +75,8 @@ def run_unet(unet: Any, call: UNetCall) -> torch.Tensor:
         kwargs["down_block_additional_residuals"] = call.down_block_additional_residuals
     if call.mid_block_additional_residual is not None:
         kwargs["mid_block_additional_residual"] = call.mid_block_additional_residual
+    if call.down_intrablock_additional_residuals is not None:  # a list: the UNet pops from it
+        kwargs["down_intrablock_additional_residuals"] = list(call.down_intrablock_additional_residuals)
     return unet(call.x, call.timestep, encoder_hidden_states=call.encoder_hidden_states,
                 added_cond_kwargs=call.added_cond_kwargs, return_dict=False, **kwargs)[0]
 

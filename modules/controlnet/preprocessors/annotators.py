@@ -173,6 +173,7 @@ _SPECS: tuple[tuple[str, str | None, tuple[str, ...], Annotator, dict[str, Any]]
     ("pidinet", "softedge_pidinet", ("SoftEdge",), PIDINET, {}),
     ("pidinet_safe", "softedge_pidisafe", ("SoftEdge",), PIDINET, {"safe": True}),
     ("pidinet_scribble", "scribble_pidinet", ("Scribble/Sketch",), PIDINET, {"scribble": True}),
+    ("pidinet_ts", "t2ia_sketch_pidi", ("T2I-Adapter",), PIDINET, {"apply_filter": True}),  # sketch adapter
     ("mlsd", None, ("MLSD",), MLSD, {}),
     ("lineart", "lineart_realistic", ("Lineart",), LINEART, {}),
     ("lineart_coarse", None, ("Lineart",), LINEART_COARSE, {"coarse": True}),

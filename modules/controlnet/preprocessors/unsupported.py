@@ -9,6 +9,8 @@ _UNIFORMER = ("UniFormer is not built in (its mmseg network is in neither contro
 _ANIME_FACE = ("anime face segmentation is not built in; send a ready segmentation map with the "
                "preprocessor 'none'")
 _NOT_BUILT_IN = "it is not built in (docs/CONTROLNET.md lists the preprocessors that are)"
+_STYLE_ADAPTER = ("the T2I style adapter (CLIP-vision tokens) is not supported; the map-based T2I-Adapters "
+                  "are, with t2ia_color_grid, t2ia_sketch_pidi or any map preprocessor")
 
 # name or alias (lower case) -> reason
 UNSUPPORTED: dict[str, str] = {
@@ -21,6 +23,7 @@ UNSUPPORTED: dict[str, str] = {
                      "reference_adain", "reference_adain+attn", "revision_clipvision", "revision_ignore_prompt",
                      "ip-adapter_clip_h", "ip-adapter_clip_g", "ip-adapter_face_id", "ip-adapter_face_id_plus",
                      "instant_id_face_embedding", "instant_id_face_keypoints"), _NOT_BUILT_IN),
+    **dict.fromkeys(("t2ia_style_clipvision", "clip_vision"), _STYLE_ADAPTER),
 }
 
 
