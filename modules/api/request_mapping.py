@@ -162,35 +162,24 @@ def comments_text(comments: Any) -> str | None:
     return "\n".join(map(str, comments)) if isinstance(comments, dict) else str(comments)
 
 
-INT_FIELDS = ("seed", "subseed", "seed_resize_from_w", "seed_resize_from_h", "steps", "width", "height",
-              "batch_size", "n_iter")
-OPTIONAL_FIELDS = ("eta", "s_churn", "s_tmin", "s_tmax", "s_noise", "s_min_uncond")
-
-
 def base_request_fields(values: dict[str, Any], overrides: dict[str, Any], runtime: Runtime,
                         ) -> dict[str, Any]:
-    """GenerationRequest fields shared by both modes; tiling None means "use the setting"."""
+    """The GenerationRequest fields of both modes that need more than a copy (the other table
+    fields are copied as the API model typed them, `table_request_fields`): names resolved by the
+    registries, tiling None meaning "use the setting", A1111's save and task id switches, script
+    payloads, and empty strings meaning "none"."""
     sampler, scheduler = resolve_sampler(values, runtime)
     tiling = values.get("tiling")
     if tiling is None:
         tiling = bool(overrides.get("tiling", runtime.settings.get("tiling", False)))
     save = bool(values.get("save_images"))
-    try:
-        fields: dict[str, Any] = {name: int(values[name]) for name in INT_FIELDS}
-    except (TypeError, ValueError) as e:  # an infotext's "Seed: abc"
-        raise ApiError(422, f"a whole number was expected: {e}") from e
-    fields.update({name: values.get(name) for name in OPTIONAL_FIELDS})
-    fields.update(
-        prompt=values["prompt"], negative_prompt=values["negative_prompt"],
-        styles=tuple(values.get("styles") or ()), subseed_strength=float(values["subseed_strength"]),
-        sampler_name=sampler, scheduler=scheduler, cfg_scale=float(values["cfg_scale"]), tiling=bool(tiling),
+    return dict(
+        styles=tuple(values.get("styles") or ()), sampler_name=sampler, scheduler=scheduler, tiling=bool(tiling),
         override_settings=overrides, save_images=save, save_grid=save,
         comments=comments_text(values.get("comments")), task_id=values.get("force_task_id") or None,
         script_name=values.get("script_name") or None, script_args=tuple(values.get("script_args") or ()),
-        restore_faces=values.get("restore_faces"),
-        refiner_checkpoint=values.get("refiner_checkpoint") or None, refiner_switch_at=values.get("refiner_switch_at"),
+        refiner_checkpoint=values.get("refiner_checkpoint") or None,
         alwayson_scripts={k.strip().lower(): v for k, v in (values.get("alwayson_scripts") or {}).items()})
-    return fields
 
 
 def check_face_restoration(request: GenerationRequest, runtime: Runtime) -> None:
