@@ -25,7 +25,7 @@ from modules.server import create_app  # noqa: E402
 from modules.ui.blocks import _build_page  # noqa: E402
 from modules.ui.field_widgets import field_widget_args, form_name  # noqa: E402
 from modules.ui.paste_actions import plan_paste  # noqa: E402
-from modules.ui.table_fields import app_fields, split_table_values  # noqa: E402
+from modules.ui.table_fields import app_fields, feature_paste_names, split_table_values  # noqa: E402
 from modules.ui.txt2img import submit_form  # noqa: E402
 from modules.ui.txt2img_form import Txt2ImgForm  # noqa: E402
 
@@ -191,6 +191,7 @@ def test_a_ui_paste_reaches_the_feature_and_the_infotext(app: Any) -> None:
     runtime, _, feature = app
     plan = plan_paste(runtime, "a cat\nSteps: 2, Sampler: Euler, Seed: 3, Size: 64x64, Detail boost: 0.35")
     assert plan.values["detail_boost"] == 0.35
+    assert feature_paste_names(runtime, "img2img") == {"detail_boost"}  # img2img's paste targets take it too
     widgets = {"prompt": "a cat", "steps": 2, "width": 64, "height": 64, "sampler_name": "Euler", "seed": 3,
                "detail_boost": plan.values["detail_boost"]}  # the feature's widget, filled by the paste
     form_values, table_values = split_table_values(widgets, app_fields(runtime), Txt2ImgForm.field_names())

@@ -50,7 +50,7 @@ from modules.ui.progress_view import error_html, notice_html
 from modules.ui.prompt_row import build_prompt_row
 from modules.ui.prompt_wiring import wire_prompt_tools
 from modules.ui.refiner_accordion import check_pass_checkpoints
-from modules.ui.table_fields import app_fields, split_table_values, with_table_values
+from modules.ui.table_fields import app_fields, feature_paste_names, split_table_values, with_table_values
 from modules.ui.txt2img import final_outputs, progress_outputs, reuse_seed, wire_generation
 from modules.ui.txt2img_form import round_size_fields
 
@@ -174,7 +174,8 @@ def _register_targets(ui: UiBuild, fields: dict[str, Any], inputs: Img2ImgInputs
     """Where pasted infotexts and "Send to img2img/inpaint" land in this tab."""
     from modules.ui.send_to import SendTarget
 
-    ui.paste_targets[TAB] = {k: v for k, v in fields.items() if k in PASTE_FIELDS or k.startswith(UNIT_PREFIX)}
+    pasted = set(PASTE_FIELDS) | feature_paste_names(ui.runtime, TAB)
+    ui.paste_targets[TAB] = {k: v for k, v in fields.items() if k in pasted or k.startswith(UNIT_PREFIX)}
     ui.paste_logs[TAB] = panel.html_log
     ui.send_targets["img2img"] = SendTarget(fields["init_img"], inputs.mode_tabs, "img2img_img2img_tab",
                                             inputs.input_tab, "img2img", inpaint_controls)

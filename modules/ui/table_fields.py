@@ -47,3 +47,10 @@ def with_table_values(runtime: Any, req: GenerationRequest, values: Mapping[str,
     req = req.with_values(values)
     validate_request(req, max_steps=steps_bound(runtime.settings), fields=app_fields(runtime))
     return req
+
+
+def feature_paste_names(runtime: Any, tab: str) -> set[str]:
+    """Fields of features' own rows that a paste fills in `tab` (the built-in ones are listed by the tab)."""
+    builtin = {row.attr for row in REQUEST_FIELDS}
+    return {row.attr for row in app_fields(runtime)
+            if row.attr not in builtin and row.infotext and tab in row.ui_tabs}
