@@ -55,7 +55,7 @@ function sduiEnCardHtml(page, item) {
     const thumb = item.preview
         ? `<img loading="lazy" alt="" src="./sd_extra_networks/thumb?page=${page}&path=${encodeURIComponent(item.preview)}">`
         : `<div class="sdui-en-noimage">${sduiEnEscape(item.name.slice(0, 2))}</div>`;
-    const edit = page === "checkpoints" ? "" : '<button type="button" class="sdui-en-edit" title="Edit this card\'s notes (name.json)">✎</button>';
+    const edit = page === "checkpoints" || item.readonly ? "" : '<button type="button" class="sdui-en-edit" title="Edit this card\'s notes (name.json)">✎</button>';
     return `<div class="sdui-en-card" data-path="${sduiEnEscape(item.path)}" title="${sduiEnEscape(item.path)}">` +
         `${thumb}${edit}<div class="sdui-en-name">${sduiEnEscape(item.name)}</div>` +
         (item.description ? `<div class="sdui-en-desc">${sduiEnEscape(item.description)}</div>` : "") + "</div>";
@@ -108,13 +108,15 @@ function sduiEnPromptBox(root) {
     return sduiRoot().querySelector(`#${tab}_${sduiEnActiveBox[tab] || "prompt"} textarea`);
 }
 
-// Insert `tag` at the cursor, or remove it (any weight, for <lora:name:...>) when present.
+// Insert `tag` at the cursor, or remove it (any weight, for <lora:name:...> and other <type:name:...>
+// tags) when present.
 function sduiEnToggleTag(textarea, tag, name, page) {
     const text = textarea.value;
     const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-    const pattern = page === "lora" ? new RegExp(`\\s*<lora:${escaped}(:[^>]*)?>`) : new RegExp(`(^|[\\s,])${escaped}(?=$|[\\s,])`);
+    const tagType = (tag.match(/^<(\w+):/) || [])[1];
+    const pattern = tagType ? new RegExp(`\\s*<${tagType}:${escaped}(:[^>]*)?>`) : new RegExp(`(^|[\\s,])${escaped}(?=$|[\\s,])`);
     if (pattern.test(text)) {
-        textarea.value = text.replace(pattern, page === "lora" ? "" : "$1").replace(/\s{2,}/g, " ").trim();
+        textarea.value = text.replace(pattern, tagType ? "" : "$1").replace(/\s{2,}/g, " ").trim();
     } else {
         const at = textarea.selectionStart ?? text.length;
         const before = text.slice(0, at);

@@ -197,4 +197,7 @@ def test_inpaint_only_in_an_inpaint_job_is_the_inpaint_unit(client: httpx.Client
     picture = decode_b64_image(response.json()["images"][0])
     assert parse_generation_parameters(picture.info["parameters"])["ControlNet 0"].startswith("Module: inpaint,")
     no_mask = {key: value for key, value in body.items() if key != "mask"}
-    assert_error_shape(client.post("/sdapi/v1/img2img", json=no_mask), 422, "inpaint_only")
+    outside = client.post("/sdapi/v1/img2img", json=no_mask)  # no inpaint job: it stays inpaint_only
+    assert outside.status_code == 200, outside.text
+    outside_info = decode_b64_image(outside.json()["images"][0]).info["parameters"]
+    assert parse_generation_parameters(outside_info)["ControlNet 0"].startswith("Module: inpaint_only,")

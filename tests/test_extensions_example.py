@@ -42,6 +42,13 @@ def test_example_extension_tab_setting_route_and_step_hook(tmp_path: Path, tiny_
             assert response.status_code == 200, response.text
             assert "Sampler: Example Midpoint" in json.loads(response.json()["info"])["infotexts"][0]
             assert client.get("/example-extension/steps").json() == {"jobs": 2, "last_job_steps": 3}
+            # its extra-network type: the tag changes the picture and writes its infotext key
+            plain = client.post("/sdapi/v1/txt2img", json={**body, "seed": 3}).json()
+            tagged = client.post("/sdapi/v1/txt2img", json={**body, "seed": 3,
+                                                            "prompt": "a cat <example_contrast:0.8>"}).json()
+            assert tagged["images"][0] != plain["images"][0]
+            info = json.loads(tagged["info"])
+            assert "Example contrast: 0.8" in info["infotexts"][0] and "not applied" not in info["comments"]
             options = client.get("/sdapi/v1/options").json()
             assert options["example_greeting"] == "Hello from the example extension"
             assert options["prompt_styler_default_on"] is True

@@ -81,13 +81,13 @@ def test_visibility_zero_changes_nothing_and_no_face_changes_nothing(models: Fac
     assert restore_faces(image, "GFPGAN", models, detector=NoFaces()) is image
 
 
-def test_extras_gfpgan_visibility_then_upscale(models: FaceModels, tmp_path: Path) -> None:
+def test_extras_upscale_then_gfpgan_visibility(models: FaceModels, tmp_path: Path) -> None:
     faces = dataclasses.replace(models, detector=FixedFaces())
     catalog = UpscalerCatalog({})
     p = ExtrasParams(upscaler_1="Lanczos", upscaling_resize=2, gfpgan_visibility=0.5)
     out = run_extras_steps(_picture(), p, catalog, faces=faces)
     assert out.image.size == (400, 400)
-    assert out.infotext.startswith("GFPGAN visibility: 0.5, Postprocess upscale by: 2")
+    assert out.infotext == "Postprocess upscale by: 2, Postprocess upscaler: Lanczos, GFPGAN visibility: 0.5"
     missing = FaceModels({"GFPGAN": tmp_path / "none", "CodeFormer": tmp_path / "none"}, tmp_path / "none")
     with pytest.raises(FaceRestorationError, match="no face detector"):
         run_extras_steps(_picture(), p, catalog, faces=missing)

@@ -2,16 +2,17 @@
 
 The three resize modes are the extension's: Just Resize stretches, Crop and Resize covers the
 target and crops the overflow (centred), Resize and Fill fits inside and pads with the map's own
-border colour. Pixel Perfect picks the processor resolution that makes the detected map come out
+border colour (binary and flat-colour maps are resized so thin lines and regions survive; see
+map_resize.py). Pixel Perfect picks the processor resolution that makes the detected map come out
 at the generation size after that resize, so thin lines are not resampled twice.
 """
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import torch
 
+from modules.controlnet.map_resize import resize_map
 from modules.controlnet.unit import ResizeMode
 
 
@@ -24,11 +25,9 @@ def pixel_perfect_resolution(image_hw: tuple[int, int], target_hw: tuple[int, in
 
 
 def _resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
-    h, w = image.shape[:2]
-    if (w, h) == (width, height):
-        return image
-    shrinking = width * height < w * h
-    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
+    """By the map's kind: thin binary lines keep full strength, flat-colour maps stay flat
+    (modules/controlnet/map_resize.py)."""
+    return resize_map(image, width, height)
 
 
 def _border_colour(image: np.ndarray) -> np.ndarray:

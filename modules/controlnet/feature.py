@@ -20,6 +20,7 @@ from modules.controlnet.adapter_loading import is_t2i_adapter
 from modules.controlnet.control_image import fit_to_size, hint_tensor, pixel_perfect_resolution
 from modules.controlnet.infotext import unit_infotext
 from modules.controlnet.injection import ActiveUnit, ControlNetWrapper
+from modules.controlnet.inpaint_only import INPAINT_ONLY, InpaintOnlyPaste, blur_sigma
 from modules.controlnet.model_files import is_none_model
 from modules.controlnet.result_maps import NO_DETECTMAP, ResultMaps
 from modules.controlnet.service import ControlNetService
@@ -113,12 +114,14 @@ class ControlNetFeature:
     def __init__(self, service: ControlNetService) -> None:
         self.service = service
         self.result_maps = ResultMaps()  # appended to the result by the `after_job` hook (register.py)
+        self.inpaint_paste = InpaintOnlyPaste()  # applied to each picture by an `after_image` hook
 
     def contribute(self, setup: Any, pass_: Any) -> Any:
         from modules.engine.features import Contribution
 
         if pass_.index == 0:
             self.result_maps.start(setup.req, wanted=not setup.settings.get(NO_DETECTMAP, False))
+            self.inpaint_paste.start(setup.req)
         units = [(i, u) for i, u in enumerate(request_units(setup.req, self.service)) if u.enabled]
         has_hires = bool(getattr(setup.req, "enable_hr", False))
         units = [(i, u) for i, u in units if unit_joins_pass(u, pass_.index, pass_.spec.name, has_hires)]
@@ -134,6 +137,8 @@ class ControlNetFeature:
                     setup.settings.get("control_net_detectmap_autosaving", False)):
                 self.service.save_detected_map(unit.module, prepared.detected)
             shown, hints = control_of(prepared, setup.req, pass_.spec.width, pass_.spec.height)
+            if unit.module == INPAINT_ONLY:
+                self.inpaint_paste.put(setup.req, index, shown, blur_sigma(setup.settings))
             if unit.save_detected_map:
                 self.result_maps.put(setup.req, index, shown)
             title = "None"

@@ -27,3 +27,4 @@ def register(runtime: Any) -> None:
     feature = ControlNetFeature(service)
     runtime.features.register(feature)
     runtime.hooks.register("after_job", feature.result_maps.append_to_result, owner="ControlNet")
+    runtime.hooks.register("after_image", feature.inpaint_paste.apply, owner="ControlNet")

@@ -12,10 +12,12 @@ from modules.controlnet.unit import ControlNetUnit, UnitError, parse_units
 INPAINT_ONLY = "inpaint_only"
 
 
+
 def module_resolver(service: ControlNetService, inpaints_masked: bool) -> Callable[[str], str | None]:
     """Preprocessor name -> canonical name (None: unknown). As the extension does, `inpaint_only` in
     an img2img inpaint job (one with a mask) falls back to `inpaint` (global harmonious): the job's
-    own inpainting already keeps the unmasked pixels."""
+    own inpainting already keeps the unmasked pixels. Elsewhere it stays `inpaint_only`
+    (modules/controlnet/inpaint_only.py pastes the unit's picture back outside its mask)."""
 
     def resolve(name: str) -> str | None:
         if inpaints_masked and str(name).strip().lower() == INPAINT_ONLY:

@@ -300,7 +300,7 @@ def _run_job(req: GenerationRequest, ctx: EngineContext, control: JobControl, sa
             break
         for index, image in zip(batch_indices, decoded, strict=True):
             text = generation_infotext(state, index)
-            after = AfterImage(req, image, text, index)
+            after = AfterImage(req, image, text, index, save_intermediate=sample_saver(state, index, text))
             call_hooks(ctx, "after_image", after)
             image = after.image
             if after.infotext_entries:  # written again: the saved and returned picture carries them
@@ -319,6 +319,14 @@ def _run_job(req: GenerationRequest, ctx: EngineContext, control: JobControl, sa
     if ctx.hooks is not None:
         result.comments += [f.message() for f in ctx.hooks.take_failures()]
     return result
+
+
+def sample_saver(state: JobState, index: int, text: str) -> Callable[[Image.Image, str], str] | None:
+    """Saves an intermediate picture of image `index` (suffix, e.g. "-before-face-restoration") the
+    way the job saves its samples; None when the job saves no samples."""
+    if not (state.req.save_images and state.ctx.settings["samples_save"]):
+        return None
+    return lambda picture, suffix: save_sample(state, picture, index, text, suffix=suffix)
 
 
 def call_hooks(ctx: EngineContext, point: str, payload: Any) -> None:

@@ -20,8 +20,8 @@ from typing import Any
 from modules.cmd_args import extension_access_allowed
 from modules.extensions.extension import Extension, discover
 from modules.extensions.facades import callbacks as callbacks_facade
-from modules.extensions.facades import extension_api
-from modules.extensions.facades import paths_images, script_api, shared
+from modules.extensions.facades import extension_api, paths_images, script_api, shared
+from modules.extensions.facades import extra_networks as extra_networks_facade
 from modules.extensions.facades import processing as processing_facade
 from modules.extensions.facades.importer import ModulesView, facade_builtins
 from modules.extensions.install import ACCESS_REFUSED, InstallError, run_install_script
@@ -123,6 +123,8 @@ class ExtensionHost:
             "images": lambda: paths_images.build_images(rt),
             "ui_components": lambda: importlib.import_module("modules.ui.form_components").build(),
             "extension_api": lambda: extension_api.build(self, ext.name),
+            "extra_networks": lambda: extra_networks_facade.build(self, ext.name),
+            "ui_extra_networks": lambda: extra_networks_facade.build_ui(self, ext.name),
         }
         return ModulesView(factories)
 
@@ -250,7 +252,7 @@ class ExtensionHost:
         """
         alwayson = [e for e in self.scripts_for(req.mode) if e.alwayson]
         selected = self.find_script(req.mode, req.script_name, alwayson=False)
-        if not alwayson and selected is None:
+        if not alwayson and selected is None and not _networks_need_p(ctx):
             return inner(req, ctx, control)
         link = processing_facade.JobLink(ctx, control, inner, self)
         p = processing_facade.processing_for(req, link)
@@ -296,6 +298,13 @@ class ExtensionHost:
     def check_access(self) -> None:
         if not self.access_allowed():
             raise PermissionError(ACCESS_REFUSED)
+
+
+def _networks_need_p(ctx: Any) -> bool:
+    """A1111-style extra-network types get the job's `p`, so such jobs run through process_images."""
+    from modules.networks.extension_networks import ExtensionNetworks
+
+    return any(isinstance(f, ExtensionNetworks) and f.needs_p() for f in ctx.features)
 
 
 def load_extensions(runtime: Any, builtin_dir: Path | None = None) -> ExtensionHost:

@@ -38,34 +38,47 @@ def _center_crop(image: Image.Image, width: int, height: int) -> Image.Image:
     return image.crop((left, top, left + width, top + height))
 
 
-def restore_for_extras(out: ExtrasOutput, p: ExtrasParams, faces: Any) -> None:
-    """GFPGAN, then CodeFormer, each blended by its visibility (A1111's Extras order)."""
+# A1111's Extras operations (its postprocessing scripts' names) in their own order (1000, 2000, 3000)
+OPERATIONS = ("Upscale", "GFPGAN", "CodeFormer")
+
+
+def operation_order(settings: Mapping[str, Any] | None) -> list[str]:
+    """The operations in the order they run: those named in the setting `postprocessing_operation_order`
+    first, in its order, then the rest in their own order (as A1111 sorts its postprocessing scripts)."""
+    chosen = list((settings or {}).get("postprocessing_operation_order") or [])
+    ranked = {name: (chosen.index(name) if name in chosen else len(OPERATIONS), i) for i, name in enumerate(OPERATIONS)}
+    return sorted(OPERATIONS, key=ranked.__getitem__)
+
+
+def restore_for_extras(out: ExtrasOutput, p: ExtrasParams, faces: Any, name: str,
+                       settings: Mapping[str, Any] | None = None) -> None:
+    """One face restorer (GFPGAN or CodeFormer) blended by its visibility; 0 skips it."""
     from modules.face_restoration.run import restore_faces
 
-    for name, visibility in (("GFPGAN", p.gfpgan_visibility), ("CodeFormer", p.codeformer_visibility)):
-        if visibility > 0:
-            weight = p.codeformer_weight if name == "CodeFormer" else 0.5
-            out.image = restore_faces(out.image, name, faces, visibility, weight=weight)
-            out.info[f"{name} visibility"] = f"{visibility:g}"
-            if name == "CodeFormer":
-                out.info["CodeFormer weight"] = f"{p.codeformer_weight:g}"
+    visibility = p.gfpgan_visibility if name == "GFPGAN" else p.codeformer_visibility
+    if visibility <= 0:
+        return
+    weight = p.codeformer_weight if name == "CodeFormer" else 0.5
+    unload = bool((settings or {}).get("face_restoration_unload", False))
+    out.image = restore_faces(out.image, name, faces, visibility, weight=weight, unload=unload)
+    out.info[f"{name} visibility"] = f"{visibility:g}"
+    if name == "CodeFormer":
+        out.info["CodeFormer weight"] = f"{p.codeformer_weight:g}"
 
 
 def run_extras_steps(image: Image.Image, p: ExtrasParams, catalog: UpscalerCatalog,
                      settings: Mapping[str, Any] | None = None, on_tile: Callable[[int, int], None] | None = None,
                      faces: Any = None) -> ExtrasOutput:
-    """Face restoration and upscaling, in the order `upscale_first` says."""
-    wants_faces = p.gfpgan_visibility > 0 or p.codeformer_visibility > 0
-    if not wants_faces:
-        return upscale_for_extras(image, p, catalog, settings, on_tile)
-    if p.upscale_first:
-        out = upscale_for_extras(image, p, catalog, settings, on_tile)
-        restore_for_extras(out, p, faces)
-        return out
-    restored = ExtrasOutput(image)
-    restore_for_extras(restored, p, faces)
-    out = upscale_for_extras(restored.image, p, catalog, settings, on_tile)
-    out.info = {**restored.info, **out.info}
+    """Upscaling and face restoration in A1111 1.10's order: Upscale, GFPGAN, CodeFormer unless the
+    setting `postprocessing_operation_order` says otherwise. `upscale_first` is accepted and, as in
+    A1111 1.10, has no effect. The infotext lists the operations in the order they ran."""
+    out = ExtrasOutput(image)
+    for name in operation_order(settings):
+        if name == "Upscale":
+            done = upscale_for_extras(out.image, p, catalog, settings, on_tile)
+            out = ExtrasOutput(done.image, {**out.info, **done.info})
+        else:
+            restore_for_extras(out, p, faces, name, settings)
     return out
 
 

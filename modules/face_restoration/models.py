@@ -115,8 +115,9 @@ class FaceModels:
         return load_face_descriptor(self._require_file(name), name)
 
     @contextmanager
-    def using(self, name: str) -> Iterator[Any]:
-        """The restorer `name` ready to run: through the model cache when there is one."""
+    def using(self, name: str, unload: bool = False) -> Iterator[Any]:
+        """The restorer `name` ready to run: through the model cache when there is one. `unload`
+        (A1111's `face_restoration_unload`) moves it off the compute device after the scope."""
         path = self._require_file(name)
         if self.cache is None:
             yield load_face_descriptor(path, name)
@@ -127,8 +128,12 @@ class FaceModels:
         key = f"face_restorer/{name}/{path.name} [{stat.st_mtime_ns}]"
         self.cache.register(ModelHandle(key, load=lambda: load_face_descriptor(path, name),
                                         kind="face_restorer", size_bytes=stat.st_size))
-        with self.cache.use(key) as loaded:
-            yield loaded
+        try:
+            with self.cache.use(key) as loaded:
+                yield loaded
+        finally:
+            if unload:
+                self.cache.offload(key)
 
     def detector_file(self) -> Path:
         files = sorted(self.detector_folder.glob("*.onnx")) if self.detector_folder.is_dir() else []

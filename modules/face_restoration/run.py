@@ -18,12 +18,13 @@ DEFAULT_CODEFORMER_WEIGHT = 0.5  # A1111's `code_former_weight` default
 
 def restore_faces(image: Image.Image, name: str, models: FaceModels, visibility: float = 1.0,
                   detector: Any = None, restorer: Any = None,
-                  weight: float = DEFAULT_CODEFORMER_WEIGHT) -> Image.Image:
+                  weight: float = DEFAULT_CODEFORMER_WEIGHT, unload: bool = False) -> Image.Image:
     """`image` with its faces restored by `name` ("GFPGAN" or "CodeFormer"), blended by `visibility`.
 
     `detector` (an object with `landmarks(rgb) -> [5x2 arrays]`) defaults to YuNet from the models
     folder; `restorer` (a loaded spandrel descriptor) defaults to the installed model of `name`
-    (through the model cache); `weight` is CodeFormer's fidelity (0 = strongest effect).
+    (through the model cache); `weight` is CodeFormer's fidelity (0 = strongest effect); `unload`
+    (the setting `face_restoration_unload`) moves the restorer off the compute device afterwards.
     """
     if name not in models.folders:
         raise FaceRestorationError(f"unknown face restorer {name!r}; choose one of {', '.join(models.folders)}")
@@ -31,7 +32,7 @@ def restore_faces(image: Image.Image, name: str, models: FaceModels, visibility:
         raise FaceRestorationError(f"CodeFormer weight must be between 0 and 1, got {weight:g}")
     detector = detector or models.detector or YuNetDetector(models.detector_file())
     rgb = np.asarray(image.convert("RGB"))
-    with _restorer(models, name, restorer) as loaded:
+    with _restorer(models, name, restorer, unload) as loaded:
         faces = detector.landmarks(rgb)
         if not faces:
             return image
@@ -39,9 +40,9 @@ def restore_faces(image: Image.Image, name: str, models: FaceModels, visibility:
 
 
 @contextmanager
-def _restorer(models: FaceModels, name: str, given: Any) -> Iterator[Any]:
+def _restorer(models: FaceModels, name: str, given: Any, unload: bool) -> Iterator[Any]:
     if given is not None:
         yield given
         return
-    with models.using(name) as loaded:
+    with models.using(name, unload) as loaded:
         yield loaded

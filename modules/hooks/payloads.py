@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,9 @@ class AfterImage:
     # Entries a hook adds to this picture's infotext (A1111 keys; None drops a key); the infotext is
     # written again after the hooks, so what is saved and returned has them.
     infotext_entries: dict[str, Any] = field(default_factory=dict)
+    # save a picture of this image (e.g. before a hook changes it) as a sample with a file-name suffix
+    # and this image's infotext, through the job's saving path; returns the path (None: job does not save)
+    save_intermediate: Callable[[Any, str], str] | None = None
 
 
 @dataclass

@@ -403,6 +403,18 @@ class ModelCache:
                 with self._lock:
                     self.placer.move(key, self._modules_of(key), torch.device("cpu"))
 
+    def offload(self, key: str) -> None:
+        """Move a handle's model from the compute device to the CPU, keeping it loaded (for A1111's
+        "move ... from VRAM into RAM after processing" settings); nothing happens when it is not loaded."""
+        with self._lock:
+            handle = self._require_handle(key)
+            if not handle.loaded:
+                return
+            self.placer.move(key, self._modules_of(key), torch.device("cpu"))
+            if key in self._on_device:
+                self._on_device.remove(key)
+        release_freed_memory(collect_garbage=False)
+
     @property
     def resident(self) -> str | None:
         """Under medvram/lowvram, the part(s) on the compute device now (None: none yet)."""

@@ -3,6 +3,9 @@
 A job feature adds `Face restoration: <model>` to the infotext when the request (or the setting
 `face_restoration`) asks for it; an `after_image` hook then restores the faces of each picture
 with the model named by `face_restoration_model` (CodeFormer with `code_former_weight`), before it is shown and saved.
+With `save_images_before_face_restoration` the unrestored picture is saved first, with its infotext
+and A1111's "-before-face-restoration" file-name suffix, through the job's own saving path;
+`face_restoration_unload` moves the restorer off the compute device after each use.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from modules.engine.features import Contribution, FeatureSetup, PassContext
+
+BEFORE_SUFFIX = "-before-face-restoration"  # A1111's file-name suffix for the copy before restoration
 
 
 def wants_restoration(req: Any, settings: Mapping[str, Any]) -> bool:
@@ -55,7 +60,10 @@ def register(runtime: Any) -> None:
             return
         name = str(settings.get("face_restoration_model", "CodeFormer"))
         weight = float(settings.get("code_former_weight", 0.5))
-        payload.image = restore_faces(payload.image, name, runtime.faces, weight=weight)
+        if settings.get("save_images_before_face_restoration") and payload.save_intermediate is not None:
+            payload.save_intermediate(payload.image, BEFORE_SUFFIX)
+        payload.image = restore_faces(payload.image, name, runtime.faces, weight=weight,
+                                      unload=bool(settings.get("face_restoration_unload", False)))
 
     runtime.features.register(RestoreFacesFeature())
     runtime.hooks.register("after_image", after_image, owner="face restoration")

@@ -230,6 +230,8 @@ _CONTROLNET: dict[str, OptionInfo] = {
     "control_net_detectmap_autosaving": OptionInfo(False, "Allow detectmap auto saving", "control_net"),
     "controlnet_ignore_noninpaint_mask": OptionInfo(
         False, "Ignore mask on ControlNet input image if control type is not inpaint", "control_net"),
+    "control_net_inpaint_blur_sigma": _slider(7, "ControlNet inpainting Gaussian blur sigma", "control_net",
+                                              0, 100, 1),
 }
 
 

@@ -28,6 +28,13 @@ UPSCALING_OPTIONS: dict[str, OptionInfo] = {
                                          choices=("CodeFormer", "GFPGAN")),
     "code_former_weight": _slider(0.5, "CodeFormer weight (0 = maximum effect, 1 = minimum effect)",
                                   "face-restoration", 0, 1, 0.01),
+    "face_restoration_unload": OptionInfo(False, "Move face restoration model from VRAM into RAM after processing",
+                                          "face-restoration"),
+    "save_images_before_face_restoration": OptionInfo(False, "Save a copy of image before doing face restoration.",
+                                                      "saving-images"),
+    "postprocessing_operation_order": OptionInfo([], "Postprocessing operation order (Extras: the operations "
+                                                 "named here run first, in this order)", "upscaling", "dropdown",
+                                                 choices=("Upscale", "GFPGAN", "CodeFormer")),
     "tiled_vae": OptionInfo("Automatic", "Tiled VAE: Automatic decodes/encodes large images (and retries after "
                             "running out of memory) in tiles; Always and Never force it", "vae", "radio",
                             choices=("Automatic", "Always", "Never")),

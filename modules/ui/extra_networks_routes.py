@@ -32,6 +32,39 @@ def page_catalog(runtime: Any, page: str) -> NetworkCatalog:
     return services.checkpoint_cards
 
 
+def extension_card_page(runtime: Any, page: str) -> Any:
+    """The card page an extension added under this id (None for the built-in pages and unknown ids)."""
+    from modules.networks.extension_networks import ExtensionNetworks
+
+    for feature in runtime.features.all():
+        if isinstance(feature, ExtensionNetworks) and page in feature.pages:
+            return feature.pages[page]
+    return None
+
+
+def extension_page_cards(runtime: Any, page: Any) -> dict[str, Any]:
+    """An extension page's cards; its list function failing is a 500 naming the extension."""
+    from modules.networks.extension_cards import page_cards
+
+    started = time.perf_counter()
+    weight = float(runtime.settings.get("extra_networks_default_multiplier", 1.0))
+    try:
+        items = page_cards(page, weight)
+    except Exception as exc:
+        raise HTTPException(500, f"the extension '{page.owner}' could not list its {page.title} cards: "
+                                 f"{type(exc).__name__}: {exc}") from exc
+    return {"page": page.page_id, "items": items, "folders": [], "seconds": round(time.perf_counter() - started, 4)}
+
+
+def extension_page_preview(page: Any, name: str) -> Any:
+    from modules.networks.extension_cards import page_preview
+
+    try:
+        return page_preview(page, name)
+    except Exception:
+        return None
+
+
 def mark_skipped_embeddings(items: list[dict[str, Any]], runtime: Any) -> None:
     """Say on the card why an embedding does not work with the loaded model."""
     reasons = runtime.networks.embeddings.lookup(runtime.models.current).skip_reasons
@@ -63,6 +96,9 @@ def register_card_routes(app: FastAPI, runtime: Any) -> None:
     @app.get("/sd_extra_networks/cards", include_in_schema=False)
     def card_list(request: Request, page: str, refresh: bool = False) -> dict[str, Any]:
         check(request)
+        extension_page = extension_card_page(runtime, page)
+        if extension_page is not None:
+            return extension_page_cards(runtime, extension_page)
         catalog = page_catalog(runtime, page)
         started = time.perf_counter()
         if refresh:
@@ -77,7 +113,11 @@ def register_card_routes(app: FastAPI, runtime: Any) -> None:
     @app.get("/sd_extra_networks/thumb", include_in_schema=False)
     def thumb(request: Request, page: str, path: str) -> FileResponse:
         check(request)
-        found = preview_path(page_catalog(runtime, page), path)
+        extension_page = extension_card_page(runtime, page)
+        if extension_page is not None:
+            found = extension_page_preview(extension_page, path)
+        else:
+            found = preview_path(page_catalog(runtime, page), path)
         if found is None:
             raise HTTPException(404, f"no preview image {path!r} in the {page} folders")
         return FileResponse(found, headers={"Cache-Control": "max-age=60"})

@@ -8,6 +8,7 @@ with none. Clicking a card inserts its tag at the prompt's cursor, or removes it
 from __future__ import annotations
 
 import html
+from typing import Any
 
 import gradio as gr
 
@@ -15,9 +16,9 @@ TABS = (("checkpoints", "Checkpoints"), ("textual_inversion", "Textual Inversion
 SORTS = (("path", "Path"), ("name", "Name"), ("date", "Date modified"))
 
 
-def skeleton_html(tab: str) -> str:
-    buttons = "".join(f'<button type="button" class="sdui-en-tab" data-page="{p}">{html.escape(label)}</button>'
-                      for p, label in TABS)
+def skeleton_html(tab: str, extra_tabs: tuple[tuple[str, str], ...] = ()) -> str:
+    buttons = "".join(f'<button type="button" class="sdui-en-tab" data-page="{html.escape(p)}">'
+                      f'{html.escape(label)}</button>' for p, label in (*TABS, *extra_tabs))
     sorts = "".join(f'<option value="{v}">{html.escape(label)}</option>' for v, label in SORTS)
     return (f'<div class="sdui-en" data-tab="{tab}">'
             f'<div class="sdui-en-tabs">{buttons}</div>'
@@ -32,5 +33,15 @@ def skeleton_html(tab: str) -> str:
             '</div></div>')
 
 
-def build_extra_networks(tab: str) -> gr.HTML:
-    return gr.HTML(skeleton_html(tab), elem_id=f"{tab}_extra_networks", elem_classes=["sdui-extra-networks"])
+def extension_tabs(runtime: Any) -> tuple[tuple[str, str], ...]:
+    """(page id, title) of the card pages extensions added (after the built-in tabs)."""
+    from modules.networks.extension_networks import ExtensionNetworks
+
+    features = runtime.features.all() if runtime is not None and getattr(runtime, "features", None) else ()
+    return tuple((p.page_id, p.title) for f in features if isinstance(f, ExtensionNetworks)
+                 for p in f.pages.values())
+
+
+def build_extra_networks(tab: str, runtime: Any = None) -> gr.HTML:
+    return gr.HTML(skeleton_html(tab, extension_tabs(runtime)), elem_id=f"{tab}_extra_networks",
+                   elem_classes=["sdui-extra-networks"])

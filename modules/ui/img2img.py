@@ -186,7 +186,7 @@ def _register_targets(ui: UiBuild, fields: dict[str, Any], inputs: Img2ImgInputs
 def build_img2img_tab(ui: UiBuild) -> None:
     """Build the img2img tab into the current Blocks context (a `TabSpec` build function)."""
     row = build_prompt_row(ui, TAB)
-    build_extra_networks(TAB)
+    build_extra_networks(TAB, ui.runtime)
     interrogate_buttons = build_img2img_buttons(ui)
     with gr.Row(elem_id=f"{TAB}_main", equal_height=False):
         with gr.Column(scale=1, elem_id=f"{TAB}_settings"):

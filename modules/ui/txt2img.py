@@ -188,7 +188,7 @@ def _wire_seeds(params: ParamsColumn, fields: dict[str, Any], panel: OutputPanel
 def build_tab(ui: UiBuild) -> None:
     """Build the tab's widgets and events; registers its fields as paste targets."""
     row = build_prompt_row(ui, TAB)
-    build_extra_networks(TAB)
+    build_extra_networks(TAB, ui.runtime)
     with gr.Row(elem_id=f"{TAB}_main", equal_height=False):
         with gr.Column(scale=1, elem_id=f"{TAB}_settings"):
             params = build_params_column(ui)

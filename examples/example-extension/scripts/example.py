@@ -1,5 +1,6 @@
-"""Example extension (extension API v1): a tab, a setting, an API route, a per-step hook, and a
-sampler and an upscaler of its own (they appear in the dropdowns and the API lists).
+"""Example extension (extension API v1): a tab, a setting, an API route, a per-step hook, a
+sampler and an upscaler of its own (they appear in the dropdowns and the API lists) and an
+extra-network type: `<example_contrast:0.3>` in a prompt raises the latent contrast.
 
 Install it from the Extensions tab ("Install from URL" with this folder's path, or a git URL of a
 copy), press "Apply and restart UI", then open the "Example" tab.
@@ -75,3 +76,19 @@ def box_upscale(image, scale):
 api.add_sampler("Example Midpoint", midpoint_sampler, aliases=("example_midpoint",), scheduler="karras",
                 second_order=True, description="The example extension's midpoint sampler")
 api.add_upscaler("Example Box", box_upscale, scale=2)
+
+
+def example_contrast(params_list, call):
+    """`<example_contrast:amount>`: after each CFG step, push the denoised latent away from its mean
+    (per picture) by `amount` (tags add up). The tag is removed from the text that is encoded."""
+    amount = sum(float(p.positional[0]) if p.positional else 0.5 for p in params_list)
+
+    def stretch(payload):
+        mean = payload.denoised.mean(dim=(1, 2, 3), keepdim=True)
+        payload.denoised = mean + (payload.denoised - mean) * (1 + amount)
+
+    call.post_cfg.append(stretch)
+    call.infotext["Example contrast"] = amount
+
+
+api.add_extra_network("example_contrast", example_contrast)

@@ -15,4 +15,7 @@ def run_inpaint(image: np.ndarray, call: ProcessorCall) -> np.ndarray:
 
 def inpaint_preprocessors() -> list[Preprocessor]:
     return [Preprocessor("inpaint", run_inpaint, ("Inpaint",), alias="inpaint_global_harmonious",
-                         uses_resolution=False)]
+                         uses_resolution=False),
+            # the same map; outside an inpaint job the unit's picture is pasted back outside the mask
+            # after generation (modules/controlnet/inpaint_only.py)
+            Preprocessor("inpaint_only", run_inpaint, ("Inpaint",), uses_resolution=False)]

@@ -19,7 +19,7 @@ UNSUPPORTED: dict[str, str] = {
     **dict.fromkeys(("depth_anything", "depth_anything_v2", "depth_hand_refiner", "dw_openpose_full",
                      "animal_openpose", "densepose", "densepose_parula", "mediapipe_face", "normal_dsine",
                      "softedge_teed", "te_hed", "lineart_anime_denoise", "mobile_sam",
-                     "inpaint_only", "inpaint_only+lama", "reference_only",
+                     "inpaint_only+lama", "reference_only",
                      "reference_adain", "reference_adain+attn", "revision_clipvision", "revision_ignore_prompt",
                      "ip-adapter_clip_h", "ip-adapter_clip_g", "ip-adapter_face_id", "ip-adapter_face_id_plus",
                      "instant_id_face_embedding", "instant_id_face_keypoints"), _NOT_BUILT_IN),

@@ -11,6 +11,7 @@
     api.add_scheduler("name", "Label", fn)       # the Schedule type list, /sdapi/v1/schedulers
     api.add_upscaler("Name", fn, scale=4)        # the upscaler lists, /sdapi/v1/upscalers
     api.add_preprocessor("name", fn, ...)        # ControlNet's preprocessors, /controlnet/module_list
+    api.add_extra_network("name", fn)            # <name:arg1:arg2> prompt tags (modules/networks/extension_networks.py)
     api.add_request_field("name", "float", ...) # a txt2img/img2img API field + infotext key; a feature
                                                  # reads it with `setup.req.value("name")`
 
@@ -134,4 +135,27 @@ def registry_functions(runtime: Any, owner: str) -> list[Any]:
         service.preprocessors.add(Preprocessor(name, fn, tuple(tags), alias, uses_resolution,
                                                slider(threshold_a), slider(threshold_b)))
 
-    return [add_sampler, add_scheduler, add_upscaler, add_preprocessor]
+    def add_extra_network(name: str, fn: Any, *, aliases: tuple[str, ...] = (), items: Any = None,
+                          title: str | None = None) -> None:
+        """`<name:a:b>` tags: `fn(params_list, call)` for each pass of a job whose prompt has them;
+        `params_list` holds `ExtraNetworkParams` (`.items`, `.positional`, `.named`), `call` is a
+        `NetworkCall` (add_unet_wrapper, add_weight_delta, wrap_forward, pre_cfg, post_cfg, on_step,
+        infotext, comments, model, pass_index, settings). `items()` (optional) lists cards for a page
+        `title` of the card browser: dicts with `name` and optional `prompt`, `description`, `preview`
+        (a local image file)."""
+        from modules.networks.cards import PAGES
+        from modules.networks.extension_cards import CardPage
+        from modules.networks.extension_networks import NetworkType, extension_networks
+
+        if not callable(fn) or (items is not None and not callable(items)):
+            raise ExtensionApiError(f"extension '{owner}': add_extra_network('{name}', fn, items=...) needs a "
+                                    "function fn(params_list, call) and, if given, a function items()")
+        try:
+            table = extension_networks(runtime)
+            table.add(NetworkType(name, owner, fn), tuple(aliases))
+            if items is not None:
+                table.add_page(CardPage(name, title or name, owner, name, items), PAGES)
+        except ValueError as err:
+            raise ExtensionApiError(f"extension '{owner}': {err}") from None
+
+    return [add_sampler, add_scheduler, add_upscaler, add_preprocessor, add_extra_network]

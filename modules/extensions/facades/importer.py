@@ -14,7 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 PROVIDED = ("scripts", "script_callbacks", "shared", "processing", "ui_components", "paths", "images",
-            "extension_api")
+            "extension_api", "extra_networks",
+            "ui_extra_networks")
 
 
 class MissingInternal(AttributeError):

@@ -15,8 +15,8 @@ from typing import Any
 from modules.engine.features import Contribution
 from modules.engine.request import GenerationRequest, GenerationResult
 from modules.engine.seeds import job_seeds
-from modules.noise import fix_seed
 from modules.extensions.facades.importer import FacadeModule, missing
+from modules.noise import fix_seed
 
 
 @dataclass
@@ -41,7 +41,8 @@ class ScriptInfotext:
         if pass_.index != 0 or not self.params:
             return None
         # per-picture lists and callables are resolved for each picture (extensions/script_lifecycle.py)
-        return Contribution(infotext={k: v for k, v in self.params.items() if not callable(v) and not isinstance(v, list)})
+        return Contribution(infotext={k: v for k, v in self.params.items()
+                                      if not callable(v) and not isinstance(v, list)})
 
 
 _COPIED = ("prompt", "negative_prompt", "seed", "subseed", "subseed_strength", "sampler_name", "scheduler",
@@ -261,6 +262,7 @@ def process_images(p: StableDiffusionProcessing) -> Processed:
                            "run()/process() and pass that one")
     from modules.extensions.script_lifecycle import job_hooks
     from modules.hooks.host import LayeredHooks
+    from modules.networks.extension_networks import bind_to_job
 
     link.host._each(p, "before_process")
     edited = p.prompts_changed_since_setup()
@@ -271,9 +273,14 @@ def process_images(p: StableDiffusionProcessing) -> Processed:
     link.host._each(p, "process")
     req = p.to_request()
     hooks = LayeredHooks(link.ctx.hooks, job_hooks(p, req, link.host))
-    ctx = dataclasses.replace(link.ctx, features=(*link.ctx.features, ScriptInfotext(p.extra_generation_params)),
+    features, networks = bind_to_job(link.ctx.features, p)  # A1111 extra networks get this p
+    ctx = dataclasses.replace(link.ctx, features=(*features, ScriptInfotext(p.extra_generation_params)),
                               hooks=hooks)
-    processed = Processed(p, link.inner(req, ctx, link.control))
+    try:
+        result = link.inner(req, ctx, link.control)
+    finally:
+        p._comments += [m for network in networks for m in network.finish() if m not in p._comments]
+    processed = Processed(p, result)
     link.host._each(p, "postprocess", processed)
     return processed
 
