@@ -22,6 +22,7 @@ from modules.console_log import job_summary
 from modules.engine.context import APP_VERSION, EngineContext
 from modules.engine.features import FeatureRegistry
 from modules.engine.request import GenerationRequest, GenerationResult
+from modules.engine.request_fields import FieldTable
 from modules.face_restoration.models import FaceModels
 from modules.hashing import HashCache
 from modules.hooks.host import HookHost
@@ -92,6 +93,8 @@ class Runtime:
     warnings: list[str] = field(default_factory=list)
     features: FeatureRegistry = field(default_factory=FeatureRegistry)
     hooks: HookHost = field(default_factory=HookHost)
+    # request parameters: built-in rows plus features' own (added at registration, before the app is built)
+    request_fields: FieldTable = field(default_factory=FieldTable)
     networks: Any = None  # modules.networks.services.NetworkServices (LoRA, embeddings, VAE, hypernetworks)
     upscalers: UpscalerCatalog | None = None
     faces: FaceModels | None = None
@@ -171,7 +174,7 @@ class Runtime:
             preview_matrix=matrix, models=self.models, features=self.features.all(),
             hooks=self.hooks, checkpoints=RuntimePassModels(self, info, model, view.get("sd_vae")),
             extras={"allowed_output_dirs": allowed_output_dirs(self.args), "upscalers": self.upscalers},
-            vae_name=vae_name, vae_hash=vae_hash)
+            vae_name=vae_name, vae_hash=vae_hash, request_fields=self.request_fields.rows)
 
     def apply_vae_setting(self, model: Any, info: CheckpointInfo, setting: str | None) -> None:
         """The `sd_vae` choice for a checkpoint a pass switches to (a refiner, a hires checkpoint)."""

@@ -9,7 +9,8 @@ Fields that are not request parameters (images, script payloads, `override_setti
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field, create_model
 
@@ -39,3 +40,16 @@ def table_model(name: str, base: type[BaseModel], rows: tuple[RequestField, ...]
 def mode_overrides(rows: tuple[RequestField, ...], mode: str) -> tuple[RequestField, ...]:
     """Shared rows whose default differs in `mode` (img2img's denoising_strength=0.75)."""
     return tuple(row for row in rows if mode in row.mode_defaults)
+
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+def with_body(body: type[BaseModel]) -> Callable[[Handler], Handler]:
+    """Give a route handler's `body` parameter the app's own request model (built from the
+    runtime's field table) instead of the module's built-in one: FastAPI reads the parameter's
+    annotation to parse and document the body."""
+    def apply(handler: Handler) -> Handler:
+        handler.__annotations__ = {**handler.__annotations__, "body": body}
+        return handler
+    return apply

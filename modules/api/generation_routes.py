@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from modules.api.auth import client_address
+from modules.api.body_models import with_body
 from modules.api.errors import GENERATION_ERRORS
 from modules.api.infotext_fill import parse_infotext
 from modules.api.models import (
@@ -17,6 +18,7 @@ from modules.api.models import (
     PngInfoResponse,
     ProgressResponse,
     Txt2ImgBody,
+    app_bodies,
 )
 from modules.api.progress_view import sdapi_progress
 from modules.api.request_mapping import decode_image, input_limits, prepare
@@ -39,14 +41,17 @@ def png_info(runtime: Runtime, image_b64: str) -> dict[str, Any]:
 
 def generation_router(runtime: Runtime) -> APIRouter:
     router = APIRouter()
+    txt2img_body, img2img_body = app_bodies(runtime.request_fields.freeze("the API"))
 
     @router.post("/txt2img", response_model=GenerationResponse, responses=GENERATION_ERRORS)
+    @with_body(txt2img_body)
     async def txt2img(body: Txt2ImgBody, request: Request) -> dict[str, Any]:
         """Generate from a prompt; blocks until this request's job has run (FIFO, shared with the UI)."""
         prepared = await run_in_threadpool(prepare, body, runtime, "txt2img")
         return await run_generation(runtime, prepared, client_address(request))
 
     @router.post("/img2img", response_model=GenerationResponse, responses=GENERATION_ERRORS)
+    @with_body(img2img_body)
     async def img2img(body: Img2ImgBody, request: Request) -> dict[str, Any]:
         """Generate from init images (and a mask for inpainting)."""
         prepared = await run_in_threadpool(prepare, body, runtime, "img2img")

@@ -18,8 +18,9 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from modules.api.auth import client_address
+from modules.api.body_models import with_body
 from modules.api.errors import ApiError
-from modules.api.models import Img2ImgBody, JobStatus, JobSubmitted, Txt2ImgBody
+from modules.api.models import Img2ImgBody, JobStatus, JobSubmitted, Txt2ImgBody, app_bodies
 from modules.api.progress_view import preview_image
 from modules.api.request_mapping import PreparedJob, prepare
 from modules.api.submission import build_response, submit_prepared
@@ -126,13 +127,16 @@ def _submit(runtime: Runtime, book: JobBook, body: Txt2ImgBody | Img2ImgBody, mo
 def jobs_router(runtime: Runtime) -> APIRouter:
     router = APIRouter(prefix="/jobs/v1", tags=["jobs (async)"])
     book = JobBook(runtime)
+    txt2img_body, img2img_body = app_bodies(runtime.request_fields.freeze("the API"))
 
     @router.post("/txt2img", status_code=202, response_model=JobSubmitted)
+    @with_body(txt2img_body)
     async def submit_txt2img(body: Txt2ImgBody, request: Request) -> dict[str, Any]:
         """Queue a txt2img job (same body as /sdapi/v1/txt2img) and answer at once."""
         return await run_in_threadpool(_submit, runtime, book, body, "txt2img", client_address(request))
 
     @router.post("/img2img", status_code=202, response_model=JobSubmitted)
+    @with_body(img2img_body)
     async def submit_img2img(body: Img2ImgBody, request: Request) -> dict[str, Any]:
         return await run_in_threadpool(_submit, runtime, book, body, "img2img", client_address(request))
 

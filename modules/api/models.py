@@ -89,6 +89,15 @@ def build_bodies(fields: tuple[RequestField, ...] = REQUEST_FIELDS,
 GenerationBody, Txt2ImgBody, Img2ImgBody = build_bodies()
 
 
+def app_bodies(fields: tuple[RequestField, ...]) -> tuple[type[ApiModel], type[ApiModel]]:
+    """(txt2img body, img2img body) of an app whose field table is `fields`: the built-in models
+    when no feature added a row, else models built from the app's table (same names in /docs)."""
+    if fields == REQUEST_FIELDS:
+        return Txt2ImgBody, Img2ImgBody
+    _, txt2img, img2img = build_bodies(fields)
+    return txt2img, img2img
+
+
 class GenerationResponse(BaseModel):
     """`{"images": [raw base64], "parameters": request echo, "info": JSON string}`."""
 

@@ -8,7 +8,6 @@ Features that have not landed (firstpass_image, latent_mask) answer 501.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +18,7 @@ from modules.api.errors import ApiError, not_available
 from modules.api.infotext_fill import parse_infotext, request_values, settings_values
 from modules.api.model_defaults import fill_model_defaults
 from modules.api.models import GenerationBody, Img2ImgBody, Txt2ImgBody
-from modules.engine.request import GenerationRequest
+from modules.engine.request import REQUEST_ATTRS, GenerationRequest
 from modules.engine.request_fields import REQUEST_FIELDS, RequestField, body_fields
 from modules.engine.validation import InvalidRequestError, check_fields, steps_bound, validate_request
 from modules.hires.params import validate_hires
@@ -30,7 +29,6 @@ from modules.runtime import Runtime
 from modules.settings.store import SettingsError
 
 NO_SCRIPT = ("", "none")
-REQUEST_ATTRS = frozenset(f.name for f in dataclasses.fields(GenerationRequest))
 
 
 @dataclass
@@ -45,14 +43,14 @@ class PreparedJob:
 
 
 def effective_fields(body: GenerationBody, runtime: Runtime, mode: str,
-                     ) -> tuple[dict[str, Any], dict[str, Any]]:
+                     table: tuple[RequestField, ...] = REQUEST_FIELDS) -> tuple[dict[str, Any], dict[str, Any]]:
     """(request fields after the infotext filled the unset ones, override_settings)."""
     values = body.model_dump()
     overrides = dict(body.override_settings or {})
     if body.infotext:
         params = parse_infotext(body.infotext, runtime.settings, runtime.styles)
         runtime.hooks.call("on_infotext_paste", InfotextPaste(body.infotext, params))
-        values.update(request_values(params, mode, set(body.model_fields_set)))
+        values.update(request_values(params, mode, set(body.model_fields_set), table))
         overrides.update(settings_values(params, runtime.settings, overrides, runtime.checkpoints.find))
     values["override_settings"] = overrides
     return values, overrides
@@ -164,35 +162,24 @@ def comments_text(comments: Any) -> str | None:
     return "\n".join(map(str, comments)) if isinstance(comments, dict) else str(comments)
 
 
-INT_FIELDS = ("seed", "subseed", "seed_resize_from_w", "seed_resize_from_h", "steps", "width", "height",
-              "batch_size", "n_iter")
-OPTIONAL_FIELDS = ("eta", "s_churn", "s_tmin", "s_tmax", "s_noise", "s_min_uncond")
-
-
 def base_request_fields(values: dict[str, Any], overrides: dict[str, Any], runtime: Runtime,
                         ) -> dict[str, Any]:
-    """GenerationRequest fields shared by both modes; tiling None means "use the setting"."""
+    """The GenerationRequest fields of both modes that need more than a copy (the other table
+    fields are copied as the API model typed them, `table_request_fields`): names resolved by the
+    registries, tiling None meaning "use the setting", A1111's save and task id switches, script
+    payloads, and empty strings meaning "none"."""
     sampler, scheduler = resolve_sampler(values, runtime)
     tiling = values.get("tiling")
     if tiling is None:
         tiling = bool(overrides.get("tiling", runtime.settings.get("tiling", False)))
     save = bool(values.get("save_images"))
-    try:
-        fields: dict[str, Any] = {name: int(values[name]) for name in INT_FIELDS}
-    except (TypeError, ValueError) as e:  # an infotext's "Seed: abc"
-        raise ApiError(422, f"a whole number was expected: {e}") from e
-    fields.update({name: values.get(name) for name in OPTIONAL_FIELDS})
-    fields.update(
-        prompt=values["prompt"], negative_prompt=values["negative_prompt"],
-        styles=tuple(values.get("styles") or ()), subseed_strength=float(values["subseed_strength"]),
-        sampler_name=sampler, scheduler=scheduler, cfg_scale=float(values["cfg_scale"]), tiling=bool(tiling),
+    return dict(
+        styles=tuple(values.get("styles") or ()), sampler_name=sampler, scheduler=scheduler, tiling=bool(tiling),
         override_settings=overrides, save_images=save, save_grid=save,
         comments=comments_text(values.get("comments")), task_id=values.get("force_task_id") or None,
         script_name=values.get("script_name") or None, script_args=tuple(values.get("script_args") or ()),
-        restore_faces=values.get("restore_faces"),
-        refiner_checkpoint=values.get("refiner_checkpoint") or None, refiner_switch_at=values.get("refiner_switch_at"),
+        refiner_checkpoint=values.get("refiner_checkpoint") or None,
         alwayson_scripts={k.strip().lower(): v for k, v in (values.get("alwayson_scripts") or {}).items()})
-    return fields
 
 
 def check_face_restoration(request: GenerationRequest, runtime: Runtime) -> None:
@@ -245,11 +232,19 @@ def img2img_fields(values: dict[str, Any], max_pixels: int | None = None) -> dic
 
 def table_request_fields(values: dict[str, Any], mode: str, set_already: dict[str, Any],
                          table: tuple[RequestField, ...] = REQUEST_FIELDS) -> dict[str, Any]:
-    """Table fields that are `GenerationRequest` attributes and that the mapping above left
-    unset, taken as sent (a feature's new row reaches the request without editing this file)."""
+    """Every table field of the body that the mapping above left unset, as sent (the API model
+    already typed it and filled its default): a `GenerationRequest` attribute directly, a feature's
+    own row (no attribute) into `extra_fields`, where the feature reads it with `req.value(name)`.
+    Rows marked `api_only` (send_images, sampler_index...) are read by this module, not copied."""
     rows = (*body_fields(None, table), *body_fields(mode, table))
-    return {row.attr: values[row.attr] for row in rows
-            if row.attr in REQUEST_ATTRS and row.attr not in set_already and values.get(row.attr) is not None}
+    copied: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for row in rows:
+        value = values.get(row.attr)
+        if row.api_only or row.attr in set_already or value is None:
+            continue
+        (copied if row.attr in REQUEST_ATTRS else extra)[row.attr] = value
+    return {**copied, "extra_fields": extra} if extra else copied
 
 
 def check_table_values(values: dict[str, Any], mode: str, table: tuple[RequestField, ...] = REQUEST_FIELDS) -> None:
@@ -268,9 +263,16 @@ def echo_parameters(values: dict[str, Any], mode: str) -> dict[str, Any]:
     return echo
 
 
+def app_fields(runtime: Any) -> tuple[RequestField, ...]:
+    """The app's field table (built-in rows plus those its features added)."""
+    table = getattr(runtime, "request_fields", None)
+    return REQUEST_FIELDS if table is None else table.rows
+
+
 def prepare(body: Txt2ImgBody | Img2ImgBody, runtime: Runtime, mode: str) -> PreparedJob:
     """Turn an API body into a validated request; raises ApiError with the status to answer."""
-    values, overrides = effective_fields(body, runtime, mode)
+    table = app_fields(runtime)
+    values, overrides = effective_fields(body, runtime, mode, table)
     check_unsupported(values)
     check_scripts(values, mode, runtime)
     overrides = check_overrides(overrides, runtime)
@@ -282,15 +284,15 @@ def prepare(body: Txt2ImgBody | Img2ImgBody, runtime: Runtime, mode: str) -> Pre
         fields.update(img2img_fields(values, input_limits(runtime)))
     else:
         fields.update(hires_fields(values))
-    fields.update(table_request_fields(values, mode, fields))
+    fields.update(table_request_fields(values, mode, fields, table))
     units = controlnet_units(values, runtime, mode)
     if units is not None:
         fields["alwayson_scripts"] = {"controlnet": {"args": units}}
     request = GenerationRequest(mode=mode, **fields)
     try:
         validate_request(request, max_steps=steps_bound(runtime.settings),
-                         prompt_limit=int(runtime.settings.get("prompt_max_chars") or 0) or None)
-        check_table_values(values, mode)
+                         prompt_limit=int(runtime.settings.get("prompt_max_chars") or 0) or None, fields=table)
+        check_table_values(values, mode, table)
         validate_hires(request, runtime.upscalers, runtime.samplers)
         check_request_checkpoints(runtime, request, checkpoint)
         check_face_restoration(request, runtime)

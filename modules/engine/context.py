@@ -38,3 +38,4 @@ class EngineContext:
     features: tuple[Any, ...] = ()  # JobFeatures (modules/engine/features.py), in registration order
     hooks: Any = None  # the HookHost (modules/hooks/host.py)
     checkpoints: Any = None  # PassModels (engine/pass_models.py): passes on another checkpoint (refiner)
+    request_fields: tuple[Any, ...] = ()  # the app's field-table rows (RequestField); (): the built-in table

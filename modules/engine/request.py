@@ -9,7 +9,7 @@ global settings.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -94,9 +94,13 @@ class GenerationRequest:
     alwayson_scripts: Mapping[str, Any] = field(default_factory=dict)
     comments: str | None = None
     task_id: str | None = None
+    # Values of request-field table rows that have no attribute above (a feature's own row, added to
+    # the runtime's table at registration), by API name; read them with `value(name)`.
+    extra_fields: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "override_settings", _frozen(self.override_settings))
+        object.__setattr__(self, "extra_fields", _frozen(self.extra_fields))
         object.__setattr__(self, "alwayson_scripts", _frozen(self.alwayson_scripts))
         object.__setattr__(self, "styles", tuple(self.styles))
         object.__setattr__(self, "init_images", tuple(self.init_images))
@@ -104,6 +108,25 @@ class GenerationRequest:
 
     def with_changes(self, **changes: Any) -> "GenerationRequest":
         return replace(self, **changes)
+
+    def value(self, name: str, default: Any = None) -> Any:
+        """A request field by its API name: the attribute when the request has one, else the value
+        a feature's table row brought in `extra_fields` (`default` when the request has none).
+        The API model and the paste code already gave it the row's type."""
+        if name in REQUEST_ATTRS:
+            return getattr(self, name)
+        return self.extra_fields.get(name, default)
+
+    def with_values(self, values: Mapping[str, Any]) -> "GenerationRequest":
+        """Set request fields by API name: attributes directly, the rest into `extra_fields`."""
+        attrs = {k: v for k, v in values.items() if k in REQUEST_ATTRS}
+        extra = {k: v for k, v in values.items() if k not in REQUEST_ATTRS}
+        if extra:
+            attrs["extra_fields"] = {**self.extra_fields, **extra}
+        return replace(self, **attrs) if attrs else self
+
+
+REQUEST_ATTRS: frozenset[str] = frozenset(f.name for f in fields(GenerationRequest))
 
 
 @dataclass

@@ -63,7 +63,11 @@ def check_fields(lookup: Lookup, mode: str, limits: Mapping[str, Any] | None = N
 
 
 def request_lookup(req: Any) -> Lookup:
-    """Field values of a request object; fields it does not have read as None (unchecked)."""
+    """Field values of a request object (a `GenerationRequest` also answers for a feature's rows
+    from its `extra_fields`); fields it does not have read as None (unchecked)."""
+    value = getattr(req, "value", None)
+    if callable(value):
+        return lambda name: value(name)
     return lambda name: getattr(req, name, None)
 
 
@@ -79,18 +83,20 @@ def _check_prompts(req: GenerationRequest, ctx: Any, limit: int | None) -> None:
 
 
 def validate_request(req: GenerationRequest, ctx: Any = None, max_steps: int | None = None, *,
-                     prompt_limit: int | None = None) -> None:
+                     prompt_limit: int | None = None, fields: tuple[RequestField, ...] | None = None) -> None:
     """Raise InvalidRequestError for anything the engine cannot do as asked: the field table's
     rules (`engine/request_fields.py`), then the rules that span fields. `prompt_limit`
     defaults to the `prompt_max_chars` setting of `ctx` (or its default). `max_steps` is the
-    `max_sampling_steps` setting (of `ctx` when not given): long runs stay interruptible at every
-    step, the bound only stops a typo (steps=100000) from occupying the queue for hours."""
+    `max_sampling_steps` setting (of `ctx` when not given). `fields`: the app's field table
+    (`Runtime.request_fields.rows`; else `ctx.request_fields`, else the built-in one). Long runs
+    stay interruptible at every step, the bound only stops a typo (steps=100000) from occupying the queue for hours."""
     if req.mode not in ("txt2img", "img2img"):
         raise InvalidRequestError(f"unknown mode {req.mode!r}; use txt2img or img2img")
     _check_prompts(req, ctx, prompt_limit)
     if max_steps is None:
         max_steps = steps_bound(getattr(ctx, "settings", None))
-    check_fields(request_lookup(req), req.mode, {"max_steps": max_steps})
+    table = fields or getattr(ctx, "request_fields", None) or REQUEST_FIELDS  # the app's table (features' rows)
+    check_fields(request_lookup(req), req.mode, {"max_steps": max_steps}, fields=table)
     if req.batch_size * req.n_iter > MAX_BATCH_IMAGES:
         raise InvalidRequestError(f"at most {MAX_BATCH_IMAGES} images per job (batch size × batch count)")
     if req.mode == "img2img" and not req.init_images:

@@ -12,14 +12,14 @@ from typing import Any
 import gradio as gr
 
 from modules.ui.build_context import UiBuild
+from modules.ui.field_widgets import field_label, table_slider
 
 SAME_SAMPLER, SAME_SCHEDULER, SAME_CHECKPOINT = "Use same sampler", "Use same scheduler", "Use same checkpoint"
 
 
-def _slider(ui: UiBuild, label: str, elem: str, value: float, lo: float, hi: float, step: float) -> Any:
-    key = f"txt2img/{label}"
-    widget = gr.Slider(label=label, elem_id=f"txt2img_{elem}", **ui.ui_config.slider(key, value, lo, hi, step))
-    return ui.track(f"{key}/value", widget)
+def _slider(ui: UiBuild, name: str, elem: str) -> Any:
+    """The slider of request field `name`: label, start value and bounds from the field table."""
+    return table_slider(ui, "txt2img", name, elem)
 
 
 def upscaler_choices(runtime: Any) -> list[str]:
@@ -60,29 +60,32 @@ def build_hires_accordion(ui: UiBuild) -> tuple[dict[str, Any], Any]:
     show_prompts = bool(runtime.settings.get("hires_fix_show_prompts", False))
     with gr.Accordion("Hires. fix", open=False, elem_id="txt2img_hr"):
         enable = ui.track("txt2img/Hires. fix/value", gr.Checkbox(
-            value=cfg.value("txt2img/Hires. fix/value", False), label="Hires. fix", elem_id="txt2img_enable_hr"))
+            value=cfg.value("txt2img/Hires. fix/value", False), label=field_label("enable_hr"),
+            elem_id="txt2img_enable_hr"))
         with gr.Row(elem_id="txt2img_hires_fix_row1"):
             upscaler = ui.track("txt2img/Upscaler/value", gr.Dropdown(
-                choices=choices, value=cfg.value("txt2img/Upscaler/value", choices[0], choices), label="Upscaler",
-                elem_id="txt2img_hr_upscaler"))
-            steps = _slider(ui, "Hires steps", "hires_steps", 0, 0, 150, 1)
-            denoise = _slider(ui, "Denoising strength", "denoising_strength", 0.7, 0.0, 1.0, 0.01)
+                choices=choices, value=cfg.value("txt2img/Upscaler/value", choices[0], choices),
+                label=field_label("hr_upscaler"), elem_id="txt2img_hr_upscaler"))
+            steps = _slider(ui, "hr_second_pass_steps", "hires_steps")
+            denoise = _slider(ui, "denoising_strength", "denoising_strength")
         with gr.Row(elem_id="txt2img_hires_fix_row2"):
-            scale = _slider(ui, "Upscale by", "hr_scale", 2.0, 1.0, 4.0, 0.05)
-            resize_x = _slider(ui, "Resize width to", "hr_resize_x", 0, 0, 2048, 8)
-            resize_y = _slider(ui, "Resize height to", "hr_resize_y", 0, 0, 2048, 8)
+            scale = _slider(ui, "hr_scale", "hr_scale")
+            resize_x = _slider(ui, "hr_resize_x", "hr_resize_x")
+            resize_y = _slider(ui, "hr_resize_y", "hr_resize_y")
         with gr.Row(elem_id="txt2img_hires_fix_row3", visible=show_sampler):
             from modules.ui.refiner_accordion import checkpoint_titles
 
             checkpoint = gr.Dropdown([SAME_CHECKPOINT, *checkpoint_titles(runtime)], value=SAME_CHECKPOINT,
-                                     label="Hires checkpoint", elem_id="hr_checkpoint", allow_custom_value=True)
-            sampler = gr.Dropdown(samplers, value=SAME_SAMPLER, label="Hires sampling method", elem_id="hr_sampler")
-            scheduler = gr.Dropdown(schedulers, value=SAME_SCHEDULER, label="Hires schedule type",
+                                     label=field_label("hr_checkpoint_name"), elem_id="hr_checkpoint",
+                                     allow_custom_value=True)
+            sampler = gr.Dropdown(samplers, value=SAME_SAMPLER, label=field_label("hr_sampler_name"),
+                                  elem_id="hr_sampler")
+            scheduler = gr.Dropdown(schedulers, value=SAME_SCHEDULER, label=field_label("hr_scheduler"),
                                     elem_id="hr_scheduler")
         with gr.Row(elem_id="txt2img_hires_fix_row4", visible=show_prompts):
-            prompt = gr.Textbox(label="Hires prompt", elem_id="hires_prompt", lines=3,
+            prompt = gr.Textbox(label=field_label("hr_prompt"), elem_id="hires_prompt", lines=3,
                                 placeholder="Prompt for hires fix pass.\nLeave empty to use the same prompt.")
-            negative = gr.Textbox(label="Hires negative prompt", elem_id="hires_neg_prompt", lines=3,
+            negative = gr.Textbox(label=field_label("hr_negative_prompt"), elem_id="hires_neg_prompt", lines=3,
                                   placeholder="Negative prompt for hires fix pass.\nLeave empty to use the same.")
         size_info = gr.HTML(elem_id="txt2img_hr_size_info")
     fields = {"enable_hr": enable, "hr_upscaler": upscaler, "hr_second_pass_steps": steps,

@@ -50,6 +50,7 @@ from modules.ui.progress_view import error_html, notice_html
 from modules.ui.prompt_row import build_prompt_row
 from modules.ui.prompt_wiring import wire_prompt_tools
 from modules.ui.refiner_accordion import check_pass_checkpoints
+from modules.ui.table_fields import app_fields, feature_paste_names, split_table_values, with_table_values
 from modules.ui.txt2img import final_outputs, progress_outputs, reuse_seed, wire_generation
 from modules.ui.txt2img_form import round_size_fields
 
@@ -106,12 +107,14 @@ def make_generate(runtime: Any, panel: OutputPanel) -> Callable[..., Iterator[di
         try:
             values, alwayson = split_script_values(values)  # extension scripts' widgets (by name)
             values, selected = extension_script_choice(values, SCRIPTS)
+            values, table_values = split_table_values(values, app_fields(runtime), Img2ImgForm.field_names())
             form = Img2ImgForm.from_values(values)
             form, notes = round_size_fields(form) if form.size_tab != "Resize by" else (form, [])
             requests = plan_requests(runtime, form, task, units, options)
             if alwayson or selected:
                 requests = [r.with_changes(alwayson_scripts={**r.alwayson_scripts, **alwayson}, **selected)
                             for r in requests]
+            requests = [with_table_values(runtime, r, table_values) for r in requests]
         except (InvalidRequestError, ValueError) as e:
             yield {panel.progress: "", panel.html_log: error_html(describe_error(e))}
             return
@@ -171,7 +174,8 @@ def _register_targets(ui: UiBuild, fields: dict[str, Any], inputs: Img2ImgInputs
     """Where pasted infotexts and "Send to img2img/inpaint" land in this tab."""
     from modules.ui.send_to import SendTarget
 
-    ui.paste_targets[TAB] = {k: v for k, v in fields.items() if k in PASTE_FIELDS or k.startswith(UNIT_PREFIX)}
+    pasted = set(PASTE_FIELDS) | feature_paste_names(ui.runtime, TAB)
+    ui.paste_targets[TAB] = {k: v for k, v in fields.items() if k in pasted or k.startswith(UNIT_PREFIX)}
     ui.paste_logs[TAB] = panel.html_log
     ui.send_targets["img2img"] = SendTarget(fields["init_img"], inputs.mode_tabs, "img2img_img2img_tab",
                                             inputs.input_tab, "img2img", inpaint_controls)

@@ -16,6 +16,7 @@ import gradio as gr
 from modules.engine.request import INPAINTING_FILL, RESIZE_MODES
 from modules.scripts.declaration import ScriptDeclaration, ScriptParam
 from modules.ui.build_context import UiBuild
+from modules.ui.field_widgets import field_label, table_slider
 from modules.ui.img2img_form import IMG2IMG_SCRIPTS, INPAINT_AREAS, MASK_MODES, SCRIPTS
 from modules.ui.tool_button import tool_button
 from modules.ui.txt2img_form import NO_SCRIPT
@@ -35,9 +36,15 @@ class Img2ImgParams:
 
 
 def _slider(ui: UiBuild, label: str, elem: str, value: float, lo: float, hi: float, step: float) -> Any:
+    """A slider that is no request field ("Scale" of Resize by)."""
     key = f"{TAB}/{label}"
     widget = gr.Slider(label=label, elem_id=f"{TAB}_{elem}", **ui.ui_config.slider(key, value, lo, hi, step))
     return ui.track(f"{key}/value", widget)
+
+
+def _field_slider(ui: UiBuild, name: str, elem: str) -> Any:
+    """The slider of request field `name`: label, start value and bounds from the field table."""
+    return table_slider(ui, TAB, name, elem)
 
 
 def _radio(ui: UiBuild, label: str, elem: str, choices: tuple[str, ...], value: str) -> Any:
@@ -59,13 +66,13 @@ def _sampler_rows(ui: UiBuild) -> dict[str, Any]:
     with gr.Row(elem_id=f"{TAB}_sampler_row"):
         sampler = gr.Dropdown(
             choices=samplers,
-            label="Sampling method",
+            label=field_label("sampler_name"),
             elem_id=f"{TAB}_sampling",
             value=cfg.value(f"{TAB}/Sampling method/value", samplers[0], samplers),
         )
         scheduler = gr.Dropdown(
             choices=schedulers,
-            label="Schedule type",
+            label=field_label("scheduler"),
             elem_id=f"{TAB}_scheduler",
             value=cfg.value(f"{TAB}/Schedule type/value", schedulers[0], schedulers),
         )
@@ -74,7 +81,7 @@ def _sampler_rows(ui: UiBuild) -> dict[str, Any]:
     return {
         "sampler_name": sampler,
         "scheduler": scheduler,
-        "steps": _slider(ui, "Sampling steps", "steps", 20, 1, 150, 1),
+        "steps": _field_slider(ui, "steps", "steps"),
     }
 
 
@@ -84,31 +91,30 @@ def _size_rows(ui: UiBuild) -> tuple[dict[str, Any], Any]:
         with gr.Tab("Resize to", elem_id=f"{TAB}_tab_resize_to") as to_tab:
             with gr.Row():
                 with gr.Column(scale=4):
-                    f["width"] = _slider(ui, "Width", "width", 512, 64, 2048, 8)
-                    f["height"] = _slider(ui, "Height", "height", 512, 64, 2048, 8)
+                    f["width"] = _field_slider(ui, "width", "width")
+                    f["height"] = _field_slider(ui, "height", "height")
                 swap = tool_button("⇅", f"{TAB}_res_switch_btn", scale=0)
         with gr.Tab("Resize by", elem_id=f"{TAB}_tab_resize_by") as by_tab:
             f["scale_by"] = _slider(ui, "Scale", "scale", 1.0, 0.05, 4.0, 0.05)
     to_tab.select(lambda: "Resize to", outputs=f["size_tab"], queue=False, show_progress="hidden")
     by_tab.select(lambda: "Resize by", outputs=f["size_tab"], queue=False, show_progress="hidden")
     with gr.Row():
-        f["batch_count"] = _slider(ui, "Batch count", "batch_count", 1, 1, 100, 1)
-        f["batch_size"] = _slider(ui, "Batch size", "batch_size", 1, 1, 8, 1)
+        f["batch_count"] = _field_slider(ui, "n_iter", "batch_count")
+        f["batch_size"] = _field_slider(ui, "batch_size", "batch_size")
     return f, swap
 
 
 def _inpaint_options(ui: UiBuild) -> tuple[dict[str, Any], Any]:
     with gr.Group(visible=False, elem_id=f"{TAB}_inpaint_controls") as group:
         f = {
-            "mask_blur": _slider(ui, "Mask blur", "mask_blur", 4, 0, 64, 1),
-            "mask_mode": _radio(ui, "Mask mode", "mask_mode", MASK_MODES, MASK_MODES[0]),
-            "inpainting_fill": _radio(ui, "Masked content", "inpainting_fill", INPAINTING_FILL, "original"),
+            "mask_blur": _field_slider(ui, "mask_blur", "mask_blur"),
+            "mask_mode": _radio(ui, field_label("inpainting_mask_invert"), "mask_mode", MASK_MODES, MASK_MODES[0]),
+            "inpainting_fill": _radio(ui, field_label("inpainting_fill"), "inpainting_fill", INPAINTING_FILL,
+                                      "original"),
             "inpaint_full_res": _radio(
-                ui, "Inpaint area", "inpaint_full_res", INPAINT_AREAS, INPAINT_AREAS[0]
+                ui, field_label("inpaint_full_res"), "inpaint_full_res", INPAINT_AREAS, INPAINT_AREAS[0]
             ),
-            "inpaint_full_res_padding": _slider(
-                ui, "Only masked padding, pixels", "inpaint_full_res_padding", 32, 0, 256, 4
-            ),
+            "inpaint_full_res_padding": _field_slider(ui, "inpaint_full_res_padding", "inpaint_full_res_padding"),
         }
     return f, group
 
@@ -117,7 +123,7 @@ def _seed_rows(ui: UiBuild) -> tuple[dict[str, Any], Any, Any]:
     with gr.Row(elem_id=f"{TAB}_seed_row", equal_height=True):
         seed = gr.Number(
             value=ui.ui_config.value(f"{TAB}/Seed/value", -1),
-            label="Seed",
+            label=field_label("seed"),
             precision=0,
             elem_id=f"{TAB}_seed",
             scale=4,
@@ -127,10 +133,10 @@ def _seed_rows(ui: UiBuild) -> tuple[dict[str, Any], Any, Any]:
     with gr.Accordion("Variation seed", open=False, elem_id=f"{TAB}_seed_extras"):
         f = {
             "seed": ui.track(f"{TAB}/Seed/value", seed),
-            "subseed": gr.Number(value=-1, label="Variation seed", precision=0, elem_id=f"{TAB}_subseed"),
-            "subseed_strength": _slider(ui, "Variation strength", "subseed_strength", 0.0, 0.0, 1.0, 0.01),
-            "seed_resize_from_w": _slider(ui, "Resize seed from width", "seed_resize_from_w", 0, 0, 2048, 8),
-            "seed_resize_from_h": _slider(ui, "Resize seed from height", "seed_resize_from_h", 0, 0, 2048, 8),
+            "subseed": gr.Number(value=-1, label=field_label("subseed"), precision=0, elem_id=f"{TAB}_subseed"),
+            "subseed_strength": _field_slider(ui, "subseed_strength", "subseed_strength"),
+            "seed_resize_from_w": _field_slider(ui, "seed_resize_from_w", "seed_resize_from_w"),
+            "seed_resize_from_h": _field_slider(ui, "seed_resize_from_h", "seed_resize_from_h"),
         }
     return f, random, reuse
 
@@ -171,7 +177,7 @@ def _script_rows(ui: UiBuild) -> dict[str, Any]:
             allow_custom_value=True,
         ),
         "script_name": gr.Dropdown(
-            choices=list(SCRIPTS), value=NO_SCRIPT, label="Script", elem_id="img2img_script_list"
+            choices=list(SCRIPTS), value=NO_SCRIPT, label=field_label("script_name"), elem_id="img2img_script_list"
         ),
     }
     for declaration in IMG2IMG_SCRIPTS:
@@ -181,14 +187,14 @@ def _script_rows(ui: UiBuild) -> dict[str, Any]:
 
 def build_params_column(ui: UiBuild) -> Img2ImgParams:
     """The column below the input sub-tabs, top to bottom as in A1111."""
-    fields = {"resize_mode": _radio(ui, "Resize mode", "resize_mode", RESIZE_MODES, RESIZE_MODES[0])}
+    fields = {"resize_mode": _radio(ui, field_label("resize_mode"), "resize_mode", RESIZE_MODES, RESIZE_MODES[0])}
     inpaint, inpaint_group = _inpaint_options(ui)
     fields.update(inpaint)
     fields.update(_sampler_rows(ui))
     size, swap = _size_rows(ui)
     fields.update(size)
-    fields["cfg_scale"] = _slider(ui, "CFG Scale", "cfg_scale", 7.0, 1.0, 30.0, 0.5)
-    fields["denoising_strength"] = _slider(ui, "Denoising strength", "denoising_strength", 0.75, 0.0, 1.0, 0.01)
+    fields["cfg_scale"] = _field_slider(ui, "cfg_scale", "cfg_scale")
+    fields["denoising_strength"] = _field_slider(ui, "denoising_strength", "denoising_strength")
     seeds, random, reuse = _seed_rows(ui)
     fields.update(seeds)
     from modules.ui.refiner_accordion import build_refiner_accordion

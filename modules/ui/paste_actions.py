@@ -16,8 +16,10 @@ from modules.infotext import parse_generation_parameters
 from modules.settings.schema import infotext_to_option_keys
 from modules.ui.infotext_paste import (
     TXT2IMG_PASTE_FIELDS,
+    PasteField,
     checkpoint_mismatch,
     override_entries,
+    paste_fields,
     paste_values,
 )
 
@@ -61,9 +63,10 @@ def plan_paste(runtime: Any, text: str) -> PastePlan:
     if not text or not text.strip():
         return PastePlan(warnings=["there is no generation information to paste"])
     params = parse_for_paste(runtime, text)
-    result = paste_values(params, resolve_sampler=runtime.samplers.resolve_names)
+    fields = app_paste_fields(runtime)
+    result = paste_values(params, fields=fields, resolve_sampler=runtime.samplers.resolve_names)
     settings = runtime.settings
-    field_keys = {f.key for f in TXT2IMG_PASTE_FIELDS}
+    field_keys = {f.key for f in fields}
     option_keys = {k: v for k, v in infotext_to_option_keys(settings.schema).items() if k not in field_keys}
     overrides, override_warnings = override_entries(
         params, option_keys, settings.snapshot(), lambda key, value: settings.validate({key: value})[key],
@@ -75,6 +78,17 @@ def plan_paste(runtime: Any, text: str) -> PastePlan:
     values["enable_refiner"] = "Refiner" in params  # A1111 unticks it when a whole infotext has no refiner
     warnings += checkpoint_choices(runtime, values)
     return PastePlan(values, overrides, warnings, params)
+
+
+def app_paste_fields(runtime: Any) -> tuple[PasteField, ...]:
+    """What a paste fills: txt2img's fields of the app's table (built-in and features' rows), and
+    features' rows pasted into img2img only (a tab ignores names it has no widget for)."""
+    rows = getattr(getattr(runtime, "request_fields", None), "rows", None)
+    if rows is None:
+        return TXT2IMG_PASTE_FIELDS
+    fields = paste_fields("txt2img", rows)
+    names = {f.field for f in fields}
+    return fields + tuple(f for f in paste_fields("img2img", rows) if f.field not in names)
 
 
 def checkpoint_choices(runtime: Any, values: dict[str, Any]) -> list[str]:

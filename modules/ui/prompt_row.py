@@ -14,6 +14,7 @@ from typing import Any
 import gradio as gr
 
 from modules.ui.build_context import UiBuild
+from modules.ui.field_widgets import field_label
 from modules.ui.styles_actions import style_names
 from modules.ui.styles_editor import StylesEditor, build_styles_editor
 from modules.ui.token_counter import counter_text, token_counter_html
@@ -63,8 +64,8 @@ def _buttons(tab: str) -> tuple[Any, Any, Any]:
 def build_prompt_row(ui: UiBuild, tab: str) -> PromptRow:
     with gr.Row(elem_id=f"{tab}_toprow", equal_height=False):
         with gr.Column(scale=6, elem_id=f"{tab}_prompt_container"):
-            prompt, prompt_counter = _prompt_box(ui, tab, "prompt", "Prompt", PROMPT_PLACEHOLDER)
-            negative, negative_counter = _prompt_box(ui, tab, "neg_prompt", "Negative prompt",
+            prompt, prompt_counter = _prompt_box(ui, tab, "prompt", field_label("prompt"), PROMPT_PLACEHOLDER)
+            negative, negative_counter = _prompt_box(ui, tab, "neg_prompt", field_label("negative_prompt"),
                                                      NEGATIVE_PLACEHOLDER)
         with gr.Column(scale=2, min_width=240, elem_id=f"{tab}_actions_column"):
             generate, interrupt, skip = _buttons(tab)
@@ -73,8 +74,8 @@ def build_prompt_row(ui: UiBuild, tab: str) -> PromptRow:
                 clear = tool_button("🗑️", f"{tab}_clear_prompt")
                 apply_styles = tool_button("📋", f"{tab}_style_apply")
             with gr.Row(elem_id=f"{tab}_styles_row", equal_height=True):
-                styles = gr.Dropdown(choices=style_names(ui.runtime), value=[], multiselect=True, label="Styles",
-                                     elem_id=f"{tab}_styles", scale=6)
+                styles = gr.Dropdown(choices=style_names(ui.runtime), value=[], multiselect=True,
+                                     label=field_label("styles"), elem_id=f"{tab}_styles", scale=6)
                 edit_styles = tool_button("🖌️", f"{tab}_styles_edit_button")
             editor = build_styles_editor(ui, tab, edit_styles, styles, prompt, negative)
     return PromptRow(prompt, negative, prompt_counter, negative_counter, generate, interrupt, skip, paste,

@@ -12,6 +12,7 @@ from typing import Any
 import gradio as gr
 
 from modules.ui.build_context import UiBuild
+from modules.ui.field_widgets import field_label, table_slider
 
 SWITCH_INFO = ("fraction of sampling steps when the switch to refiner model should happen; 1=never, "
                "0.5=switch in the middle of generation")
@@ -34,11 +35,11 @@ def build_refiner_accordion(ui: UiBuild, tab: str) -> dict[str, Any]:
         enable = ui.track(f"{tab}/Refiner/value", gr.Checkbox(
             value=cfg.value(f"{tab}/Refiner/value", False), label="Refiner", elem_id=f"{prefix}_enable-checkbox"))
         with gr.Row():
-            checkpoint = gr.Dropdown(titles, value="", label="Checkpoint", info="(use model of same architecture)",
+            checkpoint = gr.Dropdown(titles, value="", label=field_label("refiner_checkpoint"),
+                                     info="(use model of same architecture)",
                                      elem_id=f"{prefix}_checkpoint", allow_custom_value=True)
-            switch = ui.track(f"{tab}/Switch at/value", gr.Slider(
-                label="Switch at", elem_id=f"{prefix}_switch_at", info=SWITCH_INFO,
-                **cfg.slider(f"{tab}/Switch at", 0.8, 0.01, 1.0, 0.01)))
+            switch = table_slider(ui, tab, "refiner_switch_at", "switch_at", elem_id=f"{prefix}_switch_at",
+                                  info=SWITCH_INFO)
     return {"enable_refiner": enable, "refiner_checkpoint": checkpoint, "refiner_switch_at": switch}
 
 

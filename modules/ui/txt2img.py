@@ -41,6 +41,7 @@ from modules.ui.progress_view import error_html, notice_html, preview_html
 from modules.ui.prompt_row import PromptRow, build_prompt_row
 from modules.ui.prompt_wiring import wire_prompt_tools
 from modules.ui.refiner_accordion import check_pass_checkpoints
+from modules.ui.table_fields import app_fields, split_table_values
 from modules.ui.txt2img_form import Txt2ImgForm, round_size_fields, to_request
 from modules.ui.txt2img_params import ParamsColumn, build_params_column
 
@@ -48,16 +49,19 @@ TAB = "txt2img"
 
 
 def submit_form(runtime: Any, form: Txt2ImgForm, task_id: str, scripts: dict[str, Any] | None = None,
-                units: list[dict[str, Any]] | None = None, options: dict[str, Any] | None = None) -> Any:
+                units: list[dict[str, Any]] | None = None, options: dict[str, Any] | None = None,
+                table_values: dict[str, Any] | None = None) -> Any:
     """Validate and queue; raises InvalidRequestError/QueueFullError with a user-facing message.
     `scripts`: extension script values (`alwayson_scripts`, `script_args`), see ui/extension_scripts.py;
-    `units`: the ControlNet accordion's units; `options`: settings shown in the tab (ui/main_ui_options.py)."""
+    `units`: the ControlNet accordion's units; `options`: settings shown in the tab (ui/main_ui_options.py);
+    `table_values`: features' own request fields (ui/table_fields.py)."""
     req = to_request(form, option_keys=infotext_to_option_keys(runtime.settings.schema),
                      coerce_settings=runtime.settings.validate, task_id=task_id)
     req = apply_main_ui_options(runtime, req, options or {})
     if scripts:
         req = req.with_changes(**scripts)
-    validate_request(req, max_steps=steps_bound(runtime.settings))
+    req = req.with_values(table_values or {})
+    validate_request(req, max_steps=steps_bound(runtime.settings), fields=app_fields(runtime))
     check_pass_checkpoints(runtime, req)
     req = request_with_units(getattr(runtime, "controlnet", None), req, units or [])
     return runtime.submit(req)
@@ -98,8 +102,10 @@ def make_generate(runtime: Any, panel: OutputPanel) -> Any:
         values, options = split_main_ui_options(values)
         try:
             form_values, scripts = script_request_fields(values)
+            form_values, table_values = split_table_values(form_values, app_fields(runtime),
+                                                           Txt2ImgForm.field_names())
             form, notes = round_size_fields(Txt2ImgForm(**form_values))
-            job = submit_form(runtime, form, task_id or new_task_id(TAB), scripts, units, options)
+            job = submit_form(runtime, form, task_id or new_task_id(TAB), scripts, units, options, table_values)
         except (InvalidRequestError, QueueFullError, ValueError) as e:
             yield {panel.progress: "", panel.html_log: error_html(describe_error(e))}
             return

@@ -16,18 +16,12 @@ from typing import Any
 
 from modules.engine.request import GenerationRequest
 from modules.engine.validation import InvalidRequestError
+from modules.ui.field_widgets import form_labels
 
 NO_SCRIPT = "None"
 
-# Widget labels, for messages that point at what the user sees.
-LABELS = {
-    "steps": "Sampling steps", "width": "Width", "height": "Height", "batch_count": "Batch count",
-    "batch_size": "Batch size", "cfg_scale": "CFG Scale", "seed": "Seed", "subseed": "Variation seed",
-    "subseed_strength": "Variation strength", "seed_resize_from_w": "Resize seed from width",
-    "seed_resize_from_h": "Resize seed from height", "hr_second_pass_steps": "Hires steps",
-    "denoising_strength": "Denoising strength", "hr_scale": "Upscale by", "hr_resize_x": "Resize width to",
-    "hr_resize_y": "Resize height to", "refiner_switch_at": "Refiner: Switch at",
-}
+# Widget labels (the field table's), for messages that point at what the user sees.
+LABELS = {**form_labels(), "refiner_switch_at": "Refiner: Switch at"}
 
 
 @dataclass(frozen=True)

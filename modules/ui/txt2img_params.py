@@ -13,6 +13,7 @@ from typing import Any
 import gradio as gr
 
 from modules.ui.build_context import UiBuild
+from modules.ui.field_widgets import field_label, table_slider
 from modules.ui.tool_button import tool_button
 from modules.ui.txt2img_form import NO_SCRIPT
 
@@ -28,11 +29,9 @@ class ParamsColumn:
     variation_accordion: Any
 
 
-def _slider(ui: UiBuild, label: str, elem: str, value: float, lo: float, hi: float, step: float) -> Any:
-    key = f"txt2img/{label}"
-    limits = ui.ui_config.slider(key, value, lo, hi, step)
-    widget = gr.Slider(label=label, elem_id=f"txt2img_{elem}", **limits)
-    return ui.track(f"{key}/value", widget)
+def _slider(ui: UiBuild, name: str, elem: str) -> Any:
+    """The slider of request field `name`: label, start value and bounds from the field table."""
+    return table_slider(ui, "txt2img", name, elem)
 
 
 def _sampler_row(ui: UiBuild) -> dict[str, Any]:
@@ -43,25 +42,25 @@ def _sampler_row(ui: UiBuild) -> dict[str, Any]:
     cfg = ui.ui_config
     kind = gr.Dropdown if runtime.settings.get("samplers_in_dropdown", True) else gr.Radio
     with gr.Row(elem_id="txt2img_sampler_row"):
-        sampler = kind(choices=samplers, label="Sampling method", elem_id="txt2img_sampling",
+        sampler = kind(choices=samplers, label=field_label("sampler_name"), elem_id="txt2img_sampling",
                        value=cfg.value("txt2img/Sampling method/value", samplers[0], samplers))
-        scheduler = gr.Dropdown(choices=schedulers, label="Schedule type", elem_id="txt2img_scheduler",
+        scheduler = gr.Dropdown(choices=schedulers, label=field_label("scheduler"), elem_id="txt2img_scheduler",
                                 value=cfg.value("txt2img/Schedule type/value", schedulers[0], schedulers))
     ui.track("txt2img/Sampling method/value", sampler)
     ui.track("txt2img/Schedule type/value", scheduler)
-    steps = _slider(ui, "Sampling steps", "steps", 20, 1, 150, 1)
+    steps = _slider(ui, "steps", "steps")
     return {"sampler_name": sampler, "scheduler": scheduler, "steps": steps}
 
 
 def _size_and_batch(ui: UiBuild) -> tuple[dict[str, Any], Any]:
     with gr.Row(elem_id="txt2img_dimensions_row", equal_height=True):
         with gr.Column(scale=4, elem_id="txt2img_column_size"):
-            width = _slider(ui, "Width", "width", 512, 64, 2048, 8)
-            height = _slider(ui, "Height", "height", 512, 64, 2048, 8)
+            width = _slider(ui, "width", "width")
+            height = _slider(ui, "height", "height")
         swap = tool_button("⇅", "txt2img_res_switch_btn", scale=0)
         with gr.Column(scale=2, elem_id="txt2img_column_batch"):
-            batch_count = _slider(ui, "Batch count", "batch_count", 1, 1, 100, 1)
-            batch_size = _slider(ui, "Batch size", "batch_size", 1, 1, 8, 1)
+            batch_count = _slider(ui, "n_iter", "batch_count")
+            batch_size = _slider(ui, "batch_size", "batch_size")
     return {"width": width, "height": height, "batch_count": batch_count, "batch_size": batch_size}, swap
 
 
@@ -80,11 +79,11 @@ def _seed_row(ui: UiBuild, label: str, elem: str) -> tuple[Any, Any, Any]:
 
 def _variation(ui: UiBuild) -> tuple[dict[str, Any], Any, Any, Any]:
     with gr.Accordion("Variation seed", open=False, elem_id="txt2img_seed_extras") as accordion:
-        subseed, random, reuse = _seed_row(ui, "Variation seed", "subseed")
-        strength = _slider(ui, "Variation strength", "subseed_strength", 0.0, 0.0, 1.0, 0.01)
+        subseed, random, reuse = _seed_row(ui, field_label("subseed"), "subseed")
+        strength = _slider(ui, "subseed_strength", "subseed_strength")
         with gr.Row():
-            resize_w = _slider(ui, "Resize seed from width", "seed_resize_from_w", 0, 0, 2048, 8)
-            resize_h = _slider(ui, "Resize seed from height", "seed_resize_from_h", 0, 0, 2048, 8)
+            resize_w = _slider(ui, "seed_resize_from_w", "seed_resize_from_w")
+            resize_h = _slider(ui, "seed_resize_from_h", "seed_resize_from_h")
     fields = {"subseed": subseed, "subseed_strength": strength, "seed_resize_from_w": resize_w,
               "seed_resize_from_h": resize_h}
     return fields, random, reuse, accordion
@@ -92,10 +91,10 @@ def _variation(ui: UiBuild) -> tuple[dict[str, Any], Any, Any, Any]:
 
 def _extras(ui: UiBuild) -> dict[str, Any]:
     tiling = ui.track("txt2img/Tiling/value", gr.Checkbox(
-        value=ui.ui_config.value("txt2img/Tiling/value", False), label="Tiling", elem_id="txt2img_tiling"))
+        value=ui.ui_config.value("txt2img/Tiling/value", False), label=field_label("tiling"), elem_id="txt2img_tiling"))
     overrides = gr.Dropdown(choices=[], value=[], multiselect=True, label="Override settings", visible=False,
                             elem_id="txt2img_override_settings", allow_custom_value=True)
-    script = gr.Dropdown(choices=[NO_SCRIPT], value=NO_SCRIPT, label="Script", elem_id="script_list")
+    script = gr.Dropdown(choices=[NO_SCRIPT], value=NO_SCRIPT, label=field_label("script_name"), elem_id="script_list")
     return {"tiling": tiling, "override_settings": overrides, "script_name": script}
 
 
@@ -111,8 +110,8 @@ def build_params_column(ui: UiBuild) -> ParamsColumn:
     size_fields, swap = _size_and_batch(ui)
     fields.update(size_fields)
     wire_size_info(fields, size_info)
-    fields["cfg_scale"] = _slider(ui, "CFG Scale", "cfg_scale", 7.0, 1.0, 30.0, 0.5)
-    fields["seed"], random_seed, reuse_seed = _seed_row(ui, "Seed", "seed")
+    fields["cfg_scale"] = _slider(ui, "cfg_scale", "cfg_scale")
+    fields["seed"], random_seed, reuse_seed = _seed_row(ui, field_label("seed"), "seed")
     variation, random_subseed, reuse_subseed, accordion = _variation(ui)
     fields.update(variation)
     fields.update(_extras(ui))

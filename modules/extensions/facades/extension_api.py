@@ -12,6 +12,8 @@
     api.add_upscaler("Name", fn, scale=4)        # the upscaler lists, /sdapi/v1/upscalers
     api.add_preprocessor("name", fn, ...)        # ControlNet's preprocessors, /controlnet/module_list
     api.add_extra_network("name", fn)            # <name:arg1:arg2> prompt tags (modules/networks/extension_networks.py)
+    api.add_request_field("name", "float", ...) # a txt2img/img2img API field + infotext key; a feature
+                                                 # reads it with `setup.req.value("name")`
 
 Registrations go to this app instance's own registries (the Runtime's), never to module globals.
 """
@@ -58,7 +60,27 @@ def build(host: Any, owner: str) -> FacadeModule:
     def add_feature(feature: Any) -> None:
         runtime.features.register(feature)
 
-    for fn in (require, on, add_setting, add_tab, add_route, add_feature, *registry_functions(runtime, owner)):
+    def add_request_field(name: str, kind: str, *, default: Any = None, infotext: str | None = None,
+                          label: str | None = None, minimum: float | None = None, maximum: float | None = None,
+                          modes: tuple[str, ...] = ("txt2img", "img2img"), description: str | None = None) -> None:
+        """A request parameter of the app's field table (docs/SEAMS.md, "The field table")."""
+        from modules.engine.field_rules import Range
+        from modules.engine.request_fields import RequestField
+
+        where = frozenset(modes)
+        bound = ("between {low} and {high}" if minimum is not None and maximum is not None
+                 else "at least {low}" if minimum is not None else "at most {high}")
+        rules = () if minimum is None and maximum is None else (
+            Range(low=minimum, high=maximum, in_schema=True, message="{name} must be " + bound + ", got {value}"),)
+        row = RequestField(name, infotext, kind, label, default=default, bodies=where, api_modes=where,
+                           ui_tabs=where, rules=rules, description=description or f"Added by the extension '{owner}'")
+        try:
+            runtime.request_fields.add(row)
+        except (ValueError, RuntimeError) as e:
+            raise ExtensionApiError(f"extension '{owner}': {e}") from e
+
+    for fn in (require, on, add_setting, add_tab, add_route, add_feature, add_request_field,
+               *registry_functions(runtime, owner)):
         setattr(module, fn.__name__, fn)
     module.settings = lambda: runtime.settings.snapshot()
     return module
