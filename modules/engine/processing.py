@@ -8,6 +8,7 @@ skip between batches, decoding, infotexts, saving and the grid — is the same f
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ class BatchPlan:
     hr_prompts: list[str] | None = None  # the hires pass's own prompts per picture (tags stripped)
     hr_negative_prompts: list[str] | None = None
     indices: list[int] = field(default_factory=list)  # the job-wide index of each picture
+    extra_networks: dict[str, list[Any]] | None = None  # the tags of the batch's first prompt (A1111's rule)
 
 
 @dataclass
@@ -255,6 +257,22 @@ def plan_batch(state: JobState, index: int) -> BatchPlan | None:
     return plan_hooked_batch(state, index)
 
 
+def use_batch_networks(state: JobState, plan: BatchPlan) -> None:
+    """A1111's rule: a batch uses the extra networks named in its first prompt. When they differ from
+    the ones the contributions were collected for, every pass is collected again (and the prompt
+    encodings, which a text-encoder LoRA changes, are forgotten); the same tags cost nothing."""
+    networks, setup = plan.extra_networks, state.setup
+    if networks is None or setup is None or dict(networks) == dict(setup.extra_networks):
+        return
+    state.setup = dataclasses.replace(setup, extra_networks=networks)
+    state.contributions = [None] * len(state.passes)
+    state._built_for = {}
+    state._conditioners = {}
+    embeddings = state.conditioner.embeddings
+    state.conditioner = PromptConditioner(state.ctx.model, text_options(state.ctx), embeddings=embeddings,
+                                          check=state.control.check)
+
+
 def run_job(req: GenerationRequest, ctx: EngineContext, control: JobControl, sample: BatchSampler,
             postprocess: PostProcess | None = None) -> GenerationResult:
     """Run every batch; Interrupt keeps what is finished, Skip drops only the current batch."""
@@ -285,6 +303,7 @@ def _run_job(req: GenerationRequest, ctx: EngineContext, control: JobControl, sa
             plan = plan_batch(state, it)
             if plan is None:  # a script emptied this batch
                 continue
+            use_batch_networks(state, plan)
             with torch.inference_mode():
                 state.enter_pass(0)
                 latents = sample(state, plan)
