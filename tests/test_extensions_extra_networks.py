@@ -23,6 +23,8 @@ TINY = {"width": 64, "height": 64, "steps": 2, "cfg_scale": 5.0, "seed": 7, "sam
 A1111_NETWORK = '''
 import os
 
+import gradio as gr
+
 from modules import extra_networks, script_callbacks, scripts, ui_extra_networks
 
 calls = []
@@ -57,6 +59,24 @@ class ShiftPage(ui_extra_networks.ExtraNetworksPage):
 
 
 ui_extra_networks.register_page(ShiftPage())
+
+
+class LaterBatchPrompt(scripts.Script):
+    """Gives the batches after the first their own prompt in process() (as A1111 scripts do)."""
+
+    def title(self):
+        return "Later batch prompt"
+
+    def show(self, is_img2img):
+        return scripts.AlwaysVisible
+
+    def ui(self, is_img2img):
+        return [gr.Textbox(value="", label="Later prompt")]
+
+    def process(self, p, later):
+        if later:
+            for i in range(p.batch_size, len(p.all_prompts)):
+                p.all_prompts[i] = later
 parsed = extra_networks.parse_prompt("a cat <shift:x:w=2> <lora:y:1>")
 
 
@@ -155,6 +175,18 @@ def test_a1111_extra_network_is_activated_with_its_tags(client: httpx.Client, en
     assert "Shift net: abc|0.5" in info["infotexts"][0]
     assert info["infotexts"][0].startswith("a red circle <shift:abc:0.5>\n")  # the tag stays in the infotext
     assert "not applied" not in info.get("comments", "")
+
+
+def test_a1111_extra_network_is_activated_per_batch_with_that_batchs_tags(client: httpx.Client) -> None:
+    seen = len(client.get("/shiftnet/calls").json()["calls"])
+    _, info = txt2img(client, prompt="a red circle <shift:abc:0.5>", n_iter=3,
+                      alwayson_scripts={"later batch prompt": {"args": ["a red circle <shift:def:1>"]}})
+    calls = client.get("/shiftnet/calls").json()["calls"][seen:]
+    assert [(c["event"], c.get("items")) for c in calls] == [
+        ("activate", [["abc", "0.5"]]), ("activate", [["def", "1"]]), ("activate", [["def", "1"]]),
+        ("deactivate", None)]
+    texts = info["infotexts"][info["index_of_first_image"]:]
+    assert "Shift net: abc|0.5" in texts[0] and all("Shift net: def|1" in t for t in texts[1:])
 
 
 def test_a1111_extra_network_gets_an_empty_list_without_tags(client: httpx.Client) -> None:

@@ -104,6 +104,7 @@ class JobState:
     _built_for: dict[int, int] = field(default_factory=dict)  # pass -> id(model) its contribution is for
     _conditioners: dict[int, Any] = field(default_factory=dict)  # id(model) -> (model, PromptConditioner)
     image_facts: dict[int, ImageFacts] = field(default_factory=dict)  # what each picture was made with
+    networks_fresh: bool = True  # the contributions are the job start's, not yet used by a batch
 
     @property
     def model(self) -> Any:
@@ -260,9 +261,13 @@ def plan_batch(state: JobState, index: int) -> BatchPlan | None:
 def use_batch_networks(state: JobState, plan: BatchPlan) -> None:
     """A1111's rule: a batch uses the extra networks named in its first prompt. When they differ from
     the ones the contributions were collected for, every pass is collected again (and the prompt
-    encodings, which a text-encoder LoRA changes, are forgotten); the same tags cost nothing."""
+    encodings, which a text-encoder LoRA changes, are forgotten); the same tags cost nothing, unless a
+    feature asks to be called for every batch (`every_batch()`: A1111-style extra network types)."""
     networks, setup = plan.extra_networks, state.setup
-    if networks is None or setup is None or dict(networks) == dict(setup.extra_networks):
+    fresh, state.networks_fresh = state.networks_fresh, False
+    if networks is None or setup is None:
+        return
+    if dict(networks) == dict(setup.extra_networks) and (fresh or not _every_batch(state.ctx.features)):
         return
     state.setup = dataclasses.replace(setup, extra_networks=networks)
     state.contributions = [None] * len(state.passes)
@@ -271,6 +276,10 @@ def use_batch_networks(state: JobState, plan: BatchPlan) -> None:
     embeddings = state.conditioner.embeddings
     state.conditioner = PromptConditioner(state.ctx.model, text_options(state.ctx), embeddings=embeddings,
                                           check=state.control.check)
+
+
+def _every_batch(features: tuple[Any, ...]) -> bool:
+    return any(callable(getattr(f, "every_batch", None)) and f.every_batch() for f in features)
 
 
 def run_job(req: GenerationRequest, ctx: EngineContext, control: JobControl, sample: BatchSampler,

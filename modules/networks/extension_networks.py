@@ -143,6 +143,11 @@ class ExtensionNetworks:
         bound.types, bound.p = self.types, p
         return bound
 
+    def every_batch(self) -> bool:
+        """A1111 activates its types before every batch, with that batch's tags: a job-bound copy
+        holding one asks the engine to collect the contributions again for each batch."""
+        return self.p is not None and any(t.per_job for t in self.types.values())
+
     def contribute(self, setup: FeatureSetup, pass_: PassContext) -> Contribution | None:
         total, called = Contribution(), False
         for network, params in self._grouped(setup.extra_networks):
