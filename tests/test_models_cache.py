@@ -114,7 +114,6 @@ def test_medvram_moves_components_on_gpu(tiny_sd1: Path) -> None:
         assert (cache.device_of("unet").type, cache.device_of("vae").type) == ("cpu", "cuda")
 
 
-@pytest.mark.usefixtures("frozen_heap")
 def test_resident_memory_does_not_grow_over_switches(tiny_sd1: Path, tiny_sd2: Path) -> None:
     """10 switches between two tiny checkpoints (14 and 21 MB): RSS may grow by at most 40 MB.
 

@@ -25,7 +25,7 @@ from modules.prompt_parser import (
     parse_prompt_attention,
 )
 
-pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("frozen_heap_module")]
+pytestmark = pytest.mark.timeout(300)
 
 # A1111's grammar, as this project parsed it with lark before.
 _SCHEDULE_GRAMMAR = r"""
