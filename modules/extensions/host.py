@@ -24,6 +24,7 @@ from modules.extensions.facades import extension_api, paths_images, script_api, 
 from modules.extensions.facades import extra_networks as extra_networks_facade
 from modules.extensions.facades import processing as processing_facade
 from modules.extensions.facades.importer import ModulesView, facade_builtins
+from modules.extensions.facades.own_packages import OwnPackages
 from modules.extensions.install import ACCESS_REFUSED, InstallError, run_install_script
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class ExtensionHost:
         self.errors: list[str] = []
         self.reported: set[tuple[str, str]] = set()  # (extension, hook) failures already named on the page
         self.ui_inspector: Callable[[ScriptEntry], list[ArgSpec]] | None = None
+        self.own_packages: dict[str, OwnPackages] = {}  # per extension: its files importable by name
         from modules.extensions.manage import ExtensionManager
 
         self.manager = ExtensionManager(self)
@@ -132,7 +134,8 @@ class ExtensionHost:
         name = f"sdui_extension.{ext.name}.{file.stem}"
         module = types.ModuleType(name)
         module.__file__ = str(file)
-        module.__dict__["__builtins__"] = facade_builtins(self.modules_view(ext))
+        own = self.own_packages.setdefault(ext.name, OwnPackages(ext.path, f"sdui_extension.{ext.name}.own"))
+        module.__dict__["__builtins__"] = facade_builtins(self.modules_view(ext), own)
         sys.modules[name] = module  # dataclasses and pickle look classes up here
         try:
             code = compile(file.read_text(encoding="utf-8"), str(file), "exec")

@@ -1,0 +1,71 @@
+"""An extension's own files import by their top-level name, as in A1111 (whose loader puts the
+extension's folder on sys.path): `from scripts.helpers import x` from a script, a package beside
+`scripts/` with relative imports, and those modules see the facades (not the app's `modules`)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from modules.cmd_args import parse_args
+from modules.extensions.host import load_extensions
+from modules.runtime import build_runtime
+from tests.fixtures.extensions import write_extension
+
+MAIN = '''
+from modules import scripts
+from scripts.helpers import TAGS_DIR, MISSING, opts_kind
+from scripts import helpers as helpers_module
+import lib_own.tools
+from lib_own import double
+
+
+class Uses(scripts.Script):
+    def title(self):
+        return "Uses own modules"
+
+    def show(self, is_img2img):
+        return scripts.AlwaysVisible
+
+    def process(self, p):
+        p.extra_generation_params["Doubled"] = double(21)
+
+
+SEEN = {"tags": TAGS_DIR, "missing": MISSING, "opts": opts_kind(), "same": helpers_module.TAGS_DIR is TAGS_DIR,
+        "tools": lib_own.tools.triple(2)}
+'''
+
+HELPERS = '''
+from pathlib import Path
+from modules import scripts, shared
+
+TAGS_DIR = str(Path(scripts.basedir()) / "tags")
+try:
+    from modules import devices  # an A1111 internal the facades do not provide
+    MISSING = ""
+except ImportError as e:
+    MISSING = str(e)
+
+
+def opts_kind():
+    return type(shared.opts).__module__
+'''
+
+
+def test_own_modules_and_packages_import_with_the_facades(tmp_path: Path) -> None:
+    folder = write_extension(tmp_path / "extensions" / "own-mods", {
+        "scripts/main.py": MAIN, "scripts/helpers.py": HELPERS,
+        "lib_own/__init__.py": "from .tools import double\n",
+        "lib_own/tools.py": "def double(x):\n    return 2 * x\n\n\ndef triple(x):\n    return 3 * x\n"})
+    runtime = build_runtime(parse_args(["--data-dir", str(tmp_path), "--cpu", "--no-demo-model", "--skip-install",
+                                        "--no-hashing"], environ={}))
+    host = load_extensions(runtime)
+    assert host.errors == []
+    entry = next(e for e in host.entries if e.title == "Uses own modules")
+    seen = type(entry.script).process.__globals__["SEEN"]
+    assert seen["tags"] == str(folder / "tags")  # basedir() inside the imported module: the extension's folder
+    assert "modules.devices is not provided to extensions" in seen["missing"]
+    assert seen["opts"] == "modules.extensions.facades.shared"
+    assert seen["same"] is True and seen["tools"] == 6
+    assert not any(name == "scripts" or name.startswith(("scripts.", "lib_own")) for name in sys.modules)
+    runtime.shutdown()
