@@ -69,3 +69,42 @@ def test_own_modules_and_packages_import_with_the_facades(tmp_path: Path) -> Non
     assert seen["same"] is True and seen["tools"] == 6
     assert not any(name == "scripts" or name.startswith(("scripts.", "lib_own")) for name in sys.modules)
     runtime.shutdown()
+
+
+HIJACK_READER = '''
+from modules import sd_hijack
+
+db = sd_hijack.model_hijack.embedding_db
+
+
+def listed():
+    return {name: (emb.shape, emb.vectors) for name, emb in db.word_embeddings.items()}
+
+
+try:
+    sd_hijack.model_hijack.clip
+    OTHER = ""
+except AttributeError as e:
+    OTHER = str(e)
+'''
+
+
+def test_sd_hijack_embedding_db_lists_our_embeddings(tmp_path: Path) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    write_extension(tmp_path / "extensions" / "emb-reader", {"scripts/reader.py": HIJACK_READER})
+    folder = tmp_path / "embeddings"
+    folder.mkdir()
+    save_file({"emb_params": torch.zeros(2, 768)}, str(folder / "mystyle.safetensors"))
+    runtime = build_runtime(parse_args(["--data-dir", str(tmp_path), "--cpu", "--no-demo-model", "--skip-install",
+                                        "--no-hashing", "--embeddings-dir", str(folder)], environ={}))
+    host = load_extensions(runtime)
+    assert host.errors == []
+    module = sys.modules["sdui_extension.emb-reader.reader"]
+    assert module.listed() == {"mystyle": (768, 2)}  # A1111's shape: the vector width
+    save_file({"emb_params": torch.zeros(1, 768)}, str(folder / "newer.safetensors"))
+    module.db.load_textual_inversion_embeddings(force_reload=True)
+    assert module.listed() == {"mystyle": (768, 2), "newer": (768, 1)}
+    assert "modules.sd_hijack.model_hijack.clip is not provided to extensions" in module.OTHER
+    runtime.shutdown()

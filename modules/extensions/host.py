@@ -127,6 +127,7 @@ class ExtensionHost:
             "extension_api": lambda: extension_api.build(self, ext.name),
             "extra_networks": lambda: extra_networks_facade.build(self, ext.name),
             "ui_extra_networks": lambda: extra_networks_facade.build_ui(self, ext.name),
+            "sd_hijack": lambda: importlib.import_module("modules.extensions.facades.sd_hijack").build(rt),
         }
         return ModulesView(factories)
 

@@ -18,7 +18,7 @@ from modules.extensions.facades.own_packages import OwnPackages
 
 PROVIDED = ("scripts", "script_callbacks", "shared", "processing", "ui_components", "paths", "images",
             "extension_api", "extra_networks",
-            "ui_extra_networks")
+            "ui_extra_networks", "sd_hijack")
 
 
 class MissingInternal(AttributeError):
