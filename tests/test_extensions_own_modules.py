@@ -14,7 +14,7 @@ from tests.fixtures.extensions import write_extension
 
 MAIN = '''
 from modules import scripts
-from scripts.helpers import TAGS_DIR, MISSING, opts_kind
+from scripts.helpers import TAGS_DIR, MISSING, OPTS, FOLDERS, opts_kind
 from scripts import helpers as helpers_module
 import lib_own.tools
 from lib_own import double
@@ -31,7 +31,8 @@ class Uses(scripts.Script):
         p.extra_generation_params["Doubled"] = double(21)
 
 
-SEEN = {"tags": TAGS_DIR, "missing": MISSING, "opts": opts_kind(), "same": helpers_module.TAGS_DIR is TAGS_DIR,
+SEEN = {"folders": FOLDERS, "opts_store": OPTS._store,
+        "tags": TAGS_DIR, "missing": MISSING, "opts": opts_kind(), "same": helpers_module.TAGS_DIR is TAGS_DIR,
         "tools": lib_own.tools.triple(2)}
 '''
 
@@ -49,6 +50,10 @@ except ImportError as e:
 
 def opts_kind():
     return type(shared.opts).__module__
+
+
+OPTS = shared.opts
+FOLDERS = (shared.cmd_opts.embeddings_dir, shared.cmd_opts.lora_dir, shared.cmd_opts.hypernetwork_dir)
 '''
 
 
@@ -68,7 +73,17 @@ def test_own_modules_and_packages_import_with_the_facades(tmp_path: Path) -> Non
     assert seen["opts"] == "modules.extensions.facades.shared"
     assert seen["same"] is True and seen["tools"] == 6
     assert not any(name == "scripts" or name.startswith(("scripts.", "lib_own")) for name in sys.modules)
+    assert seen["opts_store"] is runtime.settings
+    paths = runtime.paths  # A1111's folder flags are folders (extensions do Path(cmd_opts.lora_dir)), not None
+    assert seen["folders"] == (str(paths.embeddings_dir), str(paths.lora_dir), str(paths.models_dir / "hypernetworks"))
+    assert runtime.args.lora_dir is None  # the app's own flags are not changed
+    again = build_runtime(parse_args(["--data-dir", str(tmp_path), "--cpu", "--no-demo-model", "--skip-install",
+                                      "--no-hashing"], environ={}))
+    second = load_extensions(again)  # a second app in this process: its own copies, its own facades
+    entry = next(e for e in second.entries if e.title == "Uses own modules")
+    assert type(entry.script).process.__globals__["SEEN"]["opts_store"] is again.settings
     runtime.shutdown()
+    again.shutdown()
 
 
 HIJACK_READER = '''

@@ -135,7 +135,8 @@ class ExtensionHost:
         name = f"sdui_extension.{ext.name}.{file.stem}"
         module = types.ModuleType(name)
         module.__file__ = str(file)
-        own = self.own_packages.setdefault(ext.name, OwnPackages(ext.path, f"sdui_extension.{ext.name}.own"))
+        prefix = f"sdui_extension.{ext.name}.own{id(self):x}"  # per host: a second app in a process reloads them
+        own = self.own_packages.setdefault(ext.name, OwnPackages(ext.path, prefix))
         module.__dict__["__builtins__"] = facade_builtins(self.modules_view(ext), own)
         sys.modules[name] = module  # dataclasses and pickle look classes up here
         try:
