@@ -15,13 +15,17 @@ import pytest
 from PIL import Image
 
 from modules.text.conditioning import PromptConditioner
+from tests.engine_helpers import load_cpu_model
 from tests.fixtures.extensions import write_extension
+from tests.fixtures.tiny_networks import write_lora
 from tests.test_api_harness import LiveServer, decode_b64_image, start_live_server
 
 TINY = {"width": 64, "height": 64, "steps": 2, "cfg_scale": 5.0, "seed": 7, "sampler_name": "Euler"}
 
 A1111_NETWORK = '''
 import os
+
+import gradio as gr
 
 from modules import extra_networks, script_callbacks, scripts, ui_extra_networks
 
@@ -57,6 +61,24 @@ class ShiftPage(ui_extra_networks.ExtraNetworksPage):
 
 
 ui_extra_networks.register_page(ShiftPage())
+
+
+class LaterBatchPrompt(scripts.Script):
+    """Gives the batches after the first their own prompt in process() (as A1111 scripts do)."""
+
+    def title(self):
+        return "Later batch prompt"
+
+    def show(self, is_img2img):
+        return scripts.AlwaysVisible
+
+    def ui(self, is_img2img):
+        return [gr.Textbox(value="", label="Later prompt")]
+
+    def process(self, p, later):
+        if later:
+            for i in range(p.batch_size, len(p.all_prompts)):
+                p.all_prompts[i] = later
 parsed = extra_networks.parse_prompt("a cat <shift:x:w=2> <lora:y:1>")
 
 
@@ -108,6 +130,10 @@ def live(tmp_path_factory: pytest.TempPathFactory, tiny_sd1: Path) -> Iterator[L
     Image.new("RGB", (8, 8), (10, 200, 30)).save(shiftnet / "abc.png")
     write_extension(data / "extensions" / "brightnet", {"scripts/brightnet.py": OWN_NETWORK})
     write_extension(data / "extensions" / "takeslora", {"scripts/takeslora.py": TAKES_LORA})
+    model = load_cpu_model(tiny_sd1)
+    write_lora(data / "models" / "Lora", "inkA", model, "lora", seed=11)
+    write_lora(data / "models" / "Lora", "inkB", model, "lora", seed=12)
+    del model
     server = start_live_server(data, "--nowebui", ckpt=tiny_sd1)
     yield server
     server.stop()
@@ -155,6 +181,34 @@ def test_a1111_extra_network_is_activated_with_its_tags(client: httpx.Client, en
     assert "Shift net: abc|0.5" in info["infotexts"][0]
     assert info["infotexts"][0].startswith("a red circle <shift:abc:0.5>\n")  # the tag stays in the infotext
     assert "not applied" not in info.get("comments", "")
+
+
+def test_a1111_extra_network_is_activated_per_batch_with_that_batchs_tags(client: httpx.Client) -> None:
+    seen = len(client.get("/shiftnet/calls").json()["calls"])
+    _, info = txt2img(client, prompt="a red circle <shift:abc:0.5>", n_iter=3,
+                      alwayson_scripts={"later batch prompt": {"args": ["a red circle <shift:def:1>"]}})
+    calls = client.get("/shiftnet/calls").json()["calls"][seen:]
+    assert [(c["event"], c.get("items")) for c in calls] == [
+        ("activate", [["abc", "0.5"]]), ("activate", [["def", "1"]]), ("activate", [["def", "1"]]),
+        ("deactivate", None)]
+    texts = info["infotexts"][info["index_of_first_image"]:]
+    assert "Shift net: abc|0.5" in texts[0] and all("Shift net: def|1" in t for t in texts[1:])
+
+
+def test_a_scripts_later_batches_use_their_own_loras(client: httpx.Client) -> None:
+    """A1111's rule end to end: a script gives batch 2 another LoRA in process(); its pictures equal a
+    job of that prompt alone (same seed), batch 1's a job of the first prompt."""
+    first, later = "a red circle <lora:inkA:1>", "a red circle <lora:inkB:1>"
+    images, info = txt2img(client, prompt=first, n_iter=2,
+                           alwayson_scripts={"later batch prompt": {"args": [later]}})
+    pictures, texts = images[info["index_of_first_image"]:], info["infotexts"][info["index_of_first_image"]:]
+    assert "inkA: " in texts[0] and "inkB: " in texts[1] and "inkA" not in texts[1].split("\n")[-1]
+    alone_first, _ = txt2img(client, prompt=first)
+    alone_later, _ = txt2img(client, prompt=later, seed=TINY["seed"] + 1)
+    assert np.array_equal(pixels(pictures[0]), pixels(alone_first[0]))
+    assert np.array_equal(pixels(pictures[1]), pixels(alone_later[0]))
+    first_at_later_seed, _ = txt2img(client, prompt=first, seed=TINY["seed"] + 1)
+    assert np.abs(pixels(pictures[1]) - pixels(first_at_later_seed[0])).mean() > 1.0  # the LoRA mattered
 
 
 def test_a1111_extra_network_gets_an_empty_list_without_tags(client: httpx.Client) -> None:

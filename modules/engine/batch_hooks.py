@@ -98,7 +98,8 @@ def plan_batch(state: "JobState", index: int) -> "BatchPlan | None":
     return BatchPlan(index, _strip(payload.prompts), list(payload.negative_prompts),
                      [int(s) for s in payload.seeds], [int(s) for s in payload.subseeds],
                      hr_prompts=_strip(payload.hr_prompts) if payload.hr_prompts is not None else None,
-                     hr_negative_prompts=payload.hr_negative_prompts, indices=indices)
+                     hr_negative_prompts=payload.hr_negative_prompts, indices=indices,
+                     extra_networks=parse_prompt_extra_networks(payload.prompts[0])[1])
 
 
 def _as_list(images: Any) -> list[torch.Tensor]:

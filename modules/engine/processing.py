@@ -8,6 +8,7 @@ skip between batches, decoding, infotexts, saving and the grid — is the same f
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ class BatchPlan:
     hr_prompts: list[str] | None = None  # the hires pass's own prompts per picture (tags stripped)
     hr_negative_prompts: list[str] | None = None
     indices: list[int] = field(default_factory=list)  # the job-wide index of each picture
+    extra_networks: dict[str, list[Any]] | None = None  # the tags of the batch's first prompt (A1111's rule)
 
 
 @dataclass
@@ -102,6 +104,7 @@ class JobState:
     _built_for: dict[int, int] = field(default_factory=dict)  # pass -> id(model) its contribution is for
     _conditioners: dict[int, Any] = field(default_factory=dict)  # id(model) -> (model, PromptConditioner)
     image_facts: dict[int, ImageFacts] = field(default_factory=dict)  # what each picture was made with
+    networks_fresh: bool = True  # the contributions are the job start's, not yet used by a batch
 
     @property
     def model(self) -> Any:
@@ -255,6 +258,30 @@ def plan_batch(state: JobState, index: int) -> BatchPlan | None:
     return plan_hooked_batch(state, index)
 
 
+def use_batch_networks(state: JobState, plan: BatchPlan) -> None:
+    """A1111's rule: a batch uses the extra networks named in its first prompt. When they differ from
+    the ones the contributions were collected for, every pass is collected again (and the prompt
+    encodings, which a text-encoder LoRA changes, are forgotten); the same tags cost nothing, unless a
+    feature asks to be called for every batch (`every_batch()`: A1111-style extra network types)."""
+    networks, setup = plan.extra_networks, state.setup
+    fresh, state.networks_fresh = state.networks_fresh, False
+    if networks is None or setup is None:
+        return
+    if dict(networks) == dict(setup.extra_networks) and (fresh or not _every_batch(state.ctx.features)):
+        return
+    state.setup = dataclasses.replace(setup, extra_networks=networks)
+    state.contributions = [None] * len(state.passes)
+    state._built_for = {}
+    state._conditioners = {}
+    embeddings = state.conditioner.embeddings
+    state.conditioner = PromptConditioner(state.ctx.model, text_options(state.ctx), embeddings=embeddings,
+                                          check=state.control.check)
+
+
+def _every_batch(features: tuple[Any, ...]) -> bool:
+    return any(callable(getattr(f, "every_batch", None)) and f.every_batch() for f in features)
+
+
 def run_job(req: GenerationRequest, ctx: EngineContext, control: JobControl, sample: BatchSampler,
             postprocess: PostProcess | None = None) -> GenerationResult:
     """Run every batch; Interrupt keeps what is finished, Skip drops only the current batch."""
@@ -285,6 +312,7 @@ def _run_job(req: GenerationRequest, ctx: EngineContext, control: JobControl, sa
             plan = plan_batch(state, it)
             if plan is None:  # a script emptied this batch
                 continue
+            use_batch_networks(state, plan)
             with torch.inference_mode():
                 state.enter_pass(0)
                 latents = sample(state, plan)

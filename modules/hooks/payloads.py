@@ -36,7 +36,7 @@ class AfterImage:
 class BeforeBatch:
     """Before a batch is encoded and sampled. A hook may change the lists (all the same length;
     empty skips the batch): the batch is generated, named and described with what they hold then.
-    Prompts keep their extra-network tags (tags only act through the job's first prompt)."""
+    Prompts keep their extra-network tags (the batch uses the networks of its first prompt)."""
 
     req: Any
     batch_number: int

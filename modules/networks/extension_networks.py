@@ -1,14 +1,15 @@
 """Extra-network types added by extensions: `<name:arg1:arg2>` tags handled by an extension.
 
 Why a job feature: extension types plug in exactly where LoRA and hypernetworks do (docs/SEAMS.md
-§1). For each pass the feature hands every registered type its tags (the job's first prompt, as
-the built-in types get them) and a `NetworkCall` to contribute through: weight deltas and forward
-wrappers (a patch set undone after the pass), UNet wrappers, CFG and step hooks, infotext entries
-and comments. The tags are stripped from the encoded text like every extra-network tag.
+§1). For each pass the feature hands every registered type its tags (the batch's first prompt, as
+the built-in types get them; collected again when a batch names other networks) and a
+`NetworkCall` to contribute through: weight deltas and forward wrappers (a patch set undone after
+the pass), UNet wrappers, CFG and step hooks, infotext entries and comments. The tags are stripped
+from the encoded text like every extra-network tag.
 
 The table lives on the feature object the Runtime registers (one per app, no module globals).
-Types written for A1111 (`modules.extra_networks.ExtraNetwork`) run once per job with the job's
-`p` (bound by `process_images`), and are deactivated after the job.
+Types written for A1111 (`modules.extra_networks.ExtraNetwork`) run before every batch with the
+job's `p` (bound by `process_images`) and that batch's tags, and are deactivated after the job.
 """
 
 from __future__ import annotations
@@ -142,6 +143,11 @@ class ExtensionNetworks:
         bound = ExtensionNetworks(self.reserved)
         bound.types, bound.p = self.types, p
         return bound
+
+    def every_batch(self) -> bool:
+        """A1111 activates its types before every batch, with that batch's tags: a job-bound copy
+        holding one asks the engine to collect the contributions again for each batch."""
+        return self.p is not None and any(t.per_job for t in self.types.values())
 
     def contribute(self, setup: FeatureSetup, pass_: PassContext) -> Contribution | None:
         total, called = Contribution(), False

@@ -1,8 +1,8 @@
 """`modules.extra_networks`: A1111's extra-network types, over the extension API's own ones.
 
 An A1111 extension subclasses `ExtraNetwork(name)` and calls `register_extra_network(net)`; the
-type then gets the `<name:...>` tags of each job (`activate(p, params_list)`, once per job before
-the first sampling, with the job's `p`; an empty list when the prompt has none, as A1111 does) and
+type then gets the `<name:...>` tags of each job (`activate(p, params_list)`, before every batch
+with the job's `p` and that batch's first prompt's tags; an empty list when it has none, as A1111 does) and
 `deactivate(p)` after the job. Changes to `p.extra_generation_params` reach the infotext. The
 registration goes to this app's own table (modules/networks/extension_networks.py).
 
