@@ -116,6 +116,8 @@ def test_tool_button_subclasses_with_their_own_init_are_page_buttons(page: Page)
     assert [(b.value, b.ratio) for b in buttons] == [("2:1", 2.0), ("3:2", 1.5)] * 2  # both tabs
     assert {b.get_block_name() for b in buttons} == {"button"}  # drawn by gradio's button
     assert all("tool" in b.elem_classes for b in buttons)
+    config = buttons[0].get_config()  # what the page gets: the button's own fields, not the subclass's
+    assert (config["value"], config["size"], "tool" in config["elem_classes"]) == ("2:1", "sm", True)
     for tab in ("txt2img", "img2img"):
         width, height = page.by_id(f"{tab}_width"), page.by_id(f"{tab}_height")
         wired = [f for f in page.events() if getattr(f.fn, "__qualname__", "") == "RatioButton.widen"

@@ -57,6 +57,11 @@ class ToolButton(gr.Button, metaclass=_NoStubMeta):
     def get_block_name(self) -> str:
         return "button"  # the page draws it with gradio's button (also for extension subclasses)
 
+    def get_config(self, cls: Any = None) -> dict[str, Any]:
+        """gradio sends the attributes named by `cls.__init__`'s parameters to the page; a subclass's
+        own `__init__(self, ratio=1.0, **kwargs)` names none of the button's (value, size, elem_id)."""
+        return super().get_config(gr.Button if cls is None else cls)
+
 
 class InputAccordion:
     """`with InputAccordion(False, label="My feature") as enabled:` — `enabled` is the checkbox
