@@ -122,6 +122,10 @@ def create_app(runtime: Runtime) -> FastAPI:
         register_api(app, runtime)
     host.call("app_started", None, app)  # before the UI mounts at "/": extension routes stay reachable
     if not args.nowebui:
+        from modules.api.extension_files import register_extension_files
+
+        if not (args.gradio_auth or args.gradio_auth_path):  # not behind the page login: not offered with one
+            register_extension_files(app, runtime)
         from modules.ui.mount import mount_ui
 
         app = mount_ui(app, runtime)

@@ -15,6 +15,23 @@ import pytest
 from tests.fixtures.extensions import BROKEN_IMPORT, CALLBACKS, RAISING_HOOK, styler_files, write_extension
 from tests.test_api_harness import LiveServer, start_live_server
 
+# A script that, like A1111's wildcards, only touches the hires lists when there is a hires pass.
+HR_PROBE = """
+from modules import scripts
+
+
+class HrProbe(scripts.Script):
+    def title(self):
+        return "Hires probe"
+
+    def show(self, is_img2img):
+        return scripts.AlwaysVisible
+
+    def process(self, p, *args):
+        lists = p.all_hr_prompts, p.all_hr_negative_prompts
+        p.extra_generation_params["Hires lists"] = "none" if lists == (None, None) else len(lists[0])
+"""
+
 TINY = {"width": 64, "height": 64, "steps": 1, "cfg_scale": 5.0, "seed": 7, "sampler_name": "Euler"}
 
 
@@ -24,6 +41,7 @@ def live(tmp_path_factory: pytest.TempPathFactory, tiny_sd1: Path) -> Iterator[L
     write_extension(data / "extensions" / "styler", styler_files())
     write_extension(data / "extensions" / "broken", {"scripts/b.py": BROKEN_IMPORT})
     write_extension(data / "extensions" / "callbacks", {"scripts/c.py": CALLBACKS})
+    write_extension(data / "extensions" / "hr-probe", {"scripts/h.py": HR_PROBE})
     server = start_live_server(data, "--nowebui", ckpt=tiny_sd1)
     yield server
     server.stop()
@@ -54,6 +72,16 @@ def test_alwayson_args_by_name_and_defaults(client: httpx.Client) -> None:
     assert info["prompt"] == "cinematic still of a dog, film grain"
     plain = json.loads(client.post("/sdapi/v1/txt2img", json={**TINY, "prompt": "a dog"}).json()["info"])
     assert plain["prompt"] == "a dog" and "Prompt Styler" not in plain["infotexts"][0]
+
+
+def test_hires_prompt_lists_are_none_without_a_hires_pass(client: httpx.Client) -> None:
+    plain = json.loads(client.post("/sdapi/v1/txt2img", json={**TINY, "prompt": "a cat"}).json()["info"])
+    assert "Hires lists: none" in plain["infotexts"][0]
+    hires = {**TINY, "prompt": "a cat", "batch_size": 2, "enable_hr": True, "hr_scale": 1.5,
+             "hr_second_pass_steps": 1, "denoising_strength": 0.5, "hr_upscaler": "Latent"}
+    response = client.post("/sdapi/v1/txt2img", json=hires)
+    assert response.status_code == 200, response.text
+    assert "Hires lists: 2" in json.loads(response.json()["info"])["infotexts"][0]
 
 
 def test_selectable_script_runs_process_images(client: httpx.Client) -> None:

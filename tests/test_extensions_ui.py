@@ -26,7 +26,7 @@ from modules.extensions.host import load_extensions  # noqa: E402
 from modules.runtime import build_runtime  # noqa: E402
 from modules.ui.blocks import TabSpec, create_blocks, default_tabs  # noqa: E402
 from modules.ui.paste_wiring import paste_into  # noqa: E402
-from tests.fixtures.extension_ui import GRABBER, REGISTRAR, SUFFIXER  # noqa: E402
+from tests.fixtures.extension_ui import GRABBER, REGISTRAR, SIZER, SUFFIXER  # noqa: E402
 from tests.fixtures.extensions import write_extension  # noqa: E402
 from tests.test_api_harness import LiveServer, decode_b64_image, start_live_server  # noqa: E402
 
@@ -39,6 +39,7 @@ def write_extensions(data: Path) -> None:
     write_extension(data / "extensions" / "grabber", {"scripts/grabber.py": GRABBER})
     write_extension(data / "extensions" / "suffixer", {"scripts/suffixer.py": SUFFIXER})
     write_extension(data / "extensions" / "registrar", {"scripts/registrar.py": REGISTRAR})
+    write_extension(data / "extensions" / "sizer", {"scripts/sizer.py": SIZER})
 
 
 class Page:
@@ -108,6 +109,24 @@ def test_settings_widgets_reach_the_global_callbacks_when_the_tab_opens(tmp_path
         render.fn()  # what opening the tab runs
     assert {"setting_samples_format", "settings_submit"} <= set(seen)
     runtime.shutdown()
+
+
+def test_tool_button_subclasses_with_their_own_init_are_page_buttons(page: Page) -> None:
+    buttons = [b for b in page.demo.blocks.values() if type(b).__name__ == "RatioButton"]
+    assert [(b.value, b.ratio) for b in buttons] == [("2:1", 2.0), ("3:2", 1.5)] * 2  # both tabs
+    assert {b.get_block_name() for b in buttons} == {"button"}  # drawn by gradio's button
+    assert all("tool" in b.elem_classes for b in buttons)
+    config = buttons[0].get_config()  # what the page gets: the button's own fields, not the subclass's
+    assert (config["value"], config["size"], "tool" in config["elem_classes"]) == ("2:1", "sm", True)
+    for tab in ("txt2img", "img2img"):
+        width, height = page.by_id(f"{tab}_width"), page.by_id(f"{tab}_height")
+        wired = [f for f in page.events() if getattr(f.fn, "__qualname__", "") == "RatioButton.widen"
+                 and f.inputs == [width, height]]
+        assert [f.outputs == [width, height] for f in wired] == [True, True]
+        assert wired[0].fn(512, 512) == [1024, 512]
+    folder = page.runtime.paths.data_dir / "extensions" / "sizer"
+    assert sorted(p.name for p in folder.rglob("*") if p.is_file()) == ["sizer.py"]  # no gradio .pyi stub
+    assert [e for e in page.runtime.extensions.errors if "sizer" in e] == []
 
 
 def test_an_event_wired_in_ui_to_a_grabbed_widget_is_on_the_page(page: Page) -> None:

@@ -24,6 +24,7 @@ from modules.extensions.facades import extension_api, paths_images, script_api, 
 from modules.extensions.facades import extra_networks as extra_networks_facade
 from modules.extensions.facades import processing as processing_facade
 from modules.extensions.facades.importer import ModulesView, facade_builtins
+from modules.extensions.facades.own_packages import OwnPackages
 from modules.extensions.install import ACCESS_REFUSED, InstallError, run_install_script
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class ExtensionHost:
         self.errors: list[str] = []
         self.reported: set[tuple[str, str]] = set()  # (extension, hook) failures already named on the page
         self.ui_inspector: Callable[[ScriptEntry], list[ArgSpec]] | None = None
+        self.own_packages: dict[str, OwnPackages] = {}  # per extension: its files importable by name
         from modules.extensions.manage import ExtensionManager
 
         self.manager = ExtensionManager(self)
@@ -125,6 +127,7 @@ class ExtensionHost:
             "extension_api": lambda: extension_api.build(self, ext.name),
             "extra_networks": lambda: extra_networks_facade.build(self, ext.name),
             "ui_extra_networks": lambda: extra_networks_facade.build_ui(self, ext.name),
+            "sd_hijack": lambda: importlib.import_module("modules.extensions.facades.sd_hijack").build(rt),
         }
         return ModulesView(factories)
 
@@ -132,7 +135,9 @@ class ExtensionHost:
         name = f"sdui_extension.{ext.name}.{file.stem}"
         module = types.ModuleType(name)
         module.__file__ = str(file)
-        module.__dict__["__builtins__"] = facade_builtins(self.modules_view(ext))
+        prefix = f"sdui_extension.{ext.name}.own{id(self):x}"  # per host: a second app in a process reloads them
+        own = self.own_packages.setdefault(ext.name, OwnPackages(ext.path, prefix))
+        module.__dict__["__builtins__"] = facade_builtins(self.modules_view(ext), own)
         sys.modules[name] = module  # dataclasses and pickle look classes up here
         try:
             code = compile(file.read_text(encoding="utf-8"), str(file), "exec")

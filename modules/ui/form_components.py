@@ -1,9 +1,11 @@
 """`modules.ui_components` for extensions: A1111's layout helpers on gradio 6.
 
-FormRow/FormColumn/FormGroup are plain Row/Column/Group (A1111's only add a CSS class);
-ToolButton is a small icon button; InputAccordion is an accordion whose value is its checkbox.
-They are factories, not subclasses: gradio writes a `.pyi` stub beside the source file of
-every component subclass, which an installed app must not do.
+FormRow/FormColumn/FormGroup are plain Row/Column/Group (A1111's only add a CSS class), made by
+factories; InputAccordion is an accordion whose value is its checkbox.
+ToolButton is a real `gr.Button` subclass because extensions subclass it (`class ARButton(ToolButton)`
+with their own `__init__`); gradio writes a `.pyi` stub beside the source file of every component
+subclass, which an installed app must not do (nor into an extension's folder), so ToolButton and
+every subclass of it are made by a metaclass that skips that stub.
 """
 
 from __future__ import annotations
@@ -30,8 +32,35 @@ def FormGroup(**kwargs: Any) -> gr.Group:  # noqa: N802
     return gr.Group(**kwargs)
 
 
-def ToolButton(value: str = "", *args: Any, **kwargs: Any) -> gr.Button:  # noqa: N802
-    return gr.Button(value, *args, size="sm", min_width=40, **_classes(kwargs, "tool"))
+class _NoStubMeta(type(gr.Button)):  # type: ignore[misc]
+    """gradio's component metaclass without the `.pyi` stub it writes for each new subclass."""
+
+    def __new__(mcs, name: str, bases: tuple[type, ...], attrs: dict[str, Any]) -> Any:
+        import gradio.component_meta as meta
+
+        real = meta.create_or_modify_pyi
+        meta.create_or_modify_pyi = lambda *args, **kwargs: None
+        try:
+            return super().__new__(mcs, name, bases, attrs)
+        finally:
+            meta.create_or_modify_pyi = real
+
+
+class ToolButton(gr.Button, metaclass=_NoStubMeta):
+    """A1111's small icon button; subclasses (with their own `__init__`) stay gradio buttons."""
+
+    def __init__(self, value: str = "", *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("size", "sm")
+        kwargs.setdefault("min_width", 40)
+        super().__init__(value, *args, **_classes(kwargs, "tool"))
+
+    def get_block_name(self) -> str:
+        return "button"  # the page draws it with gradio's button (also for extension subclasses)
+
+    def get_config(self, cls: Any = None) -> dict[str, Any]:
+        """gradio sends the attributes named by `cls.__init__`'s parameters to the page; a subclass's
+        own `__init__(self, ratio=1.0, **kwargs)` names none of the button's (value, size, elem_id)."""
+        return super().get_config(gr.Button if cls is None else cls)
 
 
 class InputAccordion:

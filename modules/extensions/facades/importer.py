@@ -3,7 +3,8 @@
 Why not sys.modules: our own package is also called `modules` (with `modules.scripts`,
 `modules.paths`, `modules.images` of its own), so the facades must not replace anything there.
 Each extension module gets its own builtins whose `__import__` answers `modules` and
-`modules.<facade>`; other imports (gradio, json, the extension's own packages) are untouched.
+`modules.<facade>`, and loads the extension's own files by their top-level name (own_packages.py);
+other imports (gradio, json, installed packages) are untouched.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import types
 from collections.abc import Callable
 from typing import Any
 
+from modules.extensions.facades.own_packages import OwnPackages
+
 PROVIDED = ("scripts", "script_callbacks", "shared", "processing", "ui_components", "paths", "images",
             "extension_api", "extra_networks",
-            "ui_extra_networks")
+            "ui_extra_networks", "sd_hijack")
 
 
 class MissingInternal(AttributeError):
@@ -53,11 +56,17 @@ class ModulesView(FacadeModule):
         return super().__getattr__(name)
 
 
-def facade_import(view: ModulesView) -> Callable[..., Any]:
-    """An `__import__` that resolves `modules...` through `view`."""
+def facade_import(view: ModulesView, own: OwnPackages | None = None) -> Callable[..., Any]:
+    """An `__import__` that resolves `modules...` through `view` and the extension's own files
+    through `own`."""
     real = builtins.__import__
 
     def _import(name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0) -> Any:
+        package = (globals or {}).get("__package__")
+        if own is not None and level > 0 and own.owns_package(package):
+            return own.import_(own.absolute(package, name, level), fromlist)
+        if own is not None and level == 0 and own.owns(name):
+            return own.import_(name, fromlist)
         if level != 0 or not (name == "modules" or name.startswith("modules.")):
             return real(name, globals, locals, fromlist, level)
         parts = name.split(".")
@@ -77,7 +86,9 @@ def facade_import(view: ModulesView) -> Callable[..., Any]:
     return _import
 
 
-def facade_builtins(view: ModulesView) -> dict[str, Any]:
+def facade_builtins(view: ModulesView, own: OwnPackages | None = None) -> dict[str, Any]:
     namespace = dict(builtins.__dict__)
-    namespace["__import__"] = facade_import(view)
+    namespace["__import__"] = facade_import(view, own)
+    if own is not None and not own.namespace:
+        own.namespace = namespace  # the extension's own modules import the same way
     return namespace

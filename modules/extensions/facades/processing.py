@@ -100,6 +100,8 @@ class StableDiffusionProcessing:
         # which hires prompts only repeat the prompt: they follow a script's changes to all_prompts
         self._hr_follows = (list(self.all_hr_prompts) if not hr else None,
                             list(self.all_hr_negative_prompts) if not hr_neg else None)
+        if not getattr(self, "enable_hr", False):  # A1111: None without a hires pass (scripts test for it)
+            self.all_hr_prompts = self.all_hr_negative_prompts = None  # type: ignore[assignment]
         self._setup_prompts = (list(self.all_prompts), list(self.all_negative_prompts))
         self._built_from = (self.prompt, self.negative_prompt)
 
@@ -137,6 +139,8 @@ class StableDiffusionProcessing:
     def batch_hr_prompts(self, span: slice) -> tuple[list[str], list[str]]:
         """This batch's hires prompts; one that only repeated the prompt follows the prompt a
         script gave that picture (A1111 would keep the prompt from before the script)."""
+        if self.all_hr_prompts is None or self.all_hr_negative_prompts is None:  # no hires pass
+            return list(self.all_prompts[span]), list(self.all_negative_prompts[span])
         hr, hr_neg = list(self.all_hr_prompts[span]), list(self.all_hr_negative_prompts[span])
         follows, follows_neg = self._hr_follows
         for j, i in enumerate(range(len(self.all_prompts))[span]):

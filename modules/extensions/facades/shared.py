@@ -3,6 +3,7 @@ state, sd_model."""
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 from modules.extensions.facades.importer import FacadeModule, missing
@@ -120,7 +121,7 @@ class SharedModule(FacadeModule):
         self._runtime = runtime
         self.opts = Options(runtime.settings, owner)
         self.OptionInfo = OptionInfo
-        self.cmd_opts = runtime.args
+        self.cmd_opts = cmd_opts(runtime)
         self.state = State(runtime)
         self.models_path = str(runtime.paths.models_dir)
         self.device = runtime.device
@@ -134,6 +135,20 @@ class SharedModule(FacadeModule):
 
         info = self._runtime.checkpoints.find(current.title) if current.title else None
         return SdModel(current, info.stem if info is not None else None, info.hash_short if info is not None else None)
+
+
+def cmd_opts(runtime: Any) -> argparse.Namespace:
+    """The parsed flags (a copy), with A1111's folder flags that default to a folder filled with
+    the folder this app uses (extensions build paths from them: `Path(cmd_opts.lora_dir)`)."""
+    ns = argparse.Namespace(**vars(runtime.args))
+    paths = runtime.paths
+    folders = {"embeddings_dir": paths.embeddings_dir, "lora_dir": paths.lora_dir,
+               "hypernetwork_dir": paths.models_dir / "hypernetworks", "data_dir": paths.data_dir,
+               "models_dir": paths.models_dir}
+    for name, folder in folders.items():
+        if getattr(ns, name, None) is None:
+            setattr(ns, name, str(folder))
+    return ns
 
 
 def build(runtime: Any, owner: str) -> SharedModule:
