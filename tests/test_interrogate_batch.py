@@ -15,7 +15,7 @@ from modules.interrogate.folders import InterrogateFolders
 from modules.interrogate.placement import ModelPlacement
 from modules.interrogate.service import InterrogateService
 from modules.jobs.progress import JobControl
-from tests.fixtures.tiny_interrogate import write_tiny_blip, write_tiny_clip
+from tests.fixtures.tiny_interrogate import short_term_lists, write_tiny_blip, write_tiny_clip
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 170, 50), "blue": (30, 60, 220)}
 
@@ -28,6 +28,7 @@ def caption_of(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - a ca
     folders = InterrogateFolders(clip_dir=root / "CLIP", caption_dir=root / "BLIP", demo_root=None)
     service = InterrogateService(folders, root / "cache", ModelPlacement(torch.device("cpu")),
                                  lambda _n, p: sha256_file(p))
+    service.term_lists = short_term_lists(root / "lists")  # batching is under test, not the full term tables
     return lambda image: service.prompt(image, None, "caption", None)
 
 

@@ -204,13 +204,14 @@ def test_80_edits_in_1kb_take_milliseconds() -> None:
 MB = 1 << 20
 
 
-def adversarial_schedules(n: int = MB) -> list[str]:
+@functools.lru_cache(maxsize=1)  # 27 MB of text: built once, not once per test (strings are immutable)
+def adversarial_schedules(n: int = MB) -> tuple[str, ...]:
     units = ["[", "[a", "[a:", "[a:b:1]", "[a:b:", "[a|", "[a|b]", "[(", "([", "(", ":", "]", "|", "\\", "[:1]",
              "[a:b:1", "[[a:b:1]]", "[a:b:c]", "[1:", "[ :", "[a:b:1.5.3]", "[a:b:1] ", "]["]
     texts = [(u * (n // len(u) + 1))[:n] for u in units]
     half = n // 20  # unbalanced: many openers, then closers
     texts += ["[" * half + "a:b:1" + "]" * half, "[a:" * half + "1]" * half, "[" * n, "[a:b:1]" * (n // 7) + "|"]
-    return texts
+    return tuple(texts)
 
 
 @pytest.mark.parametrize("index", range(len(adversarial_schedules(64))))
