@@ -9,7 +9,6 @@ the transformers folder holding the same weights.
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -22,25 +21,12 @@ from modules.api.errors import ApiError
 from modules.controlnet.preprocessors.annotators import AnnotatorLoadError, AnnotatorMissingError
 from modules.controlnet.preprocessors.registry import PreprocessorRegistry
 from modules.controlnet.service import ControlNetService
-
-
-def _refuse(*args: Any, **kwargs: Any) -> Any:
-    raise AssertionError(f"a preprocessor tried to reach the network: {args[:2]}")
+from tests.fixtures.offline import block_network
 
 
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    import huggingface_hub
-    import huggingface_hub.file_download
-    import torch.hub
-
-    monkeypatch.setattr(socket.socket, "connect", _refuse)
-    monkeypatch.setattr(socket, "create_connection", _refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", _refuse)
-    for name in ("load", "load_state_dict_from_url", "download_url_to_file"):
-        monkeypatch.setattr(torch.hub, name, _refuse)
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", _refuse)
-    monkeypatch.setattr(huggingface_hub.file_download, "hf_hub_download", _refuse)
+    block_network(monkeypatch)
 
 
 def _photo(h: int = 96, w: int = 136) -> np.ndarray:

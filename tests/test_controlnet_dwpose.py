@@ -9,9 +9,7 @@ is checked against where the points must land.
 from __future__ import annotations
 
 import math
-import socket
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -24,25 +22,15 @@ from modules.controlnet.preprocessors.registry import PreprocessorRegistry
 from modules.controlnet.service import ControlNetService
 from modules.images.codec import decode_image_b64
 from tests.fixtures import tiny_dwpose as tiny
+from tests.fixtures.offline import block_network
 
 H, W = 128, 192  # the test image; letterboxed into 640x640 at ratio 640/192
 RATIO = 640 / 192
 
 
-def _refuse(*args: Any, **kwargs: Any) -> Any:
-    raise AssertionError(f"a preprocessor tried to reach the network: {args[:2]}")
-
-
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    import huggingface_hub
-    import torch.hub
-
-    monkeypatch.setattr(socket.socket, "connect", _refuse)
-    monkeypatch.setattr(socket, "create_connection", _refuse)
-    for name in ("load", "load_state_dict_from_url", "download_url_to_file"):
-        monkeypatch.setattr(torch.hub, name, _refuse)
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", _refuse)
+    block_network(monkeypatch)
 
 
 def _photo() -> np.ndarray:

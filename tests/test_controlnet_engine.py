@@ -17,19 +17,9 @@ from modules.engine.request import GenerationRequest
 from modules.engine.unet_call import FeatureError
 from modules.infotext import parse_generation_parameters
 from modules.models.sd_model import ModelFamily
+from tests.controlnet_helpers import SMALL, WrapperFeature, control_image, mean_diff, run_units
 from tests.engine_helpers import pixels
 from tests.fixtures.tiny_controlnets import build_tiny_controlnet, write_diffusers_folder, write_lllyasviel
-
-SMALL = dict(width=64, height=64, steps=4, cfg_scale=5.0, sampler_name="Euler", save_images=False, seed=11)
-
-
-def _control_image(left: bool = True) -> Image.Image:
-    image = np.zeros((64, 64, 3), np.uint8)
-    if left:
-        image[8:40, 4:30] = 255
-    else:
-        image[24:56, 34:60] = 255
-    return Image.fromarray(image)
 
 
 @pytest.fixture(scope="module")
@@ -60,63 +50,43 @@ class Spy:
         return call_next(call)
 
 
-class SpyFeature:
-    name = "spy"
-
-    def __init__(self) -> None:
-        self.spy = Spy()
-
-    def contribute(self, setup, pass_):
-        return Contribution(unet_wrappers=[self.spy])
-
-
-def _run(ctx, service, units, extra_features=(), **req):
-    request = GenerationRequest(prompt="a red circle", alwayson_scripts={"controlnet": {"args": units}},
-                                **{**SMALL, **req})
-    return generate(request, dataclasses.replace(ctx, features=(ControlNetFeature(service), *extra_features)))
-
-
 def _unit(**fields):
-    return {"enabled": True, "module": "none", "model": "control_tiny_a", "image": _control_image(), **fields}
-
-
-def _diff(a, b) -> float:
-    return float(np.abs(pixels(a.images[0]) - pixels(b.images[0])).mean())
+    return {"enabled": True, "module": "none", "model": "control_tiny_a", "image": control_image(), **fields}
 
 
 def test_weight_zero_is_the_same_pixels_and_a_unit_changes_them(ctx, service):
-    plain = _run(ctx, service, [])
-    zero = _run(ctx, service, [_unit(weight=0.0)])
+    plain = run_units(ctx, service, [])
+    zero = run_units(ctx, service, [_unit(weight=0.0)])
     assert np.array_equal(pixels(plain.images[0]), pixels(zero.images[0]))
-    on = _run(ctx, service, [_unit()])
-    assert _diff(on, plain) > 2.0
-    elsewhere = _run(ctx, service, [_unit(image=_control_image(left=False))])
-    assert _diff(on, elsewhere) > 1.0  # the control image itself matters
+    on = run_units(ctx, service, [_unit()])
+    assert mean_diff(on, plain) > 2.0
+    elsewhere = run_units(ctx, service, [_unit(image=control_image(left=False))])
+    assert mean_diff(on, elsewhere) > 1.0  # the control image itself matters
     params = parse_generation_parameters(on.infotexts[0])
     assert params["ControlNet 0"].startswith("Module: none, Model: control_tiny_a [")
     assert "Guidance Start: 0.0, Guidance End: 1.0" in params["ControlNet 0"]
 
 
 def test_window_is_honoured_step_by_step(ctx, service):
-    spies = SpyFeature()
-    _run(ctx, service, [_unit(guidance_start=0.25, guidance_end=0.5)], extra_features=(spies,), steps=8)
+    spies = WrapperFeature(Spy())
+    run_units(ctx, service, [_unit(guidance_start=0.25, guidance_end=0.5)], extra_features=(spies,), steps=8)
     active = sorted({step for step, total, has in spies.spy.seen if has})
     assert active == [2, 3, 4]  # step/8 within [0.25, 0.5]
     assert {total for _, total, _ in spies.spy.seen} == {8}
 
 
 def test_two_units_compose(ctx, service):
-    a = _run(ctx, service, [_unit()])
-    b = _run(ctx, service, [_unit(model="control_tiny_b")])
-    both = _run(ctx, service, [_unit(), _unit(model="control_tiny_b")])
-    assert _diff(both, a) > 1.0 and _diff(both, b) > 1.0
+    a = run_units(ctx, service, [_unit()])
+    b = run_units(ctx, service, [_unit(model="control_tiny_b")])
+    both = run_units(ctx, service, [_unit(), _unit(model="control_tiny_b")])
+    assert mean_diff(both, a) > 1.0 and mean_diff(both, b) > 1.0
     params = parse_generation_parameters(both.infotexts[0])
     assert "control_tiny_a [" in params["ControlNet 0"] and "control_tiny_b [" in params["ControlNet 1"]
 
 
 def test_control_modes_differ(ctx, service):
-    runs = {mode: _run(ctx, service, [_unit(control_mode=mode)]) for mode in range(3)}
-    assert _diff(runs[0], runs[1]) > 0.5 and _diff(runs[1], runs[2]) > 0.5 and _diff(runs[0], runs[2]) > 0.5
+    runs = {mode: run_units(ctx, service, [_unit(control_mode=mode)]) for mode in range(3)}
+    assert mean_diff(runs[0], runs[1]) > 0.5 and mean_diff(runs[1], runs[2]) > 0.5 and mean_diff(runs[0], runs[2]) > 0.5
 
 
 def test_control_mode_control_leaves_the_uncond_rows_alone(sd1_model):
@@ -148,21 +118,21 @@ def test_control_mode_control_leaves_the_uncond_rows_alone(sd1_model):
 
 def test_img2img_uses_the_input_image_when_the_unit_has_none(ctx, service):
     init = Image.fromarray(np.full((64, 64, 3), 128, np.uint8))
-    plain = _run(ctx, service, [], mode="img2img", init_images=[init], denoising_strength=0.8)
+    plain = run_units(ctx, service, [], mode="img2img", init_images=[init], denoising_strength=0.8)
     unit = _unit()
     del unit["image"]
-    controlled = _run(ctx, service, [unit], mode="img2img", init_images=[init], denoising_strength=0.8)
-    assert _diff(controlled, plain) > 1.0
+    controlled = run_units(ctx, service, [unit], mode="img2img", init_images=[init], denoising_strength=0.8)
+    assert mean_diff(controlled, plain) > 1.0
 
 
 def test_wrong_family_and_unknown_model_fail_with_clear_messages(ctx, service):
     with pytest.raises(FeatureError) as err:
-        _run(ctx, service, [_unit(model="control_tiny_xl")])
+        run_units(ctx, service, [_unit(model="control_tiny_xl")])
     assert "SDXL" in str(err.value) and "SD1.x" in str(err.value)
     with pytest.raises(FeatureError, match="model_list"):
-        _run(ctx, service, [_unit(model="nothing_like_it")])
+        run_units(ctx, service, [_unit(model="nothing_like_it")])
     with pytest.raises(FeatureError, match="has no image"):
-        _run(ctx, service, [{"enabled": True, "model": "control_tiny_a"}])
+        run_units(ctx, service, [{"enabled": True, "model": "control_tiny_a"}])
 
 
 class HiresPass:
@@ -235,9 +205,9 @@ def test_only_masked_inpaint_runs_with_a_unit(ctx, service):
     mask.paste(255, (8, 8, 40, 40))
     init = Image.fromarray(np.full((64, 64, 3), 90, np.uint8))
     common = dict(mode="img2img", init_images=[init], mask=mask, inpaint_full_res=True, denoising_strength=0.9)
-    plain = _run(ctx, service, [], **common)
-    controlled = _run(ctx, service, [_unit()], **common)
-    assert _diff(controlled, plain) > 0.2
+    plain = run_units(ctx, service, [], **common)
+    controlled = run_units(ctx, service, [_unit()], **common)
+    assert mean_diff(controlled, plain) > 0.2
 
 
 def test_sdxl_unit_changes_the_picture(tiny_sdxl: Path, cn_folder: Path, tmp_path: Path):
@@ -245,11 +215,11 @@ def test_sdxl_unit_changes_the_picture(tiny_sdxl: Path, cn_folder: Path, tmp_pat
 
     ctx = engine_context(tiny_sdxl, tmp_path)
     service = ControlNetService([cn_folder], tmp_path / "annotator")
-    plain = _run(ctx, service, [])
-    on = _run(ctx, service, [_unit(model="control_tiny_xl")])
-    assert _diff(on, plain) > 1.0
+    plain = run_units(ctx, service, [])
+    on = run_units(ctx, service, [_unit(model="control_tiny_xl")])
+    assert mean_diff(on, plain) > 1.0
     with pytest.raises(FeatureError, match="SD1.x"):
-        _run(ctx, service, [_unit(model="control_tiny_a")])
+        run_units(ctx, service, [_unit(model="control_tiny_a")])
 
 
 def test_controlnet_sits_on_the_device_with_the_unet_only_while_sampling(tiny_sd1: Path, cn_folder: Path,
@@ -276,7 +246,7 @@ def test_controlnet_sits_on_the_device_with_the_unet_only_while_sampling(tiny_sd
 
     monkeypatch.setattr(ControlNetModel, "forward", spy)
     ctx = dataclasses.replace(engine_context(tiny_sd1, tmp_path, model=model), models=cache)
-    _run(ctx, ControlNetService([cn_folder], tmp_path / "annotator"), [_unit()])
+    run_units(ctx, ControlNetService([cn_folder], tmp_path / "annotator"), [_unit()])
     key = next(k for k in placer.where if k.startswith("controlnet/"))
     assert seen and all(w[key] == "cuda" and w["unet"] == "cuda" and w["vae"] == "cpu" for w in seen)
     assert placer.where[key] == "cpu"  # the VAE decode came after: the ControlNet went back
@@ -284,12 +254,12 @@ def test_controlnet_sits_on_the_device_with_the_unet_only_while_sampling(tiny_sd
 
 def test_detected_maps_are_saved_only_with_the_setting(ctx, cn_folder: Path, tmp_path: Path):
     service = ControlNetService([cn_folder], tmp_path / "annotator", tmp_path / "detected_maps")
-    _run(ctx, service, [_unit(module="invert")])
+    run_units(ctx, service, [_unit(module="invert")])
     assert not (tmp_path / "detected_maps").exists()
     from modules.settings.store import SettingsView
 
     saving = dataclasses.replace(ctx, settings=SettingsView(ctx.settings, {"control_net_detectmap_autosaving": True}))
-    _run(saving, service, [_unit(module="invert"), _unit(module="canny", save_detected_map=False)])
+    run_units(saving, service, [_unit(module="invert"), _unit(module="canny", save_detected_map=False)])
     saved = sorted((tmp_path / "detected_maps").rglob("*.png"))
     assert [p.parent.name for p in saved] == ["invert"]
     assert np.asarray(Image.open(saved[0]))[0, 0, 0] == 255  # black corner of the control image, inverted

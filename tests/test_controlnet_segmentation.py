@@ -9,7 +9,6 @@ reads (tests/fixtures/tiny_segmentation.py) and loaded through the app's own cod
 from __future__ import annotations
 
 import shutil
-import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,26 +23,12 @@ from modules.controlnet.preprocessors.registry import PreprocessorRegistry, Unkn
 from modules.controlnet.preprocessors.seg_palettes import ade20k_palette, coco_panoptic_palette, colorize
 from modules.controlnet.service import ControlNetService
 from tests.fixtures import tiny_segmentation as tiny
-
-
-def _refuse(*args: Any, **kwargs: Any) -> Any:
-    raise AssertionError(f"a preprocessor tried to reach the network: {args[:2]}")
+from tests.fixtures.offline import block_network
 
 
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    import huggingface_hub
-    import huggingface_hub.file_download
-    import torch.hub
-
-    monkeypatch.setattr(socket.socket, "connect", _refuse)
-    monkeypatch.setattr(socket, "create_connection", _refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", _refuse)
-    for name in ("load", "load_state_dict_from_url", "download_url_to_file"):
-        monkeypatch.setattr(torch.hub, name, _refuse)
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", _refuse)
-    monkeypatch.setattr(huggingface_hub.file_download, "hf_hub_download", _refuse)
-    monkeypatch.setattr(huggingface_hub.HfApi, "hf_hub_download", _refuse)
+    block_network(monkeypatch)
 
 
 # module -> (builder, where in the annotator folder, palette)

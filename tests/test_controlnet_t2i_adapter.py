@@ -11,19 +11,18 @@ import httpx
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from modules.controlnet.feature import ControlNetFeature
 from modules.controlnet.model_files import ControlNetFile, scan_controlnet_models
 from modules.controlnet.model_loading import ControlNetLoadError, load_controlnet
 from modules.controlnet.service import ControlNetService
-from modules.engine.features import Contribution
 from modules.engine.generate import generate
 from modules.engine.request import GenerationRequest
 from modules.engine.unet_call import FeatureError
 from modules.hashing import model_hash_old
 from modules.infotext import parse_generation_parameters
 from modules.models.sd_model import ModelFamily
+from tests.controlnet_helpers import SMALL, WrapperFeature, control_image, mean_diff, run_units
 from tests.engine_helpers import engine_context, load_cpu_model, pixels
 from tests.fixtures.tiny_adapters import (
     build_diffusers_adapter,
@@ -38,18 +37,6 @@ from tests.fixtures.tiny_adapters import (
 from tests.fixtures.tiny_models import build_tiny_components, write_tiny_checkpoint
 
 CPU = torch.device("cpu")
-SMALL = dict(width=64, height=64, steps=4, cfg_scale=5.0, sampler_name="Euler", save_images=False, seed=11)
-
-
-def _control_image(left: bool = True) -> Image.Image:
-    image = np.zeros((64, 64, 3), np.uint8)
-    if left:
-        image[8:40, 4:30] = 255
-    else:
-        image[24:56, 34:60] = 255
-    return Image.fromarray(image)
-
-
 @pytest.fixture(scope="module")
 def ca_sd1(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny SD1 checkpoint laid out as SD1.5 is (attention in the first level, none in the last)."""
@@ -167,40 +154,20 @@ class Spy:
         return call_next(call)
 
 
-class SpyFeature:
-    name = "spy"
-
-    def __init__(self) -> None:
-        self.spy = Spy()
-
-    def contribute(self, setup, pass_):
-        return Contribution(unet_wrappers=[self.spy])
-
-
-def _run(ctx, service, units, extra_features=(), **req):
-    request = GenerationRequest(prompt="a red circle", alwayson_scripts={"controlnet": {"args": units}},
-                                **{**SMALL, **req})
-    return generate(request, dataclasses.replace(ctx, features=(ControlNetFeature(service), *extra_features)))
-
-
 def _unit(**fields):
-    return {"enabled": True, "module": "none", "model": "t2iadapter_depth_tiny", "image": _control_image(), **fields}
-
-
-def _diff(a, b) -> float:
-    return float(np.abs(pixels(a.images[0]) - pixels(b.images[0])).mean())
+    return {"enabled": True, "module": "none", "model": "t2iadapter_depth_tiny", "image": control_image(), **fields}
 
 
 def test_weight_zero_is_the_same_pixels_and_an_adapter_changes_them(ca_ctx, service):
-    plain = _run(ca_ctx, service, [])
-    zero = _run(ca_ctx, service, [_unit(weight=0.0)])
+    plain = run_units(ca_ctx, service, [])
+    zero = run_units(ca_ctx, service, [_unit(weight=0.0)])
     assert np.array_equal(pixels(plain.images[0]), pixels(zero.images[0]))
-    on = _run(ca_ctx, service, [_unit()])
-    assert _diff(on, plain) > 2.0
-    elsewhere = _run(ca_ctx, service, [_unit(image=_control_image(left=False))])
-    assert _diff(on, elsewhere) > 1.0  # the control map itself matters
+    on = run_units(ca_ctx, service, [_unit()])
+    assert mean_diff(on, plain) > 2.0
+    elsewhere = run_units(ca_ctx, service, [_unit(image=control_image(left=False))])
+    assert mean_diff(on, elsewhere) > 1.0  # the control map itself matters
     for model in ("t2iadapter_sketch_tiny", "t2i_diff_tiny"):  # one-channel original, diffusers folder
-        assert _diff(_run(ca_ctx, service, [_unit(model=model)]), plain) > 1.0
+        assert mean_diff(run_units(ca_ctx, service, [_unit(model=model)]), plain) > 1.0
     params = parse_generation_parameters(on.infotexts[0])
     assert params["ControlNet 0"].startswith("Module: none, Model: t2iadapter_depth_tiny [")
 
@@ -211,8 +178,8 @@ def test_window_is_honoured_and_features_are_computed_once(ca_ctx, service, monk
     calls = []
     original = T2IAdapter.forward
     monkeypatch.setattr(T2IAdapter, "forward", lambda self, x: calls.append(x.shape) or original(self, x))
-    spies = SpyFeature()
-    _run(ca_ctx, service, [_unit(guidance_start=0.25, guidance_end=0.5, weight=0.5)], extra_features=(spies,),
+    spies = WrapperFeature(Spy())
+    run_units(ca_ctx, service, [_unit(guidance_start=0.25, guidance_end=0.5, weight=0.5)], extra_features=(spies,),
          steps=8)
     active = sorted({step for step, features in spies.spy.seen if features is not None})
     assert active == [2, 3, 4]  # step/8 within [0.25, 0.5]
@@ -229,7 +196,7 @@ def test_hires_pass_gets_features_at_its_own_size(ca_ctx, service, monkeypatch):
     calls = []
     original = T2IAdapter.forward
     monkeypatch.setattr(T2IAdapter, "forward", lambda self, x: calls.append(tuple(x.shape[-2:])) or original(self, x))
-    spies = SpyFeature()
+    spies = WrapperFeature(Spy())
     request = GenerationRequest(prompt="a red circle", alwayson_scripts={"controlnet": {"args": [_unit()]}},
                                 **{**SMALL, "steps": 2})
     generate(request, dataclasses.replace(ca_ctx, features=(HiresPass(), ControlNetFeature(service), spies)))
@@ -269,11 +236,11 @@ def test_control_modes(ca_model):
 
 def test_sdxl_full_adapter_xl_changes_the_image(tiny_sdxl, tmp_path, service):
     ctx = engine_context(tiny_sdxl, tmp_path)
-    plain = _run(ctx, service, [])
-    on = _run(ctx, service, [_unit(model="t2i_xl_tiny")])
-    assert _diff(on, plain) > 1.0
+    plain = run_units(ctx, service, [])
+    on = run_units(ctx, service, [_unit(model="t2i_xl_tiny")])
+    assert mean_diff(on, plain) > 1.0
     with pytest.raises(FeatureError, match=r"T2I-Adapter 't2iadapter_depth_tiny \[.*SD1\.x.*SDXL"):
-        _run(ctx, service, [_unit()])
+        run_units(ctx, service, [_unit()])
 
 
 def test_preprocessor_aliases_for_adapters(tmp_path):
@@ -294,7 +261,7 @@ def test_sketch_pidi_is_a_thresholded_pidinet_map(tmp_path):
 
     torch.manual_seed(0)
     torch.save(pidinet().state_dict(), tmp_path / "table5_pidinet.pth")
-    image = np.asarray(_control_image())
+    image = np.asarray(control_image())
     registry = PreprocessorRegistry(tmp_path)
     sketch, _ = registry.run("t2ia_sketch_pidi", image, processor_res=64)
     soft, _ = registry.run("pidinet", image, processor_res=64)
@@ -333,7 +300,7 @@ def test_api_lists_runs_and_round_trips_an_adapter_unit(client: httpx.Client) ->
     assert client.get("/controlnet/control_types").json()["control_types"]["T2I-Adapter"]["model_list"][1:] == [
         m for m in models if m.startswith("t2i")]
     buf = io.BytesIO()
-    _control_image().save(buf, "PNG")
+    control_image().save(buf, "PNG")
     unit = {"enabled": True, "module": "none", "model": title, "weight": 0.9,
             "image": base64.b64encode(buf.getvalue()).decode(), "guidance_start": 0.0, "guidance_end": 0.8,
             "control_mode": "ControlNet is more important", "resize_mode": "Just Resize", "pixel_perfect": False}

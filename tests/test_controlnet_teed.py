@@ -3,9 +3,7 @@ with random weights in the extension's files (`TEED/7_model.pth`, `TEED/MTEED.pt
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -16,22 +14,12 @@ from modules.api.errors import ApiError
 from modules.controlnet.preprocessors.annotators import AnnotatorMissingError
 from modules.controlnet.preprocessors.registry import PreprocessorRegistry
 from modules.controlnet.service import ControlNetService
-
-
-def _refuse(*args: Any, **kwargs: Any) -> Any:
-    raise AssertionError(f"a preprocessor tried to reach the network: {args[:2]}")
+from tests.fixtures.offline import block_network
 
 
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    import huggingface_hub
-    import torch.hub
-
-    monkeypatch.setattr(socket.socket, "connect", _refuse)
-    monkeypatch.setattr(socket, "create_connection", _refuse)
-    for name in ("load", "load_state_dict_from_url", "download_url_to_file"):
-        monkeypatch.setattr(torch.hub, name, _refuse)
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", _refuse)
+    block_network(monkeypatch)
 
 
 def _disc(h: int = 96, w: int = 136) -> np.ndarray:

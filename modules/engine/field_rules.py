@@ -32,6 +32,7 @@ class Rule:
         return self.when is None or bool(self.when(value, lookup))
 
     def problem(self, name: str, value: Any, limits: Mapping[str, Any]) -> str | None:
+        """The message for a value this rule refuses, else None; each rule kind (Range, Choice, ...) says."""
         raise NotImplementedError
 
     def schema_bounds(self) -> dict[str, Any]:
